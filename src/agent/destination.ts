@@ -1,0 +1,165 @@
+// Destination-side phases: Prepare (start the receiving QEMU paused, open the endpoint, mint the cookie),
+// Finish (check the complete state arrived, resume), and Abort (remove the receiving QEMU).
+import { access, constants } from 'node:fs/promises';
+import { z } from 'zod';
+import { parseDomain, requiredPaths } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import { QmpClient } from '../qemu/qmp.js';
+import type { QueryMigrate } from '../qemu/migration-stats.js';
+import { mintCookie, TRANSPORTS } from '../transports/cookie.js';
+import { openDirectIncoming } from '../transports/direct.js';
+import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
+import { sleep } from '../util/fs.js';
+import type { AgentContext } from './context.js';
+import { writeDefinition } from './domains.js';
+import { loadHostConfig, type HostConfig } from './host-config.js';
+import { runCleanups, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
+import { readFile } from 'node:fs/promises';
+
+const prepareParams = z.object({
+  migrationId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  definition: z.unknown(),
+  accel: z.enum(['kvm', 'tcg']),
+  peer: z.string(),
+  transport: z.enum(TRANSPORTS),
+  listenAddress: z.string().optional(),
+  portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
+});
+const finishParams = z.object({
+  migrationId: z.string(),
+  suspend: z.boolean().default(false),
+  persistent: z.boolean().default(false),
+  timeoutMs: z.number().int().min(1000).default(60_000),
+});
+const idParams = z.object({ migrationId: z.string() });
+
+export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
+  const { instances } = context;
+
+  function destinationMigration(migrationId: string): DestinationMigration {
+    const migration = registry.get(migrationId);
+    if (!migration || migration.role !== 'destination') throw new VmigError('NO_JOB', `no incoming migration ${migrationId} on ${context.host}`);
+    return migration;
+  }
+
+  async function checkHostCanRun(definition: ReturnType<typeof parseDomain>, config: HostConfig): Promise<void> {
+    for (const path of requiredPaths(definition)) {
+      try {
+        await access(path, constants.R_OK);
+      } catch {
+        throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`);
+      }
+    }
+    const meminfo = await readFile('/proc/meminfo', 'utf8');
+    const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
+    const needed = (definition.memoryMiB + config.memory_headroom_mib) * 1024 * 1024;
+    if (available > 0 && available < needed) {
+      throw new VmigError('HOST_UNSUITABLE', `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`);
+    }
+    if (config.guest_memory_limit_mib !== undefined) {
+      const committed = (await instances.all()).reduce((sum, instance) => sum + instance.definition.memoryMiB, 0);
+      if (committed + definition.memoryMiB > config.guest_memory_limit_mib) {
+        throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`);
+      }
+    }
+  }
+
+  return {
+    async 'migrate.prepare'(params: unknown) {
+      const options = prepareParams.parse(params);
+      const definition = parseDomain(options.definition, 'definition received from the source');
+      await context.state.ensure();
+      const config = await loadHostConfig();
+      await checkHostCanRun(definition, config);
+      const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
+      const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
+      const instance = await instances.start({ ...definition, accel: options.accel }, { incomingMigrationId: options.migrationId });
+      let qmp: QmpClient | undefined;
+      try {
+        qmp = await QmpClient.connect(instance.paths.qmpSocket);
+        await qmp.execute('migrate-set-capabilities', {
+          capabilities: [
+            { capability: 'validate-uuid', state: true },
+            { capability: 'events', state: true },
+          ],
+        });
+        const endpoint = await openDirectIncoming(qmp, listenHost, portRange);
+        const cookie = mintCookie(options.migrationId, options.transport, endpoint);
+        registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, cleanups: [] });
+        await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared' });
+        context.log(`prepared incoming ${definition.name} for migration ${options.migrationId} on ${listenHost}:${endpoint.port}`);
+        return { cookie };
+      } catch (error) {
+        qmp?.close();
+        await instances.stop(instance);
+        if (error instanceof VmigError) throw error;
+        throw new VmigError('PREPARE_FAILED', `preparing ${definition.name} on ${context.host} failed: ${(error as Error).message}`);
+      }
+    },
+
+    async 'migrate.finish'(params: unknown) {
+      const options = finishParams.parse(params);
+      const migration = destinationMigration(options.migrationId);
+      const { qmp } = migration;
+      // The source reported completion; the destination may take a moment more to load the last device state.
+      const deadline = Date.now() + options.timeoutMs;
+      for (;;) {
+        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${migration.name} on ${context.host} exited before it held the complete state`);
+        const reply = await qmp.execute<QueryMigrate>('query-migrate');
+        const status = await qmp.execute<{ status: string }>('query-status');
+        if (reply.status === 'completed' && status.status !== 'inmigrate') break;
+        if (reply.status === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${migration.name} on ${context.host} failed: ${reply['error-desc'] ?? 'no reason given'}`);
+        if (Date.now() > deadline) throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${migration.name} on ${context.host} did not complete within ${options.timeoutMs} ms`);
+        await sleep(50);
+      }
+      if (!options.suspend) await qmp.execute('cont');
+      migration.phase = 'finished';
+      migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined });
+      await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'finished' });
+      if (options.persistent) await writeDefinition(context, migration.instance.definition);
+      await runCleanups(migration);
+      qmp.close();
+      migration.phase = 'done';
+      registry.delete(migration.migrationId);
+      return { name: migration.name, state: options.suspend ? 'paused' : 'running' };
+    },
+
+    /** Removes the receiving QEMU: the guest stays (or goes back) on the source. */
+    async 'migrate.abort'(params: unknown) {
+      const { migrationId } = idParams.parse(params);
+      const migration = registry.get(migrationId);
+      if (!migration || migration.role !== 'destination') return { removed: false };
+      await abortDestination(context, registry, migration);
+      return { removed: true };
+    },
+  };
+}
+
+export async function abortDestination(context: AgentContext, registry: MigrationRegistry, migration: DestinationMigration): Promise<void> {
+  await runCleanups(migration);
+  migration.qmp.close();
+  const instance = await context.instances.find(migration.name);
+  if (instance?.incomingMigrationId === migration.migrationId) await context.instances.stop(instance);
+  migration.phase = 'done';
+  registry.delete(migration.migrationId);
+  await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'aborted' });
+}
+
+/** The controller vanished: an incomplete incoming guest is removed; a complete one is held paused for `vmig recover`. */
+export async function abandonDestination(context: AgentContext, registry: MigrationRegistry, migration: DestinationMigration): Promise<void> {
+  let complete = false;
+  try {
+    const reply = await migration.qmp.execute<QueryMigrate>('query-migrate');
+    complete = reply.status === 'completed';
+  } catch {
+    complete = false;
+  }
+  if (complete) {
+    context.log(`controller gone after the stream of ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
+    await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'held' });
+    migration.qmp.close();
+    return;
+  }
+  context.log(`controller gone before migration ${migration.migrationId} completed: removing the incoming ${migration.name}`);
+  await abortDestination(context, registry, migration);
+}

@@ -1,0 +1,177 @@
+// Agent handlers for the domain lifecycle: define, undefine, start, destroy, list, dominfo, monitor passthrough.
+import { readdir, readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { assertDomainName, parseDomain, type DomainDefinition } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import { QmpCommandError } from '../qemu/qmp-protocol.js';
+import { qmpOnce } from '../qemu/qmp.js';
+import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
+import type { AgentContext } from './context.js';
+import type { DomainState } from './instances.js';
+
+export interface DomainSummary {
+  name: string;
+  uuid: string;
+  state: DomainState;
+  persistent: boolean;
+}
+
+export interface DomainInfo extends DomainSummary {
+  memoryMiB: number;
+  vcpus: number;
+  machine: string;
+  accel: string;
+  pid?: number;
+  startedAt?: string;
+  qemuStatus?: string;
+}
+
+const nameParams = z.object({ name: z.string() });
+
+function parseName(params: unknown): string {
+  const { name } = nameParams.parse(params);
+  assertDomainName(name);
+  return name;
+}
+
+export async function readDefinition(context: AgentContext, name: string): Promise<DomainDefinition | undefined> {
+  const raw = await readJsonOrUndefined<unknown>(context.state.definitionPath(name));
+  return raw === undefined ? undefined : parseDomain(raw, `stored definition of ${name}`);
+}
+
+export async function writeDefinition(context: AgentContext, definition: DomainDefinition): Promise<void> {
+  await writeFileDurable(context.state.definitionPath(definition.name), `${JSON.stringify(definition, null, 2)}\n`, 0o644);
+}
+
+async function definedNames(context: AgentContext): Promise<string[]> {
+  try {
+    return (await readdir(context.state.domainsDir)).filter((file) => file.endsWith('.json')).map((file) => file.slice(0, -5));
+  } catch {
+    return [];
+  }
+}
+
+export function domainHandlers(context: AgentContext) {
+  const { instances } = context;
+
+  return {
+    async 'domain.define'(params: unknown) {
+      const definition = parseDomain((params as { definition?: unknown })?.definition);
+      const existing = await readDefinition(context, definition.name);
+      if (existing && existing.uuid !== definition.uuid && (params as { definition: { uuid?: string } }).definition.uuid !== undefined) {
+        throw new VmigError('DOMAIN_EXISTS', `domain ${definition.name} is already defined on ${context.host} with uuid ${existing.uuid}`);
+      }
+      // Redefining keeps the uuid: a guest's identity must not change because its file was edited.
+      const stored = existing ? { ...definition, uuid: existing.uuid } : definition;
+      for (const name of await definedNames(context)) {
+        if (name === stored.name) continue;
+        const other = await readDefinition(context, name).catch(() => undefined);
+        if (other?.uuid === stored.uuid) throw new VmigError('DOMAIN_EXISTS', `uuid ${stored.uuid} is already used by domain ${name} on ${context.host}`);
+      }
+      await writeDefinition(context, stored);
+      return { name: stored.name, uuid: stored.uuid, updated: existing !== undefined };
+    },
+
+    async 'domain.undefine'(params: unknown) {
+      const name = parseName(params);
+      const definition = await readDefinition(context, name);
+      if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
+      await unlinkIfPresent(context.state.definitionPath(name));
+      const running = await instances.find(name);
+      return { name, stillRunning: running !== undefined };
+    },
+
+    async 'domain.start'(params: unknown) {
+      const name = parseName(params);
+      const paused = (params as { paused?: boolean }).paused === true;
+      const definition = await readDefinition(context, name);
+      if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
+      const instance = await instances.start(definition, { paused });
+      return { name, pid: instance.pid, accel: instance.accel };
+    },
+
+    async 'domain.destroy'(params: unknown) {
+      const name = parseName(params);
+      const instance = await instances.find(name);
+      if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
+      if (await context.locks.heldBy(name)) {
+        throw new VmigError('LOCKED', `domain ${name} is being migrated; abort the migration first (vmig domjobabort ${name})`);
+      }
+      await instances.stop(instance);
+      return { name };
+    },
+
+    async 'domain.list'(params: unknown) {
+      const all = (params as { all?: boolean } | undefined)?.all === true;
+      const running = await instances.all();
+      const persistentNames = new Set(await definedNames(context));
+      const rows: DomainSummary[] = [];
+      for (const instance of running) {
+        const { state } = await instances.status(instance);
+        rows.push({ name: instance.definition.name, uuid: instance.definition.uuid, state, persistent: persistentNames.has(instance.definition.name) });
+      }
+      if (all) {
+        for (const name of persistentNames) {
+          if (running.some((instance) => instance.definition.name === name)) continue;
+          const definition = await readDefinition(context, name).catch(() => undefined);
+          if (definition) rows.push({ name, uuid: definition.uuid, state: 'shut off', persistent: true });
+        }
+      }
+      return rows.sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    async 'domain.info'(params: unknown): Promise<DomainInfo> {
+      const name = parseName(params);
+      const instance = await instances.find(name);
+      const definition = instance?.definition ?? (await readDefinition(context, name));
+      if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined or running on ${context.host}`);
+      const persistent = (await readJsonOrUndefined(context.state.definitionPath(name))) !== undefined;
+      const base = { name, uuid: definition.uuid, memoryMiB: definition.memoryMiB, vcpus: definition.vcpus, machine: definition.machine, persistent };
+      if (!instance) return { ...base, state: 'shut off', accel: definition.accel };
+      const { state, qemuStatus } = await instances.status(instance);
+      return { ...base, state, accel: instance.accel, pid: instance.pid, startedAt: instance.startedAt, qemuStatus };
+    },
+
+    async 'domain.definition'(params: unknown) {
+      const name = parseName(params);
+      const instance = await instances.find(name);
+      const definition = instance?.definition ?? (await readDefinition(context, name));
+      if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
+      return definition;
+    },
+
+    async 'domain.monitor'(params: unknown) {
+      const { command } = z.object({ name: z.string(), command: z.string() }).parse(params);
+      const name = parseName(params);
+      let parsed: { execute?: unknown; arguments?: unknown };
+      try {
+        parsed = JSON.parse(command) as typeof parsed;
+      } catch {
+        throw new VmigError('USAGE', 'the monitor command is not valid JSON (expected e.g. {"execute":"query-status"})');
+      }
+      if (typeof parsed?.execute !== 'string') throw new VmigError('USAGE', 'the monitor command needs an "execute" member');
+      if (parsed.execute === 'qmp_capabilities') return {};
+      const instance = await instances.find(name);
+      if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
+      try {
+        const args = parsed.arguments as Record<string, unknown> | undefined;
+        return { return: await qmpOnce(instance.paths.userQmpSocket, parsed.execute, args, 10_000) };
+      } catch (error) {
+        if (error instanceof QmpCommandError) return { error: { class: error.errorClass, desc: error.message.slice(error.command.length + 2) } };
+        throw new VmigError('QEMU_FAILED', `QEMU monitor of ${name} on ${context.host}: ${(error as Error).message}`);
+      }
+    },
+
+    async 'host.info'() {
+      const meminfo = await readFile('/proc/meminfo', 'utf8');
+      const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
+      const running = await instances.all();
+      return {
+        host: context.host,
+        memTotalBytes: field('MemTotal'),
+        memAvailableBytes: field('MemAvailable'),
+        guests: running.map((instance) => ({ name: instance.definition.name, memoryMiB: instance.definition.memoryMiB })),
+      };
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// Running QEMU instances on this host: start, find, query, stop. One instance per domain name.
+import { rm } from 'node:fs/promises';
+import type { DomainDefinition } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import { qemuArgv } from '../qemu/argv.js';
+import { launchQemu, resolveAccel, stopQemu } from '../qemu/process.js';
+import { qmpOnce } from '../qemu/qmp.js';
+import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
+import { pidRunsWith } from '../util/process.js';
+import type { StateDir } from './state.js';
+import { readdir } from 'node:fs/promises';
+
+export interface InstanceRecord {
+  definition: DomainDefinition;
+  accel: 'kvm' | 'tcg';
+  pid: number;
+  startedAt: string;
+  /** Set while this instance is the paused receiving end of a migration. */
+  incomingMigrationId?: string;
+}
+
+export interface Instance extends InstanceRecord {
+  paths: ReturnType<StateDir['instancePaths']>;
+}
+
+export type DomainState = 'running' | 'paused' | 'incoming' | 'migrating' | 'shut off' | 'unknown';
+
+export class Instances {
+  constructor(
+    private readonly stateDir: StateDir,
+    private readonly label: () => string,
+  ) {}
+
+  private get hostLabel(): string {
+    return this.label();
+  }
+
+  /** The live instance of `name`, or undefined (a stale run directory is cleared on the way). */
+  async find(name: string): Promise<Instance | undefined> {
+    const paths = this.stateDir.instancePaths(name);
+    const record = await readJsonOrUndefined<InstanceRecord>(paths.record);
+    if (!record) return undefined;
+    if (await pidRunsWith(record.pid, paths.qmpSocket)) return { ...record, paths };
+    await rm(paths.dir, { recursive: true, force: true });
+    return undefined;
+  }
+
+  async all(): Promise<Instance[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.stateDir.runDir);
+    } catch {
+      return [];
+    }
+    const found = await Promise.all(names.map((name) => this.find(name).catch(() => undefined)));
+    return found.filter((instance): instance is Instance => instance !== undefined);
+  }
+
+  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean } = {}): Promise<Instance> {
+    if (await this.find(definition.name)) {
+      throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${this.hostLabel}`);
+    }
+    const sameUuid = (await this.all()).find((instance) => instance.definition.uuid === definition.uuid);
+    if (sameUuid) {
+      throw new VmigError('DOMAIN_EXISTS', `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${this.hostLabel}`);
+    }
+    const accel = await resolveAccel(definition.accel, this.hostLabel);
+    const paths = this.stateDir.instancePaths(definition.name);
+    await rm(paths.dir, { recursive: true, force: true });
+    await ensureDir(paths.dir, 0o700);
+    const incoming = options.incomingMigrationId !== undefined;
+    const argv = qemuArgv(definition, paths, { accel, incoming, paused: options.paused ?? false });
+    let pid: number;
+    try {
+      pid = await launchQemu(argv, paths.pidFile, this.hostLabel);
+    } catch (error) {
+      await rm(paths.dir, { recursive: true, force: true });
+      throw error;
+    }
+    const record: InstanceRecord = {
+      definition,
+      accel,
+      pid,
+      startedAt: new Date().toISOString(),
+      ...(incoming ? { incomingMigrationId: options.incomingMigrationId } : {}),
+    };
+    await writeFileDurable(paths.record, JSON.stringify(record, null, 2));
+    return { ...record, paths };
+  }
+
+  async update(instance: Instance, change: Partial<InstanceRecord>): Promise<Instance> {
+    const { paths, ...record } = instance;
+    const next: InstanceRecord = { ...record, ...change };
+    if (change.incomingMigrationId === undefined && 'incomingMigrationId' in change) delete next.incomingMigrationId;
+    await writeFileDurable(paths.record, JSON.stringify(next, null, 2));
+    return { ...next, paths };
+  }
+
+  async stop(instance: Instance): Promise<void> {
+    await stopQemu(instance.pid, instance.paths.qmpSocket, instance.paths.qmpSocket);
+    await unlinkIfPresent(instance.paths.record);
+    await rm(instance.paths.dir, { recursive: true, force: true });
+  }
+
+  /** QEMU's run state, through the operator monitor so a migration holding the agent monitor does not block it. */
+  async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string }> {
+    if (instance.incomingMigrationId) return { state: 'incoming', qemuStatus: 'inmigrate' };
+    try {
+      const status = await qmpOnce<{ status: string; running: boolean }>(instance.paths.userQmpSocket, 'query-status', undefined, 3_000);
+      return { state: toDomainState(status.status), qemuStatus: status.status };
+    } catch {
+      return { state: 'unknown', qemuStatus: 'unreachable' };
+    }
+  }
+}
+
+export function toDomainState(qemuStatus: string): DomainState {
+  switch (qemuStatus) {
+    case 'running':
+      return 'running';
+    case 'inmigrate':
+      return 'incoming';
+    case 'finish-migrate':
+      return 'migrating';
+    case 'paused':
+    case 'postmigrate':
+    case 'prelaunch':
+    case 'suspended':
+    case 'save-vm':
+    case 'restore-vm':
+      return 'paused';
+    default:
+      return 'unknown';
+  }
+}

@@ -1,0 +1,101 @@
+// `vmig agent`: serves one controller over stdin/stdout until the controller goes away, then acts alone on
+// whatever migration it was part of (see abandonSource / abandonDestination).
+import { appendFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { VmigError } from '../errors.js';
+import { PROTOCOL_VERSION, type HelloParams, type HelloResult } from '../protocol/messages.js';
+import { RpcConnection, type Handler } from '../protocol/rpc.js';
+import { qemuVersion } from '../qemu/process.js';
+import { VERSION } from '../version.js';
+import type { AgentContext } from './context.js';
+import { abandonDestination, destinationHandlers } from './destination.js';
+import { domainHandlers } from './domains.js';
+import { Instances } from './instances.js';
+import { Journal } from './journal.js';
+import { Locks } from './locks.js';
+import { MigrationRegistry } from './migration-state.js';
+import { abandonSource, sourceHandlers } from './source.js';
+import { StateDir } from './state.js';
+
+/** SSH_CONNECTION is "client_ip client_port server_ip server_port": the server_ip is where the controller reached us. */
+export function arrivalAddress(env: NodeJS.ProcessEnv): string | undefined {
+  const fields = env.SSH_CONNECTION?.trim().split(/\s+/);
+  return fields && fields.length === 4 ? fields[2] : undefined;
+}
+
+export async function runAgent(): Promise<void> {
+  const state = StateDir.fromEnv();
+  const host = process.env.VMIG_HOST_LABEL || hostname();
+  const logFile = join(state.root, 'agent.log');
+  const log = (message: string) => {
+    const line = `${new Date().toISOString()} [${process.pid}] ${message}\n`;
+    process.stderr.write(line);
+    void appendFile(logFile, line).catch(() => undefined);
+  };
+  await state.ensure().catch(() => undefined);
+  const registry = new MigrationRegistry();
+  let rpc: RpcConnection | undefined;
+  const context: AgentContext = {
+    state,
+    instances: new Instances(state, () => context.host),
+    locks: new Locks(state, () => context.host),
+    journal: new Journal(state),
+    host,
+    hostId: '',
+    arrivalAddress: arrivalAddress(process.env),
+    emit: (event, data) => rpc?.emit(event, data),
+    log,
+  };
+
+  const hello: Handler = async (params) => {
+    const { protocol, label } = (params ?? {}) as Partial<HelloParams>;
+    // Name this host in messages the way the operator named it (namespaces and clones share a hostname).
+    if (typeof label === 'string' && label.length > 0 && label.length < 256) context.host = label;
+    if (protocol !== PROTOCOL_VERSION) {
+      throw new VmigError('PROTOCOL_MISMATCH', `vmig ${VERSION} on ${context.host} speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${String(protocol)}; install the same vmig version on both`);
+    }
+    await state.ensure();
+    context.hostId = await state.hostId();
+    const result: HelloResult & { hostId: string; qemu: string } = {
+      protocol: PROTOCOL_VERSION,
+      version: VERSION,
+      hostname: hostname(),
+      pid: process.pid,
+      stateDir: state.root,
+      hostId: context.hostId,
+      qemu: await qemuVersion(),
+    };
+    return result;
+  };
+
+  const handlers: Record<string, Handler> = {
+    hello,
+    ...(domainHandlers(context) as Record<string, Handler>),
+    ...(sourceHandlers(context, registry) as Record<string, Handler>),
+    ...(destinationHandlers(context, registry) as Record<string, Handler>),
+  };
+
+  // Signals go to the controller; the agent ends when its input does, after putting its migrations in a safe state.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGPIPE', () => undefined);
+
+  await new Promise<void>((resolve) => {
+    rpc = new RpcConnection(process.stdin, process.stdout, {
+      peer: 'controller',
+      handlers,
+      onClose: () => resolve(),
+    });
+    process.on('SIGTERM', () => rpc?.close());
+  });
+
+  for (const migration of registry.all()) {
+    try {
+      if (migration.role === 'source') await abandonSource(context, registry, migration);
+      else await abandonDestination(context, registry, migration);
+    } catch (error) {
+      log(`cleanup of migration ${migration.migrationId} failed: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// The migrations this agent process is part of, so that it can act alone when its controller vanishes.
+import type { QmpClient } from '../qemu/qmp.js';
+import type { Cookie } from '../transports/cookie.js';
+import type { Instance } from './instances.js';
+
+export interface SourceMigration {
+  role: 'source';
+  migrationId: string;
+  name: string;
+  peer: string;
+  phase: 'begun' | 'performing' | 'completed' | 'done';
+  /** Whether the guest was running (not paused) when the migration began: what to restore on failure. */
+  wasRunning: boolean;
+  qmp?: QmpClient;
+  /** Resources of a tunnel (listeners, sockets) to close when the migration ends. */
+  cleanups: Array<() => Promise<void> | void>;
+}
+
+export interface DestinationMigration {
+  role: 'destination';
+  migrationId: string;
+  name: string;
+  peer: string;
+  phase: 'prepared' | 'finished' | 'done';
+  cookie: Cookie;
+  instance: Instance;
+  qmp: QmpClient;
+  cleanups: Array<() => Promise<void> | void>;
+}
+
+export type ActiveMigration = SourceMigration | DestinationMigration;
+
+export class MigrationRegistry {
+  private readonly byId = new Map<string, ActiveMigration>();
+
+  add(migration: ActiveMigration): void {
+    this.byId.set(migration.migrationId, migration);
+  }
+
+  get(migrationId: string): ActiveMigration | undefined {
+    return this.byId.get(migrationId);
+  }
+
+  delete(migrationId: string): void {
+    this.byId.delete(migrationId);
+  }
+
+  all(): ActiveMigration[] {
+    return [...this.byId.values()];
+  }
+}
+
+export async function runCleanups(migration: ActiveMigration): Promise<void> {
+  const cleanups = migration.cleanups.splice(0);
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // Cleanup after a stop: errors here are expected (the peer or socket may already be gone).
+    }
+  }
+}

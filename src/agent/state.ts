@@ -1,0 +1,89 @@
+// The layout of $VMIG_STATE_DIR on a host. Definitions persist; run/ holds what exists only while QEMU runs.
+//   domains/NAME.json      persistent definitions
+//   run/NAME/              0700: qmp.sock, user.sock, qemu.pid, serial.log, instance.json
+//   locks/NAME.lock        per-domain migration lock
+//   journal/ID.json        per-migration phase journal (fsync'd)
+//   host-id                a random id that tells two hosts apart even when they share a kernel
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VmigError } from '../errors.js';
+import { ensureDir, writeFileDurable } from '../util/fs.js';
+
+export const DEFAULT_STATE_DIR = '/var/lib/vmig';
+/** sun_path is 108 bytes on Linux. */
+const MAX_SOCKET_PATH = 107;
+
+export class StateDir {
+  constructor(readonly root: string) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): StateDir {
+    return new StateDir(env.VMIG_STATE_DIR || DEFAULT_STATE_DIR);
+  }
+
+  get domainsDir(): string {
+    return join(this.root, 'domains');
+  }
+  get runDir(): string {
+    return join(this.root, 'run');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
+  }
+  get journalDir(): string {
+    return join(this.root, 'journal');
+  }
+
+  definitionPath(name: string): string {
+    return join(this.domainsDir, `${name}.json`);
+  }
+  instanceDir(name: string): string {
+    return join(this.runDir, name);
+  }
+  lockPath(name: string): string {
+    return join(this.locksDir, `${name}.lock`);
+  }
+  journalPath(migrationId: string): string {
+    return join(this.journalDir, `${migrationId}.json`);
+  }
+
+  instancePaths(name: string) {
+    const dir = this.instanceDir(name);
+    const paths = {
+      dir,
+      qmpSocket: join(dir, 'qmp.sock'),
+      userQmpSocket: join(dir, 'user.sock'),
+      pidFile: join(dir, 'qemu.pid'),
+      serialLog: join(dir, 'serial.log'),
+      record: join(dir, 'instance.json'),
+    };
+    if (Buffer.byteLength(paths.userQmpSocket) > MAX_SOCKET_PATH) {
+      throw new VmigError('BAD_CONFIG', `VMIG_STATE_DIR ${this.root} is too long for QEMU's monitor sockets; use a shorter path`);
+    }
+    return paths;
+  }
+
+  /** Creates the layout; fails with a clear message when the directory is not writable. */
+  async ensure(): Promise<void> {
+    try {
+      await ensureDir(this.root, 0o755);
+      await ensureDir(this.domainsDir, 0o755);
+      await ensureDir(this.runDir, 0o700);
+      await ensureDir(this.locksDir, 0o755);
+      await ensureDir(this.journalDir, 0o700);
+    } catch (error) {
+      throw new VmigError('HOST_UNSUITABLE', `state directory ${this.root} is not usable: ${(error as Error).message}`);
+    }
+  }
+
+  async hostId(): Promise<string> {
+    const path = join(this.root, 'host-id');
+    try {
+      return (await readFile(path, 'utf8')).trim();
+    } catch {
+      const id = randomUUID();
+      await writeFileDurable(path, `${id}\n`, 0o644);
+      return id;
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { assertDomainName } from '../../domain/definition.js';
+import { withHost } from '../hosts.js';
+import { Output } from '../output.js';
+import type { Action } from '../program.js';
+
+const destroy: Action = async (globals, [name]) => {
+  assertDomainName(name!);
+  const output = new Output(globals);
+  const result = await withHost(globals, (host) => host.call<{ name: string }>('domain.destroy', { name }));
+  if (globals.json) output.event(result);
+  else output.result(`Domain ${result.name} destroyed`);
+};
+export default destroy;

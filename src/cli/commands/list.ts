@@ -1,0 +1,15 @@
+import type { DomainSummary } from '../../agent/domains.js';
+import { withHost } from '../hosts.js';
+import { Output, table } from '../output.js';
+import type { Action } from '../program.js';
+
+const list: Action = async (globals, _args, options) => {
+  const output = new Output(globals);
+  const rows = await withHost(globals, (host) => host.call<DomainSummary[]>('domain.list', { all: options.all === true }));
+  if (globals.json) {
+    output.result(JSON.stringify(rows));
+    return;
+  }
+  output.result(table(['Name', 'UUID', 'State', 'Persistent'], rows.map((row) => [row.name, row.uuid, row.state, row.persistent ? 'yes' : 'no'])));
+};
+export default list;

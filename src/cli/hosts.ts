@@ -1,0 +1,21 @@
+// Opening host connections for commands: one place that turns global options into connect options.
+import type { HostConnection } from '../hosts/connection.js';
+import type { GlobalOptions } from './output.js';
+
+export async function openHost(globals: GlobalOptions, uri: string = globals.connect): Promise<HostConnection> {
+  const { connectHost } = await import('../hosts/connect.js');
+  return connectHost(uri, {
+    acceptNewHostKey: globals.acceptNewHostKey,
+    ...(globals.verbose ? { onAgentLog: (host: string, line: string) => process.stderr.write(`[${host}] ${line}\n`) } : {}),
+  });
+}
+
+/** Runs `action` against the --connect host and always closes the connection. */
+export async function withHost<T>(globals: GlobalOptions, action: (host: HostConnection) => Promise<T>): Promise<T> {
+  const host = await openHost(globals);
+  try {
+    return await action(host);
+  } finally {
+    await host.close();
+  }
+}

@@ -1,0 +1,48 @@
+// The one place that turns errors into exit codes: commands throw, this prints one line and exits.
+import { CommanderError } from 'commander';
+import { ExitCode, VmigError, isVmigError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { buildProgram } from './program.js';
+
+function printError(message: string, colour: boolean): void {
+  const prefix = colour ? '\u001b[31mvmig: error:\u001b[39m' : 'vmig: error:';
+  process.stderr.write(`${prefix} ${message}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram(VERSION);
+  program.exitOverride();
+  const wantsDebug = argv.includes('--debug');
+  const colour = process.stderr.isTTY === true && !argv.includes('--no-color') && !process.env.NO_COLOR;
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed its own one-line message (or the help / version).
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (isVmigError(error)) {
+      printError(error.message, colour);
+      if (wantsDebug && error.stack) process.stderr.write(`${error.stack}\n`);
+      return error.exitCode;
+    }
+    if ((error as { name?: string })?.name === 'ZodError') {
+      printError(`invalid request: ${(error as Error).message.split('\n')[0]}`, colour);
+      return ExitCode.usage;
+    }
+    const internal = new VmigError('INTERNAL', `internal error: ${(error as Error)?.message ?? String(error)} (please report; rerun with --debug for details)`);
+    printError(internal.message, colour);
+    if (wantsDebug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return internal.exitCode;
+  }
+}
+
+/** Sets the exit code and lets Node exit once stdout has drained (process.exit could cut piped output). */
+export async function run(argv: string[] = process.argv): Promise<void> {
+  // A reader that stops early (`vmig list | head -1`) is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+  process.exitCode = await main(argv);
+}

@@ -1,0 +1,73 @@
+// stdout carries results (and --json events) only; everything for humans goes to stderr.
+// Colour is decided once, per stream: --no-color / NO_COLOR, then FORCE_COLOR, then whether it is a TTY.
+import { Chalk, type ChalkInstance } from 'chalk';
+
+export interface GlobalOptions {
+  connect: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+  debug: boolean;
+  acceptNewHostKey: boolean;
+}
+
+export function useColor(stream: NodeJS.WriteStream, flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!flag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
+export class Output {
+  readonly chalk: ChalkInstance;
+  readonly interactive: boolean;
+
+  constructor(readonly options: GlobalOptions) {
+    this.chalk = new Chalk({ level: useColor(process.stderr, options.color) ? 1 : 0 });
+    this.interactive = process.stderr.isTTY === true && !options.json && !options.quiet;
+  }
+
+  /** A result line on stdout. */
+  result(text: string): void {
+    process.stdout.write(`${text}\n`);
+  }
+
+  /** One NDJSON event on stdout. */
+  event(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** Human information on stderr (silent with --quiet). */
+  info(text: string): void {
+    if (!this.options.quiet) process.stderr.write(`${text}\n`);
+  }
+
+  verbose(text: string): void {
+    if (this.options.verbose) process.stderr.write(`${this.chalk.dim(text)}\n`);
+  }
+
+  warn(text: string): void {
+    process.stderr.write(`${this.chalk.yellow('warning:')} ${text}\n`);
+  }
+}
+
+export const formatBytes = (bytes: number): string => {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+};
+
+export const formatDuration = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
+
+/** Column-aligned text table. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd();
+  return [line(headers), widths.map((width) => '-'.repeat(width)).join('---'), ...rows.map(line)].join('\n');
+}

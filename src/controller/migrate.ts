@@ -1,0 +1,154 @@
+// The migration driver: Begin → Prepare → Perform → Finish → Confirm across two agents, and the way back
+// from a failure at each step. Safety rules (shared/DESIGN.md): the destination resumes only in Finish,
+// the source is retired only after Finish succeeded, and an outcome we cannot know is reported, never guessed.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { VmigError, isVmigError } from '../errors.js';
+import type { HostConnection } from '../hosts/connection.js';
+import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
+import type { Cookie, TransportName } from '../transports/cookie.js';
+
+export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
+
+export interface MigrationReporter {
+  phase(phase: MigrationPhase, detail: string): void;
+  progress(progress: MigrationProgress): void;
+  warning(message: string): void;
+}
+
+export interface MigrateRequest {
+  domain: string;
+  source: HostConnection;
+  destination: HostConnection;
+  transport: TransportName;
+  persistent: boolean;
+  undefineSource: boolean;
+  suspend: boolean;
+  bandwidthMiBs: number;
+  maxDowntimeMs?: number;
+  listenAddress?: string;
+  portRange?: [number, number];
+  /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
+  signal?: AbortSignal;
+}
+
+export interface MigrateResult {
+  migrationId: string;
+  domain: string;
+  transport: TransportName;
+  encrypted: boolean;
+  outcome: MigrationOutcome;
+  totalTimeMs: number;
+  state: 'running' | 'paused';
+}
+
+const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
+
+const connectionLost = (error: unknown): boolean => !isVmigError(error) || error.code === 'AGENT_FAILED' || error.code === 'PROTOCOL_MISMATCH';
+
+async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await action();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function migrate(request: MigrateRequest, reporter: MigrationReporter): Promise<MigrateResult> {
+  const { source, destination, domain } = request;
+  const started = Date.now();
+  if (source.hello.hostId === destination.hello.hostId) {
+    throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
+  }
+  const migrationId = randomUUID();
+
+  reporter.phase('begin', `checking ${domain} on ${source.label}`);
+  const begun = await source.call<{ definition: unknown; accel: 'kvm' | 'tcg'; state: string; persistent: boolean }>('migrate.begin', {
+    name: domain,
+    migrationId,
+    controller: hostname(),
+    peer: destination.label,
+  });
+
+  reporter.phase('prepare', `starting the receiving QEMU on ${destination.label}`);
+  let cookie: Cookie;
+  try {
+    ({ cookie } = await destination.call<{ cookie: Cookie }>('migrate.prepare', {
+      migrationId,
+      definition: begun.definition,
+      accel: begun.accel,
+      peer: source.label,
+      transport: request.transport,
+      ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
+      ...(request.portRange ? { portRange: request.portRange } : {}),
+    }));
+  } catch (error) {
+    await bestEffort(() => source.call('migrate.release', { migrationId }));
+    throw error;
+  }
+
+  reporter.phase('perform', `copying ${domain} to ${destination.label} over ${request.transport}`);
+  const onEvent = (event: { event: string; data: unknown }) => {
+    const data = event.data as MigrationProgress & { migrationId?: string };
+    if (event.event === 'migration.progress' && data.migrationId === migrationId) reporter.progress(data);
+  };
+  source.events.on('event', onEvent);
+  const cancel = () => void bestEffort(() => source.call('migrate.cancel', { migrationId }));
+  request.signal?.addEventListener('abort', cancel, { once: true });
+  let outcome: MigrationOutcome;
+  try {
+    if (request.signal?.aborted) throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
+    outcome = await source.call<MigrationOutcome>('migrate.perform', {
+      migrationId,
+      cookie,
+      bandwidthMiBs: request.bandwidthMiBs,
+      ...(request.maxDowntimeMs ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
+    });
+  } catch (error) {
+    reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
+    await bestEffort(() => destination.call('migrate.abort', { migrationId }));
+    if (connectionLost(error)) {
+      throw new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${(error as Error).message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
+    }
+    await bestEffort(() => source.call('migrate.release', { migrationId }));
+    const aborted = isVmigError(error) && error.code === 'MIGRATION_ABORTED';
+    throw new VmigError(aborted ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `${(error as Error).message}; ${domain} is still running on ${source.label}`, { cause: error });
+  } finally {
+    request.signal?.removeEventListener('abort', cancel);
+    source.events.off('event', onEvent);
+  }
+
+  reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
+  let finished: { state: 'running' | 'paused' };
+  try {
+    finished = await destination.call('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent });
+  } catch (error) {
+    if (connectionLost(error)) {
+      // We cannot know whether the destination resumed: resuming the source now could run the guest twice.
+      throw new VmigError('NEEDS_RECOVERY', `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`);
+    }
+    reporter.phase('rollback', `the destination could not take over; resuming ${domain} on ${source.label}`);
+    await bestEffort(() => destination.call('migrate.abort', { migrationId }));
+    const resumed = await bestEffort(() => source.call('migrate.resume', { migrationId }));
+    if (!resumed) throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; resuming the source failed too. Resolve with: ${recoverHint(request)}`);
+    throw new VmigError('MIGRATION_FAILED', `${(error as Error).message}; ${domain} resumed on ${source.label}`, { cause: error });
+  }
+
+  reporter.phase('confirm', `retiring the old QEMU on ${source.label}`);
+  try {
+    await source.call('migrate.confirm', { migrationId, undefineSource: request.undefineSource });
+  } catch (error) {
+    throw new VmigError('NEEDS_RECOVERY', `${domain} runs on ${destination.label}, but the old QEMU on ${source.label} was not retired (${(error as Error).message}). Resolve with: ${recoverHint(request)}`);
+  }
+
+  return {
+    migrationId,
+    domain,
+    transport: request.transport,
+    encrypted: request.transport !== 'direct',
+    outcome,
+    totalTimeMs: Date.now() - started,
+    state: finished.state,
+  };
+}

@@ -1,0 +1,82 @@
+// A controller's live link to one host's agent, however it is carried (SSH exec channel or local child).
+import { EventEmitter } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import type { Client } from 'ssh2';
+import { VmigError } from '../errors.js';
+import { PROTOCOL_VERSION, type AgentEvent, type HelloResult } from '../protocol/messages.js';
+import { RpcConnection } from '../protocol/rpc.js';
+import { VERSION } from '../version.js';
+import type { HostUri } from './uri.js';
+
+export interface AgentHello extends HelloResult {
+  hostId: string;
+  qemu: string;
+}
+
+export interface HostConnection {
+  uri: HostUri;
+  label: string;
+  hello: AgentHello;
+  /** The SSH connection, when there is one: the ssh transport opens more channels on it. */
+  ssh: Client | undefined;
+  events: EventEmitter<{ event: [AgentEvent]; closed: [Error | undefined] }>;
+  call<T = unknown>(method: string, params?: unknown): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Keeps the tail of the agent's stderr, to explain an agent that died or never started. */
+export class StderrTail {
+  private lines: string[] = [];
+  constructor(private readonly onLine?: (line: string) => void) {}
+  push(chunk: Buffer): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      this.lines.push(line);
+      this.onLine?.(line);
+    }
+    this.lines = this.lines.slice(-20);
+  }
+  last(): string | undefined {
+    return this.lines.at(-1);
+  }
+}
+
+/** Wires the agent's stdio to an RpcConnection and performs the versioned hello. */
+export async function openAgentSession(options: {
+  uri: HostUri;
+  label: string;
+  stdout: Readable;
+  stdin: Writable;
+  stderr: StderrTail;
+  ssh: Client | undefined;
+  close: () => Promise<void>;
+  exitInfo: () => string | undefined;
+}): Promise<HostConnection> {
+  const events = new EventEmitter<{ event: [AgentEvent]; closed: [Error | undefined] }>();
+  const rpc = new RpcConnection(options.stdout, options.stdin, {
+    peer: options.label,
+    onEvent: (event) => events.emit('event', event),
+    onClose: (reason) => events.emit('closed', reason),
+  });
+  let hello: AgentHello;
+  try {
+    hello = await rpc.call<AgentHello>('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label });
+  } catch (error) {
+    await options.close().catch(() => undefined);
+    if (error instanceof VmigError && error.code === 'PROTOCOL_MISMATCH') throw error;
+    const detail = options.stderr.last() ?? options.exitInfo() ?? (error as Error).message;
+    throw new VmigError('AGENT_FAILED', `the vmig agent on ${options.label} did not start: ${detail}`, { exitCode: 3, cause: error });
+  }
+  return {
+    uri: options.uri,
+    label: options.label,
+    hello,
+    ssh: options.ssh,
+    events,
+    call: (method, params) => rpc.call(method, params),
+    close: async () => {
+      rpc.close();
+      await options.close();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// ssh://: one ssh2 connection per host, host key checked against known_hosts, keys from ssh-agent and
+// ~/.ssh; the agent runs as `vmig agent` on an exec channel of that connection.
+import { appendFile, readFile } from 'node:fs/promises';
+import ssh2, { type AuthenticationType, type ClientChannel } from 'ssh2';
+import { VmigError } from '../errors.js';
+import { openAgentSession, StderrTail, type HostConnection } from './connection.js';
+import { fingerprint, knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+import { loadSshConfig, resolveSshTarget, type SshTarget } from './ssh-config.js';
+import { hostLabel, type HostUri } from './uri.js';
+
+export interface SshOptions {
+  /** Like StrictHostKeyChecking=accept-new: record an unknown host's key; a changed key is still refused. */
+  acceptNewHostKey?: boolean;
+  connectTimeoutMs?: number;
+  /** How often to probe a silent peer, and how many missed probes mean it is dead. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  onAgentLog?: (line: string) => void;
+}
+
+async function readOptional(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function authMethods(target: SshTarget): Promise<Array<AuthenticationType | Record<string, unknown>>> {
+  const methods: Array<Record<string, unknown>> = [];
+  if (process.env.SSH_AUTH_SOCK && !target.identitiesOnly) methods.push({ type: 'agent', username: target.user, agent: process.env.SSH_AUTH_SOCK });
+  for (const path of target.identityFiles) {
+    const key = await readOptional(path);
+    if (key === '') continue;
+    // Encrypted keys need a passphrase vmig never asks for: they are offered through ssh-agent instead.
+    if (ssh2.utils.parseKey(key) instanceof Error) continue;
+    methods.push({ type: 'publickey', username: target.user, key });
+  }
+  return methods;
+}
+
+export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<HostConnection> {
+  const label = hostLabel(uri);
+  const target = resolveSshTarget(uri, await loadSshConfig());
+  const knownHostsText = (await Promise.all(target.knownHostsFiles.map(readOptional))).join('\n');
+  const names = [knownHostsName(target.hostKeyName, target.port)];
+  const methods = await authMethods(target);
+  if (methods.length === 0) {
+    throw new VmigError('AUTH_FAILED', `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`);
+  }
+
+  let verdict: HostKeyVerdict | undefined;
+  let offeredKey: Buffer | undefined;
+  const client = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', (error: Error & { level?: string; code?: string }) => reject(classifyConnectError(error, label, target, verdict, offeredKey)));
+    client.connect({
+      host: target.hostName,
+      port: target.port,
+      username: target.user,
+      readyTimeout: options.connectTimeoutMs ?? target.connectTimeoutMs ?? 15_000,
+      keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
+      keepaliveCountMax: options.keepaliveCountMax ?? 3,
+      authHandler: methods as never,
+      hostVerifier: (key: Buffer) => {
+        offeredKey = key;
+        verdict = verifyHostKey(knownHostsText, names, key);
+        if (verdict === 'unknown' && options.acceptNewHostKey) {
+          void appendFile(target.knownHostsFiles[0]!, knownHostsLine(names[0]!, key), { mode: 0o600 });
+          return true;
+        }
+        return verdict === 'match' || (verdict === 'unknown' && options.acceptNewHostKey === true);
+      },
+    });
+  });
+  client.on('error', () => undefined);
+
+  const command = `${uri.vmigPath ?? 'vmig'} agent`;
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    client.exec(command, (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run "${command}" on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
+  }).catch((error) => {
+    client.end();
+    throw error;
+  });
+  const stderr = new StderrTail(options.onAgentLog);
+  channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  let exitInfo: string | undefined;
+  channel.on('exit', (code: number | null) => {
+    exitInfo = code === 127 ? `"${command}" not found (install vmig there or give its path as ?vmig=/path/to/vmig)` : `agent exited with code ${code}`;
+  });
+  return openAgentSession({
+    uri,
+    label,
+    stdout: channel,
+    stdin: channel,
+    stderr,
+    ssh: client,
+    exitInfo: () => (exitInfo?.includes('not found') ? exitInfo : undefined),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 30_000);
+        channel.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        channel.end();
+      });
+      client.end();
+    },
+  });
+}
+
+function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, verdict: HostKeyVerdict | undefined, key: Buffer | undefined): VmigError {
+  const where = `${label} (${target.hostName}:${target.port})`;
+  if (verdict === 'changed' || verdict === 'revoked') {
+    return new VmigError('HOST_KEY_CHANGED', `REFUSED: the host key of ${where} does not match known_hosts${verdict === 'revoked' ? ' (the key is revoked)' : ''}; someone may be intercepting the connection, or the host was reinstalled`);
+  }
+  if (verdict === 'unknown') {
+    void key;
+    return new VmigError('HOST_KEY_UNKNOWN', `the host key of ${where} is not in known_hosts; verify it and add it (ssh ${target.user}@${target.hostName} once), or pass --accept-new-host-key`);
+  }
+  if (error.level === 'client-authentication') return new VmigError('AUTH_FAILED', `authentication to ${where} as ${target.user} failed (no accepted key)`);
+  if (error.level === 'client-timeout') return new VmigError('HOST_UNREACHABLE', `cannot reach ${where}: timed out`);
+  const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN' ? 'unknown host name' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'no route to host' : error.message;
+  return new VmigError('HOST_UNREACHABLE', `cannot reach ${where}: ${reason}`);
+}
+
+export { fingerprint };

@@ -1,0 +1,116 @@
+// A symmetric RPC endpoint over any pair of byte streams: the controller calls methods and receives events,
+// the agent serves methods and emits events. The same code runs over an SSH exec channel and a child's stdio.
+import type { Readable, Writable } from 'node:stream';
+import { VmigError, errorFromWire, isVmigError } from '../errors.js';
+import { LineDecoder, encodeLine } from './framing.js';
+import { classifyMessage, type AgentEvent } from './messages.js';
+
+export type Handler = (params: unknown, context: { signal: AbortSignal }) => Promise<unknown>;
+
+interface Pending {
+  method: string;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export interface RpcOptions {
+  /** A label for messages ("h1", "local"). */
+  peer: string;
+  handlers?: Record<string, Handler>;
+  onEvent?: (event: AgentEvent) => void;
+  /** Called once when the input ends or breaks: the peer is gone. */
+  onClose?: (reason: Error | undefined) => void;
+}
+
+export class RpcConnection {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new LineDecoder();
+  private closed: Error | undefined;
+  private readonly inFlight = new AbortController();
+
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly options: RpcOptions,
+  ) {
+    input.on('data', (chunk: Buffer) => this.receive(chunk));
+    input.on('end', () => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} closed`)));
+    input.on('error', (error) => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)));
+    output.on('error', (error) => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)));
+  }
+
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
+  call<T = unknown>(method: string, params?: unknown): Promise<T> {
+    if (this.closed) return Promise.reject(this.closed);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+      this.output.write(encodeLine({ id, method, params }));
+    });
+  }
+
+  emit(event: string, data: unknown): void {
+    if (this.closed) return;
+    this.output.write(encodeLine({ event, data }));
+  }
+
+  /** Marks the connection dead: pending calls fail, running handlers see their signal abort. */
+  close(reason?: Error): void {
+    if (this.closed) return;
+    this.closed = reason ?? new VmigError('AGENT_FAILED', `connection to ${this.options.peer} closed`);
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(this.closed);
+    }
+    this.inFlight.abort(this.closed);
+    this.options.onClose?.(reason);
+  }
+
+  private receive(chunk: Buffer): void {
+    let values: unknown[];
+    try {
+      values = this.decoder.push(chunk);
+    } catch (error) {
+      this.close(new VmigError('PROTOCOL_MISMATCH', `${this.options.peer} spoke something other than the vmig protocol (${(error as Error).message})`));
+      return;
+    }
+    for (const value of values) this.dispatch(value);
+  }
+
+  private dispatch(value: unknown): void {
+    const message = classifyMessage(value);
+    if (!message) return;
+    if (message.kind === 'response') {
+      const { response } = message;
+      const pending = this.pending.get(response.id);
+      if (!pending) return;
+      this.pending.delete(response.id);
+      if ('error' in response) pending.reject(errorFromWire(response.error, this.options.peer));
+      else pending.resolve(response.result);
+    } else if (message.kind === 'event') {
+      this.options.onEvent?.(message.event);
+    } else {
+      void this.serve(message.request.id, message.request.method, message.request.params);
+    }
+  }
+
+  private async serve(id: number, method: string, params: unknown): Promise<void> {
+    const handlers = this.options.handlers;
+    const handler = handlers && Object.hasOwn(handlers, method) ? handlers[method] : undefined;
+    try {
+      if (!handler) throw new VmigError('PROTOCOL_MISMATCH', `unknown method ${method}`);
+      const result = await handler(params, { signal: this.inFlight.signal });
+      if (!this.closed) this.output.write(encodeLine({ id, result: result ?? null }));
+    } catch (error) {
+      if (this.closed) return;
+      const wire = isVmigError(error)
+        ? error.toJSON()
+        : { code: 'INTERNAL', message: `${method}: ${(error as Error)?.message ?? String(error)}` };
+      this.output.write(encodeLine({ id, error: wire }));
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// Turns QEMU's query-migrate reply into vmig's progress record. Pure, so it is unit-tested against real replies.
+
+export interface QueryMigrate {
+  status?: string;
+  'total-time'?: number;
+  'expected-downtime'?: number;
+  downtime?: number;
+  'setup-time'?: number;
+  'error-desc'?: string;
+  ram?: {
+    transferred?: number;
+    remaining?: number;
+    total?: number;
+    mbps?: number;
+    'dirty-pages-rate'?: number;
+    'dirty-sync-count'?: number;
+    'page-size'?: number;
+  };
+}
+
+export interface MigrationProgress {
+  status: string;
+  /** QEMU's dirty-sync count: pass 1 is the bulk copy, later passes re-send what the guest dirtied. */
+  pass: number;
+  transferredBytes: number;
+  remainingBytes: number;
+  totalBytes: number;
+  /** Bytes per second actually moved. */
+  throughputBps: number;
+  /** Bytes per second the guest dirties. */
+  dirtyRateBps: number;
+  expectedDowntimeMs: number | undefined;
+  elapsedMs: number;
+}
+
+export const TERMINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
+
+export function toProgress(reply: QueryMigrate): MigrationProgress {
+  const ram = reply.ram ?? {};
+  const pageSize = ram['page-size'] ?? 4096;
+  return {
+    status: reply.status ?? 'none',
+    pass: ram['dirty-sync-count'] ?? 0,
+    transferredBytes: ram.transferred ?? 0,
+    remainingBytes: ram.remaining ?? 0,
+    totalBytes: ram.total ?? 0,
+    throughputBps: Math.round(((ram.mbps ?? 0) * 1e6) / 8),
+    dirtyRateBps: (ram['dirty-pages-rate'] ?? 0) * pageSize,
+    expectedDowntimeMs: reply['expected-downtime'],
+    elapsedMs: reply['total-time'] ?? 0,
+  };
+}
+
+export interface MigrationOutcome {
+  totalTimeMs: number;
+  downtimeMs: number;
+  setupTimeMs: number;
+  transferredBytes: number;
+  totalBytes: number;
+  passes: number;
+  throughputBps: number;
+}
+
+export function toOutcome(reply: QueryMigrate): MigrationOutcome {
+  const ram = reply.ram ?? {};
+  const totalTimeMs = reply['total-time'] ?? 0;
+  const transferredBytes = ram.transferred ?? 0;
+  return {
+    totalTimeMs,
+    downtimeMs: reply.downtime ?? 0,
+    setupTimeMs: reply['setup-time'] ?? 0,
+    transferredBytes,
+    totalBytes: ram.total ?? 0,
+    passes: ram['dirty-sync-count'] ?? 0,
+    throughputBps: totalTimeMs > 0 ? Math.round((transferredBytes * 1000) / totalTimeMs) : 0,
+  };
+}

@@ -1,0 +1,117 @@
+// A QMP client over QEMU's unix socket: connect, negotiate capabilities, execute, listen to events.
+import { createConnection, type Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { QmpProtocol, type QmpEvent } from './qmp-protocol.js';
+
+export interface QmpConnectOptions {
+  /** QEMU serves one client per monitor socket; a second client waits, so waiting is bounded. */
+  timeoutMs?: number;
+}
+
+export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
+  private closed = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly protocol: QmpProtocol,
+  ) {
+    super();
+  }
+
+  static connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const socket = createConnection(path);
+      let client: QmpClient | undefined;
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`QEMU monitor ${path} did not answer within ${timeoutMs} ms (busy with another client?)`));
+      }, timeoutMs);
+      const protocol = new QmpProtocol(
+        (text) => socket.write(text),
+        (event) => client?.emit('event', event),
+        () => {
+          protocol
+            .execute('qmp_capabilities')
+            .then(() => {
+              clearTimeout(timer);
+              resolve(client!);
+            })
+            .catch((error: Error) => {
+              clearTimeout(timer);
+              socket.destroy();
+              reject(error);
+            });
+        },
+      );
+      client = new QmpClient(socket, protocol);
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          protocol.receive(chunk);
+        } catch (error) {
+          socket.destroy(error as Error);
+        }
+      });
+      socket.on('error', (error) => {
+        clearTimeout(timer);
+        protocol.fail(error);
+        reject(error);
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        client!.closed = true;
+        protocol.fail(new Error('QEMU monitor connection closed'));
+        client!.emit('close');
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+    return this.protocol.execute(command, args) as Promise<T>;
+  }
+
+  /** Resolves on the first event matching `predicate`, or rejects after `timeoutMs` / when the socket closes. */
+  waitForEvent(predicate: (event: QmpEvent) => boolean, timeoutMs: number): Promise<QmpEvent> {
+    return new Promise((resolve, reject) => {
+      const onEvent = (event: QmpEvent) => {
+        if (!predicate(event)) return;
+        cleanup();
+        resolve(event);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new Error('QEMU monitor connection closed'));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a QEMU event`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('event', onEvent);
+        this.off('close', onClose);
+      };
+      this.on('event', onEvent);
+      this.on('close', onClose);
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+}
+
+/** Connects, runs one command, disconnects. */
+export async function qmpOnce<T = unknown>(path: string, command: string, args?: Record<string, unknown>, timeoutMs = 5_000): Promise<T> {
+  const client = await QmpClient.connect(path, { timeoutMs });
+  try {
+    return await client.execute<T>(command, args);
+  } finally {
+    client.close();
+  }
+}

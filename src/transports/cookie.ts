@@ -1,0 +1,47 @@
+// The one-time cookie Prepare returns: identity and key of one migration. It is minted by the destination,
+// carried by the controller over its SSH channels, presented by the source, and never printed.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+
+export const TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+export const endpointSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+export type Endpoint = z.infer<typeof endpointSchema>;
+
+export const cookieSchema = z.object({
+  migrationId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  transport: z.enum(TRANSPORTS),
+  endpoint: endpointSchema.optional(),
+  expiresAt: z.number().int(),
+  /** 256 bits, hex. */
+  secret: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type Cookie = z.infer<typeof cookieSchema>;
+
+/** How long a prepared destination waits for its source before the cookie is void. */
+export const COOKIE_LIFETIME_MS = 5 * 60_000;
+
+export function mintCookie(migrationId: string, transport: TransportName, endpoint: Endpoint | undefined, now = Date.now()): Cookie {
+  return {
+    migrationId,
+    transport,
+    ...(endpoint ? { endpoint } : {}),
+    expiresAt: now + COOKIE_LIFETIME_MS,
+    secret: randomBytes(32).toString('hex'),
+  };
+}
+
+/** Constant-time comparison of two secrets. */
+export function secretsEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** Formats an endpoint for QEMU's URIs (IPv6 literals in brackets). */
+export const hostForUri = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+
+/** What the cookie may safely show in logs: never the secret. */
+export const describeCookie = (cookie: Cookie): string =>
+  `migration ${cookie.migrationId} via ${cookie.transport}${cookie.endpoint ? ` to ${hostForUri(cookie.endpoint.host)}:${cookie.endpoint.port}` : ''}`;

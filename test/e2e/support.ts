@@ -1,0 +1,121 @@
+// Shared steps of the e2e suites: test guests on lab hosts, reading their self-check status, asserting placement.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { Lab, RunResult } from '../../src/lab/lab.js';
+import { parseGuestStatus, STATUS_HMP, type GuestStatus } from '../../src/lab/guest-status.js';
+
+export const GUEST_KERNEL = join(import.meta.dirname, '..', 'guest', 'build', 'guest.bin');
+
+/** Asserts success and shows what vmig said when it was not. */
+export function expectOk(result: RunResult): RunResult {
+  expect(result.exitCode, `vmig failed:\n${result.stderr}\n${result.stdout}`).toBe(0);
+  return result;
+}
+
+/** A bad-input failure: the documented code, one line on stderr, no stack trace. */
+export function expectCleanFailure(result: RunResult, exitCode: number, pattern: RegExp): void {
+  expect(result.exitCode, `stderr: ${result.stderr}`).toBe(exitCode);
+  const lines = result.stderr.trim().split('\n').filter((line) => line.startsWith('vmig: error:'));
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+}
+
+export interface GuestOptions {
+  memoryMiB?: number;
+  append?: string;
+  uuid?: string;
+  kernel?: string;
+}
+
+export async function writeDomainFile(lab: Lab, name: string, options: GuestOptions = {}): Promise<string> {
+  const path = join(lab.dir, `${name}.json`);
+  const domain = {
+    name,
+    ...(options.uuid ? { uuid: options.uuid } : {}),
+    memoryMiB: options.memoryMiB ?? 64,
+    vcpus: 1,
+    machine: 'pc',
+    // Under TCG explicitly: /dev/kvm may exist here and be unusable (shared/DESIGN.md).
+    accel: 'tcg',
+    kernel: options.kernel ?? GUEST_KERNEL,
+    ...(options.append ? { append: options.append } : {}),
+  };
+  await writeFile(path, JSON.stringify(domain, null, 2));
+  return path;
+}
+
+/** Defines and starts the self-checking guest on `host`, and waits until it has verified its RAM twice. */
+export async function startGuest(lab: Lab, host: string, name: string, options: GuestOptions = {}): Promise<GuestStatus> {
+  const file = await writeDomainFile(lab, name, options);
+  expectOk(await lab.vmig(['-c', host, 'define', file]));
+  expectOk(await lab.vmig(['-c', host, 'start', name]));
+  return waitForPasses(lab, host, name, 2);
+}
+
+export async function guestStatus(lab: Lab, host: string, name: string): Promise<GuestStatus> {
+  const command = JSON.stringify({ execute: 'human-monitor-command', arguments: { 'command-line': STATUS_HMP } });
+  const result = expectOk(await lab.vmig(['-c', host, 'qemu-monitor-command', name, command]));
+  const reply = JSON.parse(result.stdout) as { return: string };
+  return parseGuestStatus(reply.return);
+}
+
+/** Waits (bounded) until the guest has completed at least `minPasses` passes in total. */
+export async function waitForPasses(lab: Lab, host: string, name: string, minPasses: number, timeoutMs = 60_000): Promise<GuestStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const status = await guestStatus(lab, host, name);
+    if (status.passes >= minPasses || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return guestStatus(lab, host, name);
+}
+
+/**
+ * The guest arrived intact: same boot (nonce), its pass counter went on from where it was, and it has
+ * since re-verified all its RAM at least twice more without finding a single wrong word.
+ */
+export async function expectGuestContinued(lab: Lab, host: string, name: string, before: GuestStatus): Promise<GuestStatus> {
+  const arrived = await guestStatus(lab, host, name);
+  expect(arrived.magicOk).toBe(true);
+  expect(arrived.bootNonce).toBe(before.bootNonce);
+  expect(arrived.passes).toBeGreaterThanOrEqual(before.passes);
+  const later = await waitForPasses(lab, host, name, arrived.passes + 2);
+  expect(later.passes).toBeGreaterThanOrEqual(arrived.passes + 2);
+  expect(later.bootNonce).toBe(before.bootNonce);
+  expect(later.errors).toBe(0);
+  return later;
+}
+
+/** The pids of QEMU processes in a lab host's namespace. */
+export async function qemuPids(lab: Lab, host: string): Promise<number[]> {
+  const pids = await lab.pids(host);
+  const qemu: number[] = [];
+  for (const pid of pids) {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (comm.startsWith('qemu-system')) qemu.push(pid);
+  }
+  return qemu;
+}
+
+export interface ListedDomain {
+  name: string;
+  uuid: string;
+  state: string;
+  persistent: boolean;
+}
+
+export async function listDomains(lab: Lab, host: string, all = false): Promise<ListedDomain[]> {
+  const result = expectOk(await lab.vmig(['-c', host, 'list', '--json', ...(all ? ['--all'] : [])]));
+  return JSON.parse(result.stdout) as ListedDomain[];
+}
+
+/** Exactly one host runs the guest, and it is `expected`; no other host has a QEMU left for it. */
+export async function expectRunsOnlyOn(lab: Lab, expected: string, name: string, state = 'running'): Promise<void> {
+  for (const host of Object.keys(lab.hosts)) {
+    const running = (await listDomains(lab, host)).filter((domain) => domain.name === name);
+    if (host === expected) expect(running.map((domain) => domain.state), `${name} on ${host}`).toEqual([state]);
+    else expect(running, `${name} must not be on ${host}`).toEqual([]);
+  }
+}
