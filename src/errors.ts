@@ -14,6 +14,8 @@ export const ExitCode = {
   needsRecovery: 4,
   /** Another job holds the lock (a migration of the same guest, or an evacuation of the same host). */
   busy: 5,
+  /** An evacuation ended with guests still on the source host (each one running there, safely); the report says which and why. */
+  partial: 6,
   /** vmig itself is broken: a bug, please report. */
   internal: 70,
 } as const;
@@ -73,7 +75,7 @@ const exitCodeFor: Record<ErrorCode, ExitCodeValue> = {
   NEEDS_RECOVERY: ExitCode.needsRecovery,
   LOCKED: ExitCode.busy,
   NO_JOB: ExitCode.usage,
-  PARTIAL: ExitCode.failed,
+  PARTIAL: ExitCode.partial,
   INTERNAL: ExitCode.internal,
 };
 

@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { parseDomain, requiredPaths } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { QmpClient } from '../qemu/qmp.js';
+import { qmpEventTime } from '../qemu/event-time.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { mintCookie, TRANSPORTS } from '../transports/cookie.js';
-import { openDirectIncoming } from '../transports/direct.js';
+import { describeCookie, TRANSPORT_REQUESTS } from '../transports/cookie.js';
+import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
@@ -21,7 +22,7 @@ const prepareParams = z.object({
   definition: z.unknown(),
   accel: z.enum(['kvm', 'tcg']),
   peer: z.string(),
-  transport: z.enum(TRANSPORTS),
+  transport: z.enum(TRANSPORT_REQUESTS),
   listenAddress: z.string().optional(),
   portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
 });
@@ -32,6 +33,7 @@ const finishParams = z.object({
   timeoutMs: z.number().int().min(1000).default(60_000),
 });
 const idParams = z.object({ migrationId: z.string() });
+const selectParams = z.object({ migrationId: z.string(), transport: z.enum(['tls', 'ssh']) });
 
 export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
   const { instances } = context;
@@ -83,11 +85,10 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
             { capability: 'events', state: true },
           ],
         });
-        const endpoint = await openDirectIncoming(qmp, listenHost, portRange);
-        const cookie = mintCookie(options.migrationId, options.transport, endpoint);
-        registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, cleanups: [] });
+        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log });
+        registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] });
         await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared' });
-        context.log(`prepared incoming ${definition.name} for migration ${options.migrationId} on ${listenHost}:${endpoint.port}`);
+        context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}`);
         return { cookie };
       } catch (error) {
         qmp?.close();
@@ -112,7 +113,14 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         if (Date.now() > deadline) throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${migration.name} on ${context.host} did not complete within ${options.timeoutMs} ms`);
         await sleep(50);
       }
-      if (!options.suspend) await qmp.execute('cont');
+      let resumedAt: number | undefined;
+      if (!options.suspend) {
+        // QEMU sends RESUME before cont's reply; its timestamp ends the guest-visible downtime.
+        const resumed = qmp.waitForEvent((event) => event.event === 'RESUME', 5_000).catch(() => undefined);
+        await qmp.execute('cont');
+        const event = await resumed;
+        resumedAt = event ? qmpEventTime(event) : undefined;
+      }
       migration.phase = 'finished';
       migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined });
       await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'finished' });
@@ -121,7 +129,20 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       qmp.close();
       migration.phase = 'done';
       registry.delete(migration.migrationId);
-      return { name: migration.name, state: options.suspend ? 'paused' : 'running' };
+      return { name: migration.name, state: options.suspend ? 'paused' : 'running', ...(resumedAt !== undefined ? { resumedAt } : {}) };
+    },
+
+    /** `auto`: the controller picked a transport; the other listener closes before any stream starts. */
+    async 'migrate.select-transport'(params: unknown) {
+      const { migrationId, transport } = selectParams.parse(params);
+      const migration = destinationMigration(migrationId);
+      if (migration.cookie.transport !== 'auto' && migration.cookie.transport !== transport) {
+        throw new VmigError('INTERNAL', `migration ${migrationId} was prepared for ${migration.cookie.transport}, not ${transport}`);
+      }
+      if (!migration.incoming?.[transport]) throw new VmigError('INTERNAL', `migration ${migrationId} has no ${transport} listener on ${context.host}`);
+      await closeEnds(migration.incoming, transport);
+      migration.cookie.transport = transport;
+      return {};
     },
 
     /** Removes the receiving QEMU: the guest stays (or goes back) on the source. */

@@ -7,6 +7,7 @@ import { QmpCommandError } from '../qemu/qmp-protocol.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import type { AgentContext } from './context.js';
+import { loadHostConfig } from './host-config.js';
 import type { DomainState } from './instances.js';
 
 export interface DomainSummary {
@@ -166,10 +167,14 @@ export function domainHandlers(context: AgentContext) {
       const meminfo = await readFile('/proc/meminfo', 'utf8');
       const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
       const running = await instances.all();
+      // The limits Prepare enforces (host.toml), so that a planner (evacuate) can respect them up front.
+      const config = await loadHostConfig();
       return {
         host: context.host,
         memTotalBytes: field('MemTotal'),
         memAvailableBytes: field('MemAvailable'),
+        memoryHeadroomMiB: config.memory_headroom_mib,
+        ...(config.guest_memory_limit_mib !== undefined ? { guestMemoryLimitMiB: config.guest_memory_limit_mib } : {}),
         guests: running.map((instance) => ({ name: instance.definition.name, memoryMiB: instance.definition.memoryMiB })),
       };
     },

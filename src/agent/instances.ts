@@ -17,6 +17,8 @@ export interface InstanceRecord {
   startedAt: string;
   /** Set while this instance is the paused receiving end of a migration. */
   incomingMigrationId?: string;
+  /** The agent process that prepared it: once that is gone, nothing will finish or abort it but `vmig recover`. */
+  ownerAgentPid?: number;
 }
 
 export interface Instance extends InstanceRecord {
@@ -82,7 +84,7 @@ export class Instances {
       accel,
       pid,
       startedAt: new Date().toISOString(),
-      ...(incoming ? { incomingMigrationId: options.incomingMigrationId } : {}),
+      ...(incoming ? { incomingMigrationId: options.incomingMigrationId, ownerAgentPid: process.pid } : {}),
     };
     await writeFileDurable(paths.record, JSON.stringify(record, null, 2));
     return { ...record, paths };
@@ -104,9 +106,10 @@ export class Instances {
 
   /** QEMU's run state, through the operator monitor so a migration holding the agent monitor does not block it. */
   async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string }> {
-    if (instance.incomingMigrationId) return { state: 'incoming', qemuStatus: 'inmigrate' };
     try {
       const status = await qmpOnce<{ status: string; running: boolean }>(instance.paths.userQmpSocket, 'query-status', undefined, 3_000);
+      // QEMU's own state wins over our record: a receiving guest that runs is running (its Finish was cut short).
+      if (instance.incomingMigrationId && status.status !== 'running') return { state: 'incoming', qemuStatus: status.status };
       return { state: toDomainState(status.status), qemuStatus: status.status };
     } catch {
       return { state: 'unknown', qemuStatus: 'unreachable' };

@@ -61,7 +61,7 @@ export class Locks {
     if (current?.migrationId === migrationId) await unlinkIfPresent(this.state.lockPath(name));
   }
 
-  private async read(name: string): Promise<LockHolder | undefined> {
+  async read(name: string): Promise<LockHolder | undefined> {
     try {
       return JSON.parse(await readFile(this.state.lockPath(name), 'utf8')) as LockHolder;
     } catch {

@@ -11,10 +11,13 @@ import { VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { abandonDestination, destinationHandlers } from './destination.js';
 import { domainHandlers } from './domains.js';
+import { evacuationHandlers } from './host-lock.js';
 import { Instances } from './instances.js';
+import { jobHandlers } from './jobs.js';
 import { Journal } from './journal.js';
 import { Locks } from './locks.js';
 import { MigrationRegistry } from './migration-state.js';
+import { recoverHandlers } from './recover.js';
 import { abandonSource, sourceHandlers } from './source.js';
 import { StateDir } from './state.js';
 
@@ -71,16 +74,31 @@ export async function runAgent(): Promise<void> {
 
   const handlers: Record<string, Handler> = {
     hello,
+    ping: async () => ({}),
     ...(domainHandlers(context) as Record<string, Handler>),
     ...(sourceHandlers(context, registry) as Record<string, Handler>),
     ...(destinationHandlers(context, registry) as Record<string, Handler>),
+    ...(jobHandlers(context) as Record<string, Handler>),
+    ...(evacuationHandlers(context) as Record<string, Handler>),
+    ...(recoverHandlers(context) as Record<string, Handler>),
   };
 
+  // Once the controller's channel is gone, writes to it fail with EPIPE: that must not kill the agent
+  // before it has put its migrations in a safe state (the log file still records everything).
+  process.stdout.on('error', () => rpc?.close());
+  process.stderr.on('error', () => undefined);
   // Signals go to the controller; the agent ends when its input does, after putting its migrations in a safe state.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
   process.on('SIGPIPE', () => undefined);
 
+  // The controller pings every few seconds. A link that dies without a FIN (a pulled cable) would otherwise
+  // leave this agent waiting forever while its half of a migration holds a guest.
+  const idleTimeoutMs = Number(process.env.VMIG_AGENT_IDLE_TIMEOUT_MS) || 30_000;
+  let lastHeard = Date.now();
+  process.stdin.on('data', () => {
+    lastHeard = Date.now();
+  });
   await new Promise<void>((resolve) => {
     rpc = new RpcConnection(process.stdin, process.stdout, {
       peer: 'controller',
@@ -88,6 +106,13 @@ export async function runAgent(): Promise<void> {
       onClose: () => resolve(),
     });
     process.on('SIGTERM', () => rpc?.close());
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastHeard > idleTimeoutMs) {
+        log(`controller silent for ${Math.round(idleTimeoutMs / 1000)} s: treating it as gone`);
+        rpc?.close();
+      }
+    }, 1_000);
+    watchdog.unref();
   });
 
   for (const migration of registry.all()) {

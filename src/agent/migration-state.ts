@@ -1,6 +1,7 @@
 // The migrations this agent process is part of, so that it can act alone when its controller vanishes.
 import type { QmpClient } from '../qemu/qmp.js';
 import type { Cookie } from '../transports/cookie.js';
+import type { TunnelEnd } from '../transports/tls.js';
 import type { Instance } from './instances.js';
 
 export interface SourceMigration {
@@ -12,6 +13,8 @@ export interface SourceMigration {
   /** Whether the guest was running (not paused) when the migration began: what to restore on failure. */
   wasRunning: boolean;
   qmp?: QmpClient;
+  /** The outgoing tunnel (tls, ssh) once opened: where QEMU sends its stream, and why the tunnel broke if it did. */
+  tunnel?: { transport: 'tls' | 'ssh'; uri: string; relaySocket?: string; failure(): string | undefined };
   /** Resources of a tunnel (listeners, sockets) to close when the migration ends. */
   cleanups: Array<() => Promise<void> | void>;
 }
@@ -25,6 +28,8 @@ export interface DestinationMigration {
   cookie: Cookie;
   instance: Instance;
   qmp: QmpClient;
+  /** The incoming tunnel listeners; with `auto` both are open until the controller picks one. */
+  incoming?: Partial<Record<'tls' | 'ssh', TunnelEnd>>;
   cleanups: Array<() => Promise<void> | void>;
 }
 

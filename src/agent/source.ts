@@ -5,14 +5,27 @@ import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { TERMINAL_STATUSES, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
-import { cookieSchema } from '../transports/cookie.js';
+import { cookieSchema, endpointSchema, type Cookie } from '../transports/cookie.js';
 import { directOutgoingUri } from '../transports/direct.js';
+import { openOutgoing } from '../transports/outgoing.js';
+import { probeTcp, PROBE_TIMEOUT_MS } from '../transports/probe.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
 import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
+import { StallDetector } from '../qemu/stall.js';
+import { watchEventTime } from '../qemu/event-time.js';
+
+/** Waits (bounded) until QEMU's migration state is final after a cancel. */
+async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => ({ status: 'failed' }) as QueryMigrate);
+    if (!reply.status || reply.status === 'none' || TERMINAL_STATUSES.has(reply.status)) return;
+    await sleep(100);
+  }
+}
 
 const beginParams = z.object({ name: z.string(), migrationId: z.string(), controller: z.string(), peer: z.string() });
 const performParams = z.object({
@@ -22,8 +35,12 @@ const performParams = z.object({
   bandwidthMiBs: z.number().int().min(0).default(0),
   maxDowntimeMs: z.number().int().min(1).optional(),
   progressIntervalMs: z.number().int().min(50).max(10_000).default(500),
+  /** A stream that moves no byte for this long is declared dead and cancelled (slow progress alone never is). */
+  stallTimeoutMs: z.number().int().min(1_000).default(30_000),
 });
 const idParams = z.object({ migrationId: z.string() });
+const tunnelParams = z.object({ migrationId: z.string(), cookie: cookieSchema });
+const probeParams = z.object({ migrationId: z.string(), endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
 const confirmParams = z.object({ migrationId: z.string(), undefineSource: z.boolean().default(false) });
 
 /** QEMU takes bytes/s; "no cap" is its maximum. */
@@ -56,6 +73,18 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     const qmp = await agentQmp(migration);
     const status = await qmp.execute<{ status: string }>('query-status');
     if (migration.wasRunning && status.status !== 'running') await qmp.execute('cont');
+  }
+
+  /** Where QEMU sends the stream: the destination itself (direct) or this agent's tunnel, opened once. */
+  async function outgoingUri(migration: SourceMigration, cookie: Cookie): Promise<string> {
+    if (cookie.migrationId !== migration.migrationId) throw new VmigError('COOKIE_REJECTED', `the cookie belongs to another migration than ${migration.migrationId}`);
+    if (cookie.transport === 'direct') return directOutgoingUri(cookie);
+    if (migration.tunnel) return migration.tunnel.uri;
+    const instance = await liveInstance(migration);
+    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log);
+    migration.cleanups.push(() => tunnel.end.close());
+    migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, ...(tunnel.relaySocket ? { relaySocket: tunnel.relaySocket } : {}), failure: tunnel.failure };
+    return tunnel.uri;
   }
 
   async function end(migration: SourceMigration, phase: 'cancelled' | 'confirmed' | 'resumed'): Promise<void> {
@@ -94,6 +123,8 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const migration = sourceMigration(options.migrationId);
       if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
       const qmp = await agentQmp(migration);
+      // The switch-over's start, for the guest-visible downtime in the result (vmig's benchmark reports it).
+      const stopWatch = watchEventTime(qmp, 'STOP');
       migration.phase = 'performing';
       await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'performing' });
       // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
@@ -107,26 +138,62 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         'max-bandwidth': options.bandwidthMiBs > 0 ? options.bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
         ...(options.maxDowntimeMs ? { 'downtime-limit': options.maxDowntimeMs } : {}),
       });
-      const uri = directOutgoingUri(options.cookie);
+      // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
+      const parameters = await qmp.execute<Record<string, unknown>>('query-migrate-parameters').catch(() => undefined);
+      const uri = await outgoingUri(migration, options.cookie);
       await qmp.execute('migrate', { uri });
       let reply: QueryMigrate;
+      const stall = new StallDetector(options.stallTimeoutMs);
       for (;;) {
-        reply = await qmp.execute<QueryMigrate>('query-migrate');
+        try {
+          reply = await qmp.execute<QueryMigrate>('query-migrate');
+        } catch (error) {
+          // migrate.cancel (domjobabort, Ctrl-C) ended the job and closed the monitor under us.
+          if ((migration.phase as SourceMigration['phase']) === 'done') throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
+          throw error;
+        }
         if (TERMINAL_STATUSES.has(reply.status ?? '')) break;
         context.emit('migration.progress', { migrationId: migration.migrationId, ...toProgress(reply) });
+        if (stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
+          await qmp.execute('migrate_cancel').catch(() => undefined);
+          await waitUntilTerminal(qmp);
+          await restoreSource(migration);
+          migration.phase = 'begun';
+          throw new VmigError('MIGRATION_FAILED', `the migration stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s: the destination or the network to it stopped answering`);
+        }
         // The controller is gone: abandonSource() now decides; this loop just stops watching.
         if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
-        await sleep(options.progressIntervalMs);
+        // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
+        await qmp
+          .waitForEvent((event) => event.event === 'MIGRATION' && TERMINAL_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
+          .catch(() => undefined);
       }
       if (reply.status === 'completed') {
         migration.phase = 'completed';
         await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'completed' });
-        return toOutcome(reply);
+        stopWatch.stop();
+        return { ...toOutcome(reply), ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}), ...(parameters ? { parameters } : {}) };
       }
-      const reason = reply.status === 'cancelled' ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}`;
+      const tunnelFailure = migration.tunnel?.failure();
+      const reason = reply.status === 'cancelled' ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}${tunnelFailure ? ` (${tunnelFailure})` : ''}`;
       await restoreSource(migration);
       migration.phase = 'begun';
       throw new VmigError(reply.status === 'cancelled' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `the migration stream of ${migration.name} ${reason}`);
+    },
+
+    /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to attach. */
+    async 'migrate.tunnel'(params: unknown) {
+      const { migrationId, cookie } = tunnelParams.parse(params);
+      const migration = sourceMigration(migrationId);
+      await outgoingUri(migration, cookie);
+      return { ...(migration.tunnel?.relaySocket ? { relaySocket: migration.tunnel.relaySocket } : {}) };
+    },
+
+    /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */
+    async 'migrate.probe'(params: unknown) {
+      const { migrationId, endpoint, timeoutMs } = probeParams.parse(params);
+      sourceMigration(migrationId);
+      return probeTcp(endpoint, timeoutMs);
     },
 
     /** Stops a stream in flight and leaves the guest running on the source; also ends the job. */

@@ -1,6 +1,7 @@
 // stdout carries results (and --json events) only; everything for humans goes to stderr.
 // Colour is decided once, per stream: --no-color / NO_COLOR, then FORCE_COLOR, then whether it is a TTY.
 import { Chalk, type ChalkInstance } from 'chalk';
+import type { VmigConfig } from '../config/schema.js';
 
 export interface GlobalOptions {
   connect: string;
@@ -10,6 +11,10 @@ export interface GlobalOptions {
   color: boolean;
   debug: boolean;
   acceptNewHostKey: boolean;
+  /** --config FILE (else $VMIG_CONFIG). */
+  config?: string;
+  /** The merged config files, attached by program.ts before a command runs. */
+  settings?: VmigConfig;
 }
 
 export function useColor(stream: NodeJS.WriteStream, flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {

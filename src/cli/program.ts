@@ -1,7 +1,7 @@
 // The commander definition of every command and option. Actions lazy-load their implementation so that
 // `vmig --help` and `vmig --version` never load ssh2, ora or zod. Tests read this definition to keep the
 // man page and the completion scripts in step with it.
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import type { GlobalOptions } from './output.js';
 
 export type Action = (globals: GlobalOptions, args: string[], options: Record<string, unknown>) => Promise<void>;
@@ -11,15 +11,19 @@ const lazy =
   async (...received: unknown[]) => {
     const command = received.at(-1) as Command;
     const args = received.slice(0, -2).map(String);
-    const { default: action } = await load();
-    await action(command.optsWithGlobals() as GlobalOptions, args, command.opts());
+    const [{ default: action }, { applyConfig }] = await Promise.all([load(), import('../config/index.js')]);
+    // Merge order: config files < $VMIG_DEFAULT_CONNECT < flags (commander knows where each value came from).
+    const connectSource = command.getOptionValueSourceWithGlobals('connect');
+    const globals = await applyConfig(command.optsWithGlobals() as GlobalOptions, connectSource === 'cli' || connectSource === 'env');
+    await action(globals, args, command.opts());
   };
 
 export function buildProgram(version: string): Command {
   const program = new Command('vmig')
     .description('Live-migrate QEMU virtual machines between hosts, securely.')
     .version(version, '-V, --version', 'print the vmig version')
-    .option('-c, --connect <uri>', 'host to act on: local, ssh://[user@]host[:port] or a host from ~/.ssh/config', process.env.VMIG_DEFAULT_CONNECT ?? 'local')
+    .addOption(new Option('-c, --connect <uri>', 'host to act on: local, ssh://[user@]host[:port], a host from ~/.ssh/config or a config alias').env('VMIG_DEFAULT_CONNECT').default('local'))
+    .option('--config <file>', 'read this config file after /etc/vmig/config.toml and ~/.config/vmig/config.toml (also VMIG_CONFIG)')
     .option('--json', 'machine-readable output on stdout', false)
     .option('-q, --quiet', 'print only results and errors', false)
     .option('-v, --verbose', 'print phase timings, QEMU parameters and agent logs', false)
@@ -39,7 +43,8 @@ Examples:
   $ vmig -c hv1 migrate web1 hv2 --direct --persistent --undefinesource --json
 
 Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or input,
-3 cannot connect or authenticate, 4 needs recovery (the message says how), 5 locked by another job.`,
+3 cannot connect or authenticate, 4 needs recovery (the message says how), 5 locked by another job,
+6 evacuation incomplete (guests still on the source).`,
     );
 
   program
@@ -92,22 +97,108 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .description('live-migrate a running domain from the --connect host to DEST')
     .argument('<name>', 'domain name')
     .argument('<dest>', 'destination host URI')
+    .addOption(new Option('--transport <name>', 'auto (default): tls if the source reaches the destination, else ssh; tls: agent to agent, TLS 1.3 with a one-time key; ssh: relayed over the SSH connections; direct: plain TCP').choices(['auto', 'tls', 'ssh', 'direct']))
+    .option('--tunnelled', 'an encrypted transport chosen automatically (the same as --transport auto)', false)
     .addOption(new Option('--direct', 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated').default(false))
+    .option('--migrate-uri <uri>', 'tcp:HOST[:PORT]: the address (and port) the destination listens on and the source connects to, for this run')
     .option('--persistent', 'define the domain on the destination', false)
     .option('--undefinesource', 'remove the definition from the source after success', false)
     .option('--suspend', 'leave the guest paused on the destination', false)
-    .option('--bandwidth <MiBs>', 'cap the stream at this many MiB/s (default: no cap)', '0')
+    .option('--bandwidth <MiBs>', 'cap the stream at this many MiB/s (default: no cap)')
     .option('--max-downtime <ms>', 'the longest pause the guest may see at switch-over')
+    .option('--stall-timeout <seconds>', 'give up when the stream moves no data for this long (a dead peer or network)', '30')
     .option('--listen-address <addr>', 'address the destination listens on and advertises to the source')
     .option('--port-range <from-to>', 'migration ports on the destination (default 49152-49215)')
     .addHelpText(
       'after',
       `
 Examples:
-  $ vmig -c hv1 migrate web1 ssh://root@hv2 --direct
-  $ vmig -c hv1 migrate web1 hv2 --direct --persistent --undefinesource`,
+  $ vmig -c hv1 migrate web1 ssh://root@hv2                  # encrypted: tls, or ssh behind a firewall
+  $ vmig -c hv1 migrate web1 hv2 --transport ssh --persistent --undefinesource
+  $ vmig -c hv1 migrate web1 hv2 --migrate-uri tcp:[fd00:9::12]:49200
+  $ vmig -c hv1 migrate web1 hv2 --direct                     # unencrypted: trusted networks only`,
     )
     .action(lazy(() => import('./commands/migrate.js')));
+
+  program
+    .command('evacuate')
+    .description('move every running guest off a host onto the --to hosts, in parallel, with a report (made for cron)')
+    .argument('<source>', 'host to empty (matched exactly, never as a pattern)')
+    .option('--to <hosts>', 'destination hosts, comma-separated (exact names)')
+    .option('--max-parallel <n>', 'migrations at once', '2')
+    .option('--headroom <MiB>', "memory kept free on each destination, on top of its host.toml memory_headroom_mib", '0')
+    .option('--only <patterns>', 'evacuate only guests whose names match these globs (comma-separated; * and ?)')
+    .option('--exclude <patterns>', 'leave guests whose names match these globs on the source')
+    .option('--dry-run', 'print the plan (guest, destination, why) and change nothing', false)
+    .option('--abort', 'ask the evacuation running on <source> (from another shell) to start no new migrations', false)
+    .addOption(new Option('--transport <name>', 'as for migrate: auto (default), tls, ssh or direct').choices(['auto', 'tls', 'ssh', 'direct']))
+    .option('--tunnelled', 'an encrypted transport chosen automatically (the same as --transport auto)', false)
+    .addOption(new Option('--direct', 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated').default(false))
+    .option('--persistent', 'define each guest on its destination', false)
+    .option('--undefinesource', 'remove each definition from the source after success', false)
+    .option('--suspend', 'leave the guests paused on their destinations', false)
+    .option('--bandwidth <MiBs>', 'cap each stream at this many MiB/s (default: no cap)')
+    .option('--max-downtime <ms>', 'the longest pause a guest may see at switch-over')
+    .option('--stall-timeout <seconds>', 'give up on a stream that moves no data for this long', '30')
+    .option('--port-range <from-to>', 'migration ports on the destinations (default 49152-49215)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vmig evacuate hv1 --to hv2,hv3 --dry-run
+  $ vmig evacuate hv1 --to hv2,hv3 --max-parallel 2 --json >> /var/log/evacuate.ndjson
+  $ vmig evacuate hv1 --abort
+
+Exit codes: 0 the source runs none of the selected guests any more, 4 a guest needs recovery,
+5 another evacuation of this source is running, 6 partial: some guests are still (safely) on the source.`,
+    )
+    .action(lazy(() => import('./commands/evacuate.js')));
+
+  program
+    .command('domjobinfo')
+    .description('show the migration job of a domain on the --connect host: phase, pass, bytes, rates, its job id and controller')
+    .argument('<name>', 'domain name')
+    .action(lazy(() => import('./commands/domjobinfo.js')));
+
+  program
+    .command('domjobabort')
+    .description('cancel the migration job of a domain (from any controller); the guest keeps running on the source')
+    .argument('<name>', 'domain name')
+    .action(lazy(() => import('./commands/domjobabort.js')));
+
+  program
+    .command('migrate-setspeed')
+    .description('change the bandwidth cap of a running migration job')
+    .argument('<name>', 'domain name')
+    .argument('<MiBs>', 'MiB/s; 0 lifts the cap')
+    .action(lazy(() => import('./commands/migrate-setspeed.js')));
+
+  program
+    .command('migrate-setmaxdowntime')
+    .description('change the longest pause a running migration job may impose at switch-over')
+    .argument('<name>', 'domain name')
+    .argument('<ms>', 'milliseconds')
+    .action(lazy(() => import('./commands/migrate-setmaxdowntime.js')));
+
+  program
+    .command('completion')
+    .description('print the shell completion script (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText('after', '\nExamples:\n  $ source <(vmig completion bash)\n  $ vmig completion fish > ~/.config/fish/completions/vmig.fish')
+    // No config or host needed: the scripts ship with vmig.
+    .action(async (shell: string) => {
+      const { printCompletion } = await import('./commands/completion.js');
+      await printCompletion(shell);
+    });
+
+  program
+    .command('recover')
+    .description('resolve a guest whose migration was interrupted: it ends up running on exactly one host')
+    .argument('<name>', 'domain name')
+    .option('--destination <uri>', 'the other host of the migration (default: as recorded in the source journal)')
+    .option('--dry-run', 'show what would be done, change nothing', false)
+    .addHelpText('after', '\nExample:\n  $ vmig -c hv1 recover web1 --destination hv2')
+    .action(lazy(() => import('./commands/recover.js')));
 
   program
     .command('agent', { hidden: true })

@@ -2,10 +2,24 @@
 // Remaining bytes can grow between passes, so we show the pass and what is left in it, never a percentage.
 import type { MigrationPhase, MigrationReporter } from '../controller/migrate.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
-import { formatBytes, formatDuration, type Output } from './output.js';
+import type { PhaseEvent, ProgressEvent, WarningEvent } from './json-events.js';
+import { formatBytes, formatDuration, useColor, type Output } from './output.js';
 
 /** Plain (non-TTY) output repeats a progress line at most this often. */
 const PLAIN_PROGRESS_INTERVAL_MS = 5_000;
+
+/** QEMU statuses in which the guest is already paused for the final copy. */
+const SWITCHING_OVER = new Set(['pre-switchover', 'device']);
+
+/** What an operator calls each phase. */
+const PHASE_LABELS: Record<MigrationPhase, string> = {
+  begin: 'connecting',
+  prepare: 'preparing',
+  perform: 'copying',
+  finish: 'switching over',
+  confirm: 'finishing',
+  rollback: 'rolling back',
+};
 
 export function describeProgress(progress: MigrationProgress): string {
   const parts = [
@@ -16,41 +30,86 @@ export function describeProgress(progress: MigrationProgress): string {
   ];
   if (progress.dirtyRateBps > 0) parts.push(`dirtying ${formatBytes(progress.dirtyRateBps)}/s`);
   if (progress.expectedDowntimeMs !== undefined && progress.pass > 1) parts.push(`expected downtime ${formatDuration(progress.expectedDowntimeMs)}`);
-  if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} for this pass`);
+  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps) parts.push('not converging: the guest dirties memory as fast as it is sent');
+  else if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} for this pass`);
   return parts.join(', ');
+}
+
+/** The live TTY line's label: the phase, and within the copy which pass (or the switch-over). */
+export function liveLabel(phase: MigrationPhase, progress?: MigrationProgress): string {
+  if (phase !== 'perform' || !progress) return PHASE_LABELS[phase];
+  if (SWITCHING_OVER.has(progress.status)) return 'switching over';
+  return `copying pass ${Math.max(progress.pass, 1)}`;
+}
+
+export interface PhaseTiming {
+  phase: MigrationPhase;
+  ms: number;
 }
 
 export interface ProgressRenderer extends MigrationReporter {
   stop(): void;
+  /** Wall time per phase so far, in order (for --verbose and the --json result). */
+  timings(): PhaseTiming[];
 }
 
+/** Records when each phase began; a phase ends when the next begins (or at stop). */
+class PhaseClock {
+  private readonly started: Array<{ phase: MigrationPhase; at: number }> = [];
+  private stoppedAt: number | undefined;
+  enter(phase: MigrationPhase): void {
+    if (this.started.at(-1)?.phase !== phase) this.started.push({ phase, at: Date.now() });
+  }
+  stop(): void {
+    this.stoppedAt ??= Date.now();
+  }
+  timings(): PhaseTiming[] {
+    return this.started.map(({ phase, at }, index) => ({ phase, ms: (this.started[index + 1]?.at ?? this.stoppedAt ?? Date.now()) - at }));
+  }
+}
+
+const now = () => new Date().toISOString();
+
 export async function createProgressRenderer(output: Output, json: boolean): Promise<ProgressRenderer> {
+  const clock = new PhaseClock();
+  const base = { timings: () => clock.timings() };
   if (json) {
     return {
-      phase: (phase, detail) => output.event({ type: 'phase', time: new Date().toISOString(), phase, detail }),
-      progress: (progress) => output.event({ type: 'progress', time: new Date().toISOString(), ...progress }),
-      warning: (message) => output.event({ type: 'warning', time: new Date().toISOString(), message }),
-      stop: () => undefined,
+      ...base,
+      phase: (phase, detail) => {
+        clock.enter(phase);
+        output.event({ type: 'phase', time: now(), phase, detail } satisfies PhaseEvent);
+      },
+      progress: (progress) => output.event({ type: 'progress', time: now(), ...progress } satisfies ProgressEvent),
+      warning: (message) => output.event({ type: 'warning', time: now(), message } satisfies WarningEvent),
+      stop: () => clock.stop(),
     };
   }
-  if (output.options.quiet) return { phase: () => undefined, progress: () => undefined, warning: (message) => output.warn(message), stop: () => undefined };
-  const phaseStarted = new Map<MigrationPhase, number>();
-  const timing = (phase: MigrationPhase) => {
-    phaseStarted.set(phase, Date.now());
-  };
+  if (output.options.quiet) {
+    return { ...base, phase: (phase) => clock.enter(phase), progress: () => undefined, warning: (message) => output.warn(message), stop: () => clock.stop() };
+  }
   if (output.interactive) {
     const { default: ora } = await import('ora');
-    const spinner = ora({ stream: process.stderr, color: 'cyan', isEnabled: true }).start();
-    let label = '';
+    const { chalk } = output;
+    // ora colours its spinner with the default chalk, which ignores NO_COLOR/--no-color: decide for it.
+    const coloured = useColor(process.stderr, output.options.color);
+    const spinner = ora({ stream: process.stderr, color: coloured ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
+    const started = Date.now();
+    let current: MigrationPhase = 'begin';
+    let detail = '';
+    const render = (text: string) => {
+      spinner.text = `${text} ${chalk.dim(`(${formatDuration(Date.now() - started)})`)}`;
+    };
     return {
-      phase(phase, detail) {
-        timing(phase);
-        label = detail;
-        spinner.text = `${output.chalk.bold(phase)}: ${detail}`;
+      ...base,
+      phase(phase, text) {
+        clock.enter(phase);
+        current = phase;
+        detail = text;
+        render(`${chalk.bold(liveLabel(phase))}: ${detail}`);
       },
       progress(progress) {
-        spinner.text = `${output.chalk.bold('copying')}: ${describeProgress(progress)}`;
-        void label;
+        render(`${chalk.bold(liveLabel(current, progress))}: ${describeProgress(progress)}`);
       },
       warning(message) {
         spinner.clear();
@@ -58,23 +117,25 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
         spinner.render();
       },
       stop() {
+        clock.stop();
         spinner.stop();
       },
     };
   }
   let lastProgressLine = 0;
   return {
+    ...base,
     phase(phase, detail) {
-      timing(phase);
+      clock.enter(phase);
       output.info(`${phase}: ${detail}`);
     },
     progress(progress) {
-      const now = Date.now();
-      if (now - lastProgressLine < PLAIN_PROGRESS_INTERVAL_MS) return;
-      lastProgressLine = now;
+      const at = Date.now();
+      if (at - lastProgressLine < PLAIN_PROGRESS_INTERVAL_MS) return;
+      lastProgressLine = at;
       output.info(`progress: ${describeProgress(progress)}`);
     },
     warning: (message) => output.warn(message),
-    stop: () => undefined,
+    stop: () => clock.stop(),
   };
 }

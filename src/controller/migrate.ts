@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
-import type { Cookie, TransportName } from '../transports/cookie.js';
+import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
+import { relayBetween, type ControllerRelay } from '../transports/ssh-relay.js';
+import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 
 export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
 
@@ -20,12 +22,17 @@ export interface MigrateRequest {
   domain: string;
   source: HostConnection;
   destination: HostConnection;
-  transport: TransportName;
+  /** `auto`: TLS when the source reaches the destination's endpoint, else the SSH relay. */
+  transport: TransportRequest;
+  /** Why this transport was asked for (flag, config, default), for the message that names the choice. */
+  transportReason?: string;
   persistent: boolean;
   undefineSource: boolean;
   suspend: boolean;
   bandwidthMiBs: number;
   maxDowntimeMs?: number;
+  /** Cancel when no byte moves for this long (a dead peer), default 30 s. */
+  stallTimeoutMs?: number;
   listenAddress?: string;
   portRange?: [number, number];
   /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
@@ -37,9 +44,13 @@ export interface MigrateResult {
   domain: string;
   transport: TransportName;
   encrypted: boolean;
+  /** Why that transport, in words for the operator. */
+  transportReason: string;
   outcome: MigrationOutcome;
   totalTimeMs: number;
   state: 'running' | 'paused';
+  /** Wall-clock ms of the destination QEMU's RESUME event (the guest runs again), when it was seen. */
+  destinationResumeAt?: number;
 }
 
 const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
@@ -53,6 +64,18 @@ async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Narrows `auto` by asking the source to probe the TLS endpoint; the destination closes the listener not taken. */
+async function settleTransport(request: MigrateRequest, migrationId: string, cookie: Cookie): Promise<TransportDecision> {
+  const intent = { request: request.transport, reason: request.transportReason ?? `--transport ${request.transport}` };
+  let probe: ProbeOutcome | undefined;
+  if (request.transport === 'auto' && cookie.endpoint) {
+    probe = await request.source.call<ProbeOutcome>('migrate.probe', { migrationId, endpoint: cookie.endpoint });
+  }
+  const decision = chooseTransport(intent, cookie.endpoint, probe);
+  if (request.transport === 'auto') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
+  return decision;
 }
 
 export async function migrate(request: MigrateRequest, reporter: MigrationReporter): Promise<MigrateResult> {
@@ -88,7 +111,8 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     throw error;
   }
 
-  reporter.phase('perform', `copying ${domain} to ${destination.label} over ${request.transport}`);
+  let transport: TransportDecision | undefined;
+  let relay: ControllerRelay | undefined;
   const onEvent = (event: { event: string; data: unknown }) => {
     const data = event.data as MigrationProgress & { migrationId?: string };
     if (event.event === 'migration.progress' && data.migrationId === migrationId) reporter.progress(data);
@@ -99,14 +123,28 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   let outcome: MigrationOutcome;
   try {
     if (request.signal?.aborted) throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
+    transport = await settleTransport(request, migrationId, cookie);
+    cookie = { ...cookie, transport: transport.transport };
+    reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
+    if (transport.transport !== 'direct') {
+      // The source's tunnel end exists before QEMU starts; the ssh relay attaches to it before any byte flows.
+      const { relaySocket } = await source.call<{ relaySocket?: string }>('migrate.tunnel', { migrationId, cookie });
+      if (transport.transport === 'ssh') {
+        if (!relaySocket || !cookie.socketPath) throw new VmigError('INTERNAL', 'an ssh tunnel end is missing its socket');
+        relay = await relayBetween(source, relaySocket, destination, cookie.socketPath);
+      }
+    }
+    reporter.phase('perform', `copying ${domain} to ${destination.label} over ${transport.transport}`);
     outcome = await source.call<MigrationOutcome>('migrate.perform', {
       migrationId,
       cookie,
       bandwidthMiBs: request.bandwidthMiBs,
       ...(request.maxDowntimeMs ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
+      ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
     });
   } catch (error) {
     reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
+    relay?.close();
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));
     if (connectionLost(error)) {
       throw new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${(error as Error).message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
@@ -120,7 +158,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   }
 
   reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
-  let finished: { state: 'running' | 'paused' };
+  let finished: { state: 'running' | 'paused'; resumedAt?: number };
   try {
     finished = await destination.call('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent });
   } catch (error) {
@@ -145,10 +183,12 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   return {
     migrationId,
     domain,
-    transport: request.transport,
-    encrypted: request.transport !== 'direct',
+    transport: transport.transport,
+    encrypted: transport.encrypted,
+    transportReason: transport.reason,
     outcome,
     totalTimeMs: Date.now() - started,
     state: finished.state,
+    ...(finished.resumedAt !== undefined ? { destinationResumeAt: finished.resumedAt } : {}),
   };
 }

@@ -8,6 +8,9 @@ import { RpcConnection } from '../protocol/rpc.js';
 import { VERSION } from '../version.js';
 import type { HostUri } from './uri.js';
 
+/** How often the controller proves it is alive to each agent (the agent gives up after VMIG_AGENT_IDLE_TIMEOUT_MS). */
+const PING_INTERVAL_MS = 5_000;
+
 export interface AgentHello extends HelloResult {
   hostId: string;
   qemu: string;
@@ -63,10 +66,14 @@ export async function openAgentSession(options: {
     hello = await rpc.call<AgentHello>('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label });
   } catch (error) {
     await options.close().catch(() => undefined);
-    if (error instanceof VmigError && error.code === 'PROTOCOL_MISMATCH') throw error;
+    // The agent ran and refused (version, unusable state directory …): its own words are the best message.
+    if (error instanceof VmigError && error.code !== 'AGENT_FAILED') throw error;
     const detail = options.stderr.last() ?? options.exitInfo() ?? (error as Error).message;
     throw new VmigError('AGENT_FAILED', `the vmig agent on ${options.label} did not start: ${detail}`, { exitCode: 3, cause: error });
   }
+  // Keeps the agent's watchdog fed; a ping that fails means the link is gone, which the RPC layer reports.
+  const heartbeat = setInterval(() => void rpc.call('ping').catch(() => undefined), PING_INTERVAL_MS);
+  heartbeat.unref();
   return {
     uri: options.uri,
     label: options.label,
@@ -75,6 +82,7 @@ export async function openAgentSession(options: {
     events,
     call: (method, params) => rpc.call(method, params),
     close: async () => {
+      clearInterval(heartbeat);
       rpc.close();
       await options.close();
     },

@@ -59,6 +59,10 @@ export interface MigrationOutcome {
   totalBytes: number;
   passes: number;
   throughputBps: number;
+  /** Wall-clock ms of the source QEMU's STOP event (the guest-visible pause began), when it was seen. */
+  sourceStopAt?: number;
+  /** The source QEMU's query-migrate-parameters as the stream started (shown by `vmig migrate --verbose`). */
+  parameters?: Record<string, unknown>;
 }
 
 export function toOutcome(reply: QueryMigrate): MigrationOutcome {

@@ -71,6 +71,8 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   }
 
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+    // A command on a closed socket would otherwise wait forever for its reply.
+    if (this.closed) return Promise.reject(new Error(`QEMU monitor connection closed (${command})`));
     return this.protocol.execute(command, args) as Promise<T>;
   }
 

@@ -5,14 +5,21 @@ import { z } from 'zod';
 
 export const TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
+/** What an operator may ask for: a transport, or `auto` (TLS when the source reaches the destination, else SSH). */
+export const TRANSPORT_REQUESTS = ['auto', ...TRANSPORTS] as const;
+export type TransportRequest = (typeof TRANSPORT_REQUESTS)[number];
 
 export const endpointSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Endpoint = z.infer<typeof endpointSchema>;
 
 export const cookieSchema = z.object({
   migrationId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
-  transport: z.enum(TRANSPORTS),
+  /** `auto` while both the TLS listener and the SSH socket are open; the controller narrows it before Perform. */
+  transport: z.enum(TRANSPORT_REQUESTS),
+  /** The TCP endpoint (direct, tls). */
   endpoint: endpointSchema.optional(),
+  /** The destination agent's unix socket that the controller's SSH relay attaches to (ssh). */
+  socketPath: z.string().min(1).max(107).optional(),
   expiresAt: z.number().int(),
   /** 256 bits, hex. */
   secret: z.string().regex(/^[0-9a-f]{64}$/),
@@ -22,7 +29,7 @@ export type Cookie = z.infer<typeof cookieSchema>;
 /** How long a prepared destination waits for its source before the cookie is void. */
 export const COOKIE_LIFETIME_MS = 5 * 60_000;
 
-export function mintCookie(migrationId: string, transport: TransportName, endpoint: Endpoint | undefined, now = Date.now()): Cookie {
+export function mintCookie(migrationId: string, transport: TransportRequest, endpoint: Endpoint | undefined, now = Date.now()): Cookie {
   return {
     migrationId,
     transport,
@@ -38,6 +45,9 @@ export function secretsEqual(a: string, b: string): boolean {
   const right = Buffer.from(b, 'utf8');
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/** The TLS pre-shared key: the secret's 32 bytes. */
+export const pskOf = (cookie: Pick<Cookie, 'secret'>): Buffer => Buffer.from(cookie.secret, 'hex');
 
 /** Formats an endpoint for QEMU's URIs (IPv6 literals in brackets). */
 export const hostForUri = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);

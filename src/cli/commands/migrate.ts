@@ -1,11 +1,14 @@
-import { migrate, type MigrateResult } from '../../controller/migrate.js';
+import { migrate, type MigrateResult, type MigrationPhase } from '../../controller/migrate.js';
+import { parseMigrateUri, requestedTransport } from '../../controller/transport-choice.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { VmigError, isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
-import { openHost } from '../hosts.js';
-import { Output, formatBytes, formatDuration } from '../output.js';
-import { createProgressRenderer } from '../progress.js';
+import { migrationSettings } from '../../config/resolve.js';
+import { hostUriOf, openHost } from '../hosts.js';
+import type { ResultEvent, StartEvent } from '../json-events.js';
+import { Output, formatBytes, formatDuration, type GlobalOptions } from '../output.js';
+import { createProgressRenderer, type PhaseTiming } from '../progress.js';
 import type { Action } from '../program.js';
 
 export function parsePositiveInt(value: unknown, option: string, allowZero = false): number {
@@ -24,30 +27,47 @@ export function parsePortRange(value: string): [number, number] {
 const migrateCommand: Action = async (globals, [name, dest], options) => {
   assertDomainName(name!);
   // Checked before connecting anywhere: bad input changes nothing.
-  parseHostUri(globals.connect);
-  parseHostUri(dest!);
-  const bandwidthMiBs = parsePositiveInt(options.bandwidth ?? 0, '--bandwidth', true);
-  const maxDowntimeMs = options.maxDowntime === undefined ? undefined : parsePositiveInt(options.maxDowntime, '--max-downtime');
-  const portRange = options.portRange === undefined ? undefined : parsePortRange(String(options.portRange));
-  if (!options.direct) {
-    throw new VmigError('USAGE', 'this vmig supports only --direct (plain QEMU-to-QEMU TCP) so far; pass --direct to accept an unencrypted stream');
-  }
+  parseHostUri(hostUriOf(globals, globals.connect));
+  parseHostUri(hostUriOf(globals, dest!));
+  // Flags win over the config file's entry for the destination, which wins over its top-level defaults.
+  const defaults = migrationSettings(globals.settings, dest!);
+  const bandwidthMiBs = parsePositiveInt(options.bandwidth ?? defaults.bandwidthMiBs ?? 0, '--bandwidth', true);
+  const maxDowntimeMs = options.maxDowntime === undefined ? defaults.maxDowntimeMs : parsePositiveInt(options.maxDowntime, '--max-downtime');
+  const stallTimeoutMs = parsePositiveInt(options.stallTimeout ?? 30, '--stall-timeout') * 1000;
+  const migrateUri = options.migrateUri === undefined ? undefined : parseMigrateUri(String(options.migrateUri));
+  if (migrateUri && options.listenAddress !== undefined) throw new VmigError('USAGE', '--migrate-uri and --listen-address both name the address: give one');
+  if (migrateUri?.port !== undefined && options.portRange !== undefined) throw new VmigError('USAGE', '--migrate-uri with a port and --port-range both name the port: give one');
+  const portRange = migrateUri?.port !== undefined ? ([migrateUri.port, migrateUri.port] as [number, number]) : options.portRange === undefined ? defaults.migrationPorts : parsePortRange(String(options.portRange));
+  const listenAddress = migrateUri?.host ?? (options.listenAddress === undefined ? defaults.migrationAddress : String(options.listenAddress));
+  const intent = requestedTransport({
+    ...(options.transport !== undefined ? { transport: String(options.transport) } : {}),
+    direct: options.direct === true,
+    tunnelled: options.tunnelled === true,
+    ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
+  });
   const output = new Output(globals);
-  const reporter = await createProgressRenderer(output, globals.json);
+  const renderer = await createProgressRenderer(output, globals.json);
+  let currentPhase = 'begin';
+  const reporter = { ...renderer, phase: (phase: MigrationPhase, detail: string) => {
+    currentPhase = phase;
+    renderer.phase(phase, detail);
+  } };
   const started = Date.now();
-  if (globals.json) output.event({ type: 'start', time: new Date().toISOString(), domain: name, source: globals.connect, destination: dest, transport: 'direct' });
-  const warning = 'the direct transport sends guest memory unencrypted and unauthenticated over the network';
-  reporter.warning(warning);
+  if (globals.json) output.event({ type: 'start', time: new Date().toISOString(), domain: name!, source: globals.connect, destination: dest!, transport: intent.request } satisfies StartEvent);
+  if (intent.request === 'direct') reporter.warning('the direct transport sends guest memory unencrypted and unauthenticated over the network');
 
   const abort = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts === 1) {
+    const switchingOver = currentPhase === 'finish' || currentPhase === 'confirm';
+    if (interrupts === 1 && !switchingOver) {
       output.info(`\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`);
       abort.abort();
+    } else if (switchingOver) {
+      output.info(`\n${signal}: ${name} is switching over to ${dest}; that cannot be interrupted safely, waiting for ${currentPhase} to end`);
     } else {
-      output.info(`still waiting for the hosts to confirm that ${name} runs on exactly one of them`);
+      output.info(`still waiting for ${currentPhase}: the hosts must confirm that ${name} runs on exactly one of them`);
     }
   };
   process.on('SIGINT', onSignal);
@@ -67,20 +87,22 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         domain: name!,
         source,
         destination,
-        transport: 'direct',
+        transport: intent.request,
+        transportReason: intent.reason,
         persistent: options.persistent === true,
         undefineSource: options.undefinesource === true,
         suspend: options.suspend === true,
         bandwidthMiBs,
         ...(maxDowntimeMs ? { maxDowntimeMs } : {}),
-        ...(options.listenAddress ? { listenAddress: String(options.listenAddress) } : {}),
+        stallTimeoutMs,
+        ...(listenAddress ? { listenAddress } : {}),
         ...(portRange ? { portRange } : {}),
         signal: abort.signal,
       },
       reporter,
     );
     reporter.stop();
-    report(output, globals.json, result, globals.connect, dest!);
+    report(output, globals, result, globals.connect, dest!, renderer.timings());
   } catch (error) {
     reporter.stop();
     if (globals.json) {
@@ -89,14 +111,15 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         type: 'result',
         time: new Date().toISOString(),
         status: isVmigError(error) && error.code === 'NEEDS_RECOVERY' ? 'needs-recovery' : 'failed',
-        domain: name,
+        domain: name!,
         source: globals.connect,
-        destination: dest,
-        transport: 'direct',
-        encrypted: false,
+        destination: dest!,
+        transport: intent.request,
+        encrypted: intent.request !== 'direct',
         totalTimeMs: Date.now() - started,
         error: { code, message: (error as Error).message },
-      });
+        ...(globals.verbose ? { phaseTimingsMs: Object.fromEntries(renderer.timings().map(({ phase, ms }) => [phase, ms])) } : {}),
+      } satisfies ResultEvent);
     }
     throw error;
   } finally {
@@ -106,9 +129,10 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   }
 };
 
-function report(output: Output, json: boolean, result: MigrateResult, source: string, destination: string): void {
+function report(output: Output, globals: GlobalOptions, result: MigrateResult, source: string, destination: string, timings: PhaseTiming[]): void {
   const { outcome } = result;
-  if (json) {
+  const phaseTimingsMs = Object.fromEntries(timings.map(({ phase, ms }) => [phase, ms]));
+  if (globals.json) {
     output.event({
       type: 'result',
       time: new Date().toISOString(),
@@ -125,12 +149,28 @@ function report(output: Output, json: boolean, result: MigrateResult, source: st
       downtimeMs: outcome.downtimeMs,
       transferredBytes: outcome.transferredBytes,
       passes: outcome.passes,
-    });
+      // QMP event times (ms since the epoch) of the guest's pause on the source and its resume on the destination.
+      sourceStopAt: outcome.sourceStopAt,
+      destinationResumeAt: result.destinationResumeAt,
+      ...(globals.verbose ? { phaseTimingsMs, ...(outcome.parameters ? { qemuParameters: outcome.parameters } : {}) } : {}),
+    } satisfies ResultEvent);
     return;
   }
   output.result(
     `Migrated ${result.domain} to ${destination} over ${result.transport}${result.encrypted ? '' : ' (unencrypted)'}: ${formatDuration(result.totalTimeMs)} total, downtime ${outcome.downtimeMs} ms, ${formatBytes(outcome.transferredBytes)} in ${outcome.passes} passes (${formatBytes(outcome.throughputBps)}/s)${result.state === 'paused' ? ', left paused' : ''}`,
   );
+  if (globals.verbose) {
+    output.verbose(`phase timings: ${timings.map(({ phase, ms }) => `${phase} ${formatDuration(ms)}`).join(', ')}`);
+    if (outcome.parameters) output.verbose(`QEMU migration parameters: ${describeParameters(outcome.parameters)}`);
+  }
+}
+
+/** QEMU's parameters as key=value, omitting the empty and TLS-identity ones that say nothing to an operator. */
+export function describeParameters(parameters: Record<string, unknown>): string {
+  return Object.entries(parameters)
+    .filter(([, value]) => value !== '' && value !== null && typeof value !== 'object')
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(' ');
 }
 
 export default migrateCommand;

@@ -37,3 +37,29 @@ describe('describeProgress', () => {
     }
   });
 });
+
+describe('liveLabel', () => {
+  it('names the phase as an operator would, with the pass while copying', async () => {
+    const { liveLabel } = await import('../../../src/cli/progress.js');
+    expect(liveLabel('begin')).toBe('connecting');
+    expect(liveLabel('perform', progress({ pass: 0 }))).toBe('copying pass 1');
+    expect(liveLabel('perform', progress({ pass: 4 }))).toBe('copying pass 4');
+    expect(liveLabel('perform', progress({ status: 'device' }))).toBe('switching over');
+    expect(liveLabel('finish')).toBe('switching over');
+  });
+
+  it('says so instead of an estimate when the guest dirties memory faster than it is sent', () => {
+    const text = describeProgress(progress({ dirtyRateBps: 100 * 1024 * 1024 }));
+    expect(text).toContain('not converging');
+    expect(text).not.toContain('for this pass');
+  });
+});
+
+describe('colour', () => {
+  it('a chalk at level 0 (NO_COLOR, --no-color, a pipe) emits no escape sequence', async () => {
+    const { Output } = await import('../../../src/cli/output.js');
+    const output = new Output({ connect: 'local', json: false, quiet: false, verbose: false, color: false, debug: false, acceptNewHostKey: false });
+    expect(output.chalk.level).toBe(0);
+    expect(output.chalk.red.bold.dim('x')).toBe('x');
+  });
+});

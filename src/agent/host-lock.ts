@@ -1,0 +1,91 @@
+// The per-source-host evacuation lock, in the spirit of locks.ts: a file naming its holder (the agent process
+// serving that evacuation's controller), cleared by the next taker once that process is gone. Beside it an
+// abort marker, written by `vmig evacuate SRC --abort` from another shell and polled by the running job.
+// Both names start with "@", which no domain name can, so they never collide with per-domain locks.
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { VmigError } from '../errors.js';
+import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
+import { pidAlive } from '../util/process.js';
+import type { AgentContext } from './context.js';
+
+export interface EvacuationHolder {
+  jobId: string;
+  controller: string;
+  startedAt: string;
+  agentPid: number;
+}
+
+const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/) });
+const lockParams = jobParams.extend({ controller: z.string().max(255) });
+const abortParams = z.object({ requestedBy: z.string().max(255).default('unknown') });
+
+export function evacuationHandlers(context: AgentContext) {
+  const lockPath = () => join(context.state.locksDir, '@evacuation.lock');
+  const abortPath = () => join(context.state.locksDir, '@evacuation.abort');
+
+  async function liveHolder(): Promise<EvacuationHolder | undefined> {
+    // A torn or unreadable lock file (a crash mid-write) counts as stale, like a dead holder.
+    const holder = await readJsonOrUndefined<EvacuationHolder>(lockPath()).catch(() => undefined);
+    return holder && pidAlive(holder.agentPid) ? holder : undefined;
+  }
+
+  return {
+    /** Takes the source host's evacuation lock, or fails at once (LOCKED) naming the job that holds it. */
+    async 'evacuation.lock'(params: unknown) {
+      const { jobId, controller } = lockParams.parse(params);
+      await context.state.ensure();
+      const holder: EvacuationHolder = { jobId, controller, startedAt: new Date().toISOString(), agentPid: process.pid };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const handle = await open(lockPath(), 'wx', 0o644);
+          try {
+            await handle.writeFile(`${JSON.stringify(holder)}\n`);
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          // A marker left by an earlier, finished job must not abort this one.
+          await unlinkIfPresent(abortPath());
+          return { jobId };
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        }
+        const current = await liveHolder();
+        if (current) {
+          throw new VmigError('LOCKED', `${context.host} is already being evacuated by job ${current.jobId} (controller ${current.controller}, started ${current.startedAt})`);
+        }
+        await unlinkIfPresent(lockPath());
+      }
+      throw new VmigError('LOCKED', `could not take the evacuation lock of ${context.host}`);
+    },
+
+    async 'evacuation.unlock'(params: unknown) {
+      const { jobId } = jobParams.parse(params);
+      const current = await readJsonOrUndefined<EvacuationHolder>(lockPath()).catch(() => undefined);
+      if (current?.jobId === jobId) {
+        await unlinkIfPresent(lockPath());
+        await unlinkIfPresent(abortPath());
+      }
+      return {};
+    },
+
+    /** Asks the running evacuation of this host to schedule nothing new. */
+    async 'evacuation.abort'(params: unknown) {
+      const { requestedBy } = abortParams.parse(params ?? {});
+      const current = await liveHolder();
+      if (!current) throw new VmigError('NO_JOB', `no evacuation of ${context.host} is running`);
+      await writeFileDurable(abortPath(), `${JSON.stringify({ jobId: current.jobId, requestedBy, requestedAt: new Date().toISOString() })}\n`, 0o644);
+      context.log(`abort of evacuation ${current.jobId} requested by ${requestedBy}`);
+      return { jobId: current.jobId };
+    },
+
+    /** Polled by the running job: whether someone asked it to stop. */
+    async 'evacuation.status'(params: unknown) {
+      const { jobId } = jobParams.parse(params);
+      const marker = await readJsonOrUndefined<{ jobId: string; requestedBy: string }>(abortPath()).catch(() => undefined);
+      return marker?.jobId === jobId ? { abortRequested: true, requestedBy: marker.requestedBy } : { abortRequested: false };
+    },
+  };
+}

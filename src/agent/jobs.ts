@@ -1,0 +1,115 @@
+// Job control from any controller: domjobinfo, domjobabort, migrate-setspeed, migrate-setmaxdowntime.
+// The migrating agent (another process, maybe another controller's) holds QEMU's agent monitor, so these
+// go through the domain's *user* monitor. The lock file says who runs the job; the journal says how far it got.
+import { z } from 'zod';
+import { assertDomainName } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import { toProgress, type MigrationProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import { qmpOnce } from '../qemu/qmp.js';
+import { sleep } from '../util/fs.js';
+import type { AgentContext } from './context.js';
+import type { Instance } from './instances.js';
+import type { LockHolder } from './locks.js';
+
+/** QEMU statuses in which a stream is in flight and migrate_cancel stops it. */
+const IN_FLIGHT = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
+/** How long domjobabort waits for a job still in Begin/Prepare to start its stream. */
+const ABORT_WAIT_MS = 30_000;
+/** QEMU's "no cap" (the perform handler sets the same). */
+const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
+
+export interface JobInfo {
+  name: string;
+  /** Whether a migration job of this domain is running on this host. */
+  active: boolean;
+  job?: LockHolder & { phase: string };
+  /** QEMU's view of the stream (stale from an earlier migration when no job is active). */
+  progress?: MigrationProgress;
+  parameters?: { maxBandwidthBps: number; downtimeLimitMs: number };
+}
+
+const nameParams = z.object({ name: z.string() });
+const speedParams = z.object({ name: z.string(), bandwidthMiBs: z.number().int().min(0) });
+const downtimeParams = z.object({ name: z.string(), maxDowntimeMs: z.number().int().min(1).max(2_000_000) });
+
+export function jobHandlers(context: AgentContext) {
+  const qmp = <T>(instance: Instance, command: string, args?: Record<string, unknown>) => qmpOnce<T>(instance.paths.userQmpSocket, command, args, 5_000);
+
+  async function running(name: string): Promise<Instance> {
+    assertDomainName(name);
+    const instance = await context.instances.find(name);
+    if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
+    return instance;
+  }
+
+  async function job(name: string): Promise<(LockHolder & { phase: string }) | undefined> {
+    const holder = await context.locks.heldBy(name);
+    if (!holder) return undefined;
+    const entry = await context.journal.read(holder.migrationId);
+    return { ...holder, phase: entry?.phase ?? 'begun' };
+  }
+
+  async function requireJob(name: string): Promise<{ instance: Instance; holder: LockHolder & { phase: string } }> {
+    const instance = await running(name);
+    const holder = await job(name);
+    if (!holder) throw new VmigError('NO_JOB', `domain ${name} has no migration job on ${context.host}`);
+    return { instance, holder };
+  }
+
+  return {
+    async 'job.info'(params: unknown): Promise<JobInfo> {
+      const { name } = nameParams.parse(params);
+      const instance = await running(name);
+      const holder = await job(name);
+      const [reply, parameters] = await Promise.all([
+        qmp<QueryMigrate>(instance, 'query-migrate'),
+        qmp<{ 'max-bandwidth'?: number; 'downtime-limit'?: number }>(instance, 'query-migrate-parameters'),
+      ]);
+      return {
+        name,
+        active: holder !== undefined,
+        ...(holder ? { job: holder } : {}),
+        ...(reply.status ? { progress: toProgress(reply) } : {}),
+        parameters: { maxBandwidthBps: parameters['max-bandwidth'] ?? 0, downtimeLimitMs: parameters['downtime-limit'] ?? 0 },
+      };
+    },
+
+    /** Cancels the stream; the migrating agent's perform loop sees "cancelled", restores the source and its controller rolls back. */
+    async 'job.abort'(params: unknown) {
+      const { name } = nameParams.parse(params);
+      const { instance, holder } = await requireJob(name);
+      // A job still in Begin/Prepare has no stream to cancel yet: wait (bounded) until it starts or ends.
+      const deadline = Date.now() + ABORT_WAIT_MS;
+      for (;;) {
+        const current = await job(name);
+        if (!current || current.migrationId !== holder.migrationId) return { name, migrationId: holder.migrationId, cancelled: false, detail: 'the job ended on its own' };
+        if (current.phase === 'completed' || current.phase === 'finished' || current.phase === 'held') {
+          throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} has already sent the whole guest and is switching over; it can no longer be cancelled`);
+        }
+        if (current.phase === 'performing') {
+          const { status } = await qmp<QueryMigrate>(instance, 'query-migrate');
+          if (status && IN_FLIGHT.has(status)) break;
+        }
+        if (Date.now() > deadline) throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} did not start its stream within ${ABORT_WAIT_MS / 1000} s; nothing was cancelled`);
+        await sleep(200);
+      }
+      await qmp(instance, 'migrate_cancel');
+      context.log(`job ${holder.migrationId} of ${name} cancelled by domjobabort`);
+      return { name, migrationId: holder.migrationId, cancelled: true };
+    },
+
+    async 'job.setSpeed'(params: unknown) {
+      const { name, bandwidthMiBs } = speedParams.parse(params);
+      const { instance, holder } = await requireJob(name);
+      await qmp(instance, 'migrate-set-parameters', { 'max-bandwidth': bandwidthMiBs > 0 ? bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH });
+      return { name, migrationId: holder.migrationId, bandwidthMiBs };
+    },
+
+    async 'job.setMaxDowntime'(params: unknown) {
+      const { name, maxDowntimeMs } = downtimeParams.parse(params);
+      const { instance, holder } = await requireJob(name);
+      await qmp(instance, 'migrate-set-parameters', { 'downtime-limit': maxDowntimeMs });
+      return { name, migrationId: holder.migrationId, maxDowntimeMs };
+    },
+  };
+}

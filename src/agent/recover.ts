@@ -1,0 +1,90 @@
+// Agent handlers for `vmig recover`: report what this host holds of a guest (QEMU state, journal, lock),
+// and apply one decided step. The decision itself is pure and lives in src/controller/recovery.ts.
+import { z } from 'zod';
+import { assertDomainName } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import type { QueryMigrate } from '../qemu/migration-stats.js';
+import { qmpOnce } from '../qemu/qmp.js';
+import { unlinkIfPresent } from '../util/fs.js';
+import { pidAlive } from '../util/process.js';
+import type { AgentContext } from './context.js';
+import type { JournalEntry } from './journal.js';
+
+export interface HostView {
+  host: string;
+  instance?: {
+    qemuStatus: string;
+    incomingMigrationId?: string;
+    /** Whether the agent that prepared this incoming QEMU still lives (and so still owns it). */
+    ownerAlive: boolean;
+    /** QEMU's migration status on this side ("completed" on a destination that holds the full state). */
+    migrationStatus: string;
+  };
+  journal?: JournalEntry;
+  lock?: { migrationId: string; controller: string; startedAt: string; alive: boolean };
+}
+
+const nameParams = z.object({ name: z.string() });
+const applyParams = z.object({ name: z.string(), action: z.enum(['resume', 'retire', 'clear-lock']) });
+
+export function recoverHandlers(context: AgentContext) {
+  const { instances } = context;
+
+  async function inspect(name: string): Promise<HostView> {
+    const view: HostView = { host: context.host };
+    const instance = await instances.find(name);
+    if (instance) {
+      const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status', undefined, 5_000).catch(() => ({ status: 'unreachable' }));
+      const migration = await qmpOnce<QueryMigrate>(instance.paths.userQmpSocket, 'query-migrate', undefined, 5_000).catch(() => ({ status: 'unknown' }) as QueryMigrate);
+      view.instance = {
+        qemuStatus: status.status,
+        ...(instance.incomingMigrationId ? { incomingMigrationId: instance.incomingMigrationId } : {}),
+        ownerAlive: instance.ownerAgentPid !== undefined && instance.ownerAgentPid !== process.pid && pidAlive(instance.ownerAgentPid),
+        migrationStatus: migration.status ?? 'none',
+      };
+    }
+    const entries = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+    const latest = entries.at(-1);
+    if (latest) view.journal = latest;
+    const lock = await context.locks.read(name);
+    if (lock) view.lock = { migrationId: lock.migrationId, controller: lock.controller, startedAt: lock.startedAt, alive: pidAlive(lock.agentPid) && lock.agentPid !== process.pid };
+    return view;
+  }
+
+  return {
+    async 'recover.inspect'(params: unknown): Promise<HostView> {
+      const { name } = nameParams.parse(params);
+      assertDomainName(name);
+      return inspect(name);
+    },
+
+    async 'recover.apply'(params: unknown) {
+      const { name, action } = applyParams.parse(params);
+      assertDomainName(name);
+      const lock = await context.locks.read(name);
+      if (lock && pidAlive(lock.agentPid) && lock.agentPid !== process.pid) {
+        throw new VmigError('LOCKED', `migration ${lock.migrationId} of ${name} on ${context.host} is still in progress (controller ${lock.controller}); let it finish or abort it first`);
+      }
+      const instance = await instances.find(name);
+      if (action === 'clear-lock') {
+        await unlinkIfPresent(context.state.lockPath(name));
+        return { done: true };
+      }
+      if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `no QEMU of ${name} on ${context.host}`);
+      if (instance.incomingMigrationId && instance.ownerAgentPid !== undefined && instance.ownerAgentPid !== process.pid && pidAlive(instance.ownerAgentPid)) {
+        throw new VmigError('LOCKED', `the incoming ${name} on ${context.host} still belongs to a running migration`);
+      }
+      if (action === 'retire') {
+        await instances.stop(instance);
+      } else {
+        const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status');
+        if (status.status !== 'running') await qmpOnce(instance.paths.userQmpSocket, 'cont');
+        if (instance.incomingMigrationId) await instances.update(instance, { incomingMigrationId: undefined });
+      }
+      await unlinkIfPresent(context.state.lockPath(name));
+      const { journal } = await inspect(name);
+      if (journal) await context.journal.record({ ...journal, phase: action === 'retire' ? 'confirmed' : 'resumed', detail: 'vmig recover' });
+      return { done: true };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// Peak RSS of the processes of one migration, per side. Samples /proc every 100 ms and keeps each watched
+// process's VmHWM (the kernel's own high-water mark, so a spike between two samples is not missed while the
+// process lives). Processes are told apart by their network namespace: each lab host has its own.
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import type { Side } from './stats.js';
+
+export interface RssWatch {
+  side: Side;
+  /** The lab namespace's name (under /run/netns). */
+  netns: string;
+  /** Decides on the NUL-split command line whether a process belongs to this side. */
+  match: (argv: string[]) => boolean;
+}
+
+/** A `node …/bin/vmig …` process (not the `ip netns exec` wrapper that becomes one). */
+export const isVmigProcess = (argv: string[], subcommand?: string): boolean =>
+  /(^|\/)node$/.test(argv[0] ?? '') && /\/bin\/vmig$/.test(argv[1] ?? '') && (subcommand === undefined || argv.includes(subcommand));
+
+async function readKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined; // exited between readdir and read
+  }
+}
+
+export class RssSampler {
+  private readonly peaks = new Map<Side, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private inodes = new Map<string, RssWatch[]>();
+
+  constructor(private readonly watches: RssWatch[], private readonly intervalMs = 100) {}
+
+  async start(): Promise<void> {
+    for (const watch of this.watches) {
+      const key = `net:[${(await stat(`/run/netns/${watch.netns}`)).ino}]`;
+      this.inodes.set(key, [...(this.inodes.get(key) ?? []), watch]);
+    }
+    const tick = () => {
+      this.running = this.sample().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** Takes a last sample and returns each side's highest VmHWM in KiB. */
+  async stop(): Promise<Partial<Record<Side, number>>> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.sample();
+    return Object.fromEntries(this.peaks);
+  }
+
+  private async sample(): Promise<void> {
+    const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+    await Promise.all(
+      pids.map(async (pid) => {
+        let watches: RssWatch[] | undefined;
+        let argv: string[];
+        try {
+          watches = this.inodes.get(await readlink(`/proc/${pid}/ns/net`));
+          if (!watches) return;
+          argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+        } catch {
+          return;
+        }
+        for (const watch of watches.filter((w) => w.match(argv))) {
+          const kib = (await readKiB(pid, 'VmHWM')) ?? (await readKiB(pid, 'VmRSS'));
+          if (kib !== undefined) this.peaks.set(watch.side, Math.max(this.peaks.get(watch.side) ?? 0, kib));
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,158 @@
+// The benchmark's arithmetic: samples of single migrations → one summary row per transport, checked against
+// the targets of issue 8. Pure (no I/O), so it is unit-tested.
+
+/** vmig's own transports, run through the CLI. */
+export const VMIG_TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
+/** Tunnels set up by the benchmark itself around plain QEMU migration, for comparison: an OpenSSH `-L` forward, stunnel (TLS). */
+export const REFERENCE_TRANSPORTS = ['openssh', 'stunnel'] as const;
+export type BenchTransport = (typeof VMIG_TRANSPORTS)[number] | (typeof REFERENCE_TRANSPORTS)[number];
+
+export type Side = 'source' | 'destination' | 'controller';
+
+/** One completed migration. Times in ms, sizes in bytes, RSS in KiB (as /proc reports it). */
+export interface Sample {
+  transport: BenchTransport;
+  round: number;
+  from: string;
+  to: string;
+  /** QEMU's ram.transferred. */
+  transferredBytes: number;
+  /** QEMU's total-time. */
+  qemuTotalTimeMs: number;
+  /** QEMU's own downtime figure. */
+  qemuDowntimeMs: number;
+  /** The driver's wall time from the start of the migration to the guest running on the destination. */
+  wallTimeMs: number;
+  /** Destination RESUME minus source STOP (QMP event times), when both were reported. */
+  guestDowntimeMs?: number;
+  /** Peak RSS (VmHWM) of the largest watched process on each side. */
+  peakRssKiB: Partial<Record<Side, number>>;
+  /** The source QEMU's max-bandwidth parameter (bytes/s) as the stream ran, when reported. */
+  maxBandwidthBps?: number;
+  /** Wall time of each migration phase (vmig rows: from the --json phase events), to see where overhead goes. */
+  phaseMs?: Record<string, number>;
+}
+
+/** A transport that produced no sample: the CLI refused it, or the migration failed. */
+export interface Miss {
+  transport: BenchTransport;
+  kind: 'unavailable' | 'failed';
+  reason: string;
+  /** The migration completed (the guest moved) but gave no usable figures. */
+  moved?: boolean;
+}
+
+export const TARGETS = {
+  /** Minimum median throughput as a fraction of direct's, in the same run. */
+  ratio: { tls: 0.95, ssh: 0.9 } as Partial<Record<BenchTransport, number>>,
+  overheadMs: 1000,
+  addedDowntimeMs: 50,
+  rssMiB: 150,
+};
+
+export interface Summary {
+  transport: BenchTransport;
+  reference: boolean;
+  runs: number;
+  /** Set when there is no sample: why. */
+  missing?: string;
+  medianMBps?: number;
+  /** Median MB/s over direct's median MB/s. */
+  ratioToDirect?: number;
+  /** Median of wall time minus QEMU's total-time. */
+  overheadMs?: number;
+  qemuDowntimeMs?: number;
+  guestDowntimeMs?: number;
+  /** Median of guest-visible downtime minus QEMU's own figure. */
+  addedDowntimeMs?: number;
+  /** Highest peak RSS seen on each side over all runs, MiB. */
+  peakRssMiB: Partial<Record<Side, number>>;
+  /** Target name → met; only the targets that apply to this transport and could be measured. */
+  targets: Record<string, boolean>;
+}
+
+/** QMP timestamps have microseconds: a tenth of a millisecond is plenty. */
+export const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
+
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Decimal megabytes per second of RAM moved, by QEMU's own clock. */
+export const throughputMBps = (sample: Pick<Sample, 'transferredBytes' | 'qemuTotalTimeMs'>): number =>
+  sample.qemuTotalTimeMs > 0 ? sample.transferredBytes / 1e6 / (sample.qemuTotalTimeMs / 1000) : 0;
+
+const isReference = (transport: BenchTransport): boolean => (REFERENCE_TRANSPORTS as readonly string[]).includes(transport);
+
+export function summarize(order: readonly BenchTransport[], samples: readonly Sample[], misses: readonly Miss[]): Summary[] {
+  const directMedian = median(samples.filter((s) => s.transport === 'direct').map(throughputMBps));
+  return order.map((transport) => {
+    const mine = samples.filter((s) => s.transport === transport);
+    const reference = isReference(transport);
+    const peakRssMiB: Summary['peakRssMiB'] = {};
+    for (const sample of mine) {
+      for (const [side, kib] of Object.entries(sample.peakRssKiB) as [Side, number][]) {
+        peakRssMiB[side] = Math.max(peakRssMiB[side] ?? 0, Math.round((kib / 1024) * 10) / 10);
+      }
+    }
+    if (mine.length === 0) {
+      const miss = misses.filter((m) => m.transport === transport).at(-1);
+      return { transport, reference, runs: 0, missing: miss ? `${miss.kind} (${miss.reason})` : 'not run', peakRssMiB, targets: {} };
+    }
+    const medianMBps = median(mine.map(throughputMBps))!;
+    const guestDowntimes = mine.flatMap((s) => (s.guestDowntimeMs === undefined ? [] : [s.guestDowntimeMs]));
+    const added = mine.flatMap((s) => (s.guestDowntimeMs === undefined ? [] : [s.guestDowntimeMs - s.qemuDowntimeMs]));
+    const summary: Summary = {
+      transport,
+      reference,
+      runs: mine.length,
+      medianMBps,
+      ...(directMedian ? { ratioToDirect: medianMBps / directMedian } : {}),
+      overheadMs: median(mine.map((s) => s.wallTimeMs - s.qemuTotalTimeMs))!,
+      qemuDowntimeMs: median(mine.map((s) => s.qemuDowntimeMs))!,
+      ...(guestDowntimes.length ? { guestDowntimeMs: median(guestDowntimes)!, addedDowntimeMs: median(added)! } : {}),
+      peakRssMiB,
+      targets: {},
+    };
+    summary.targets = checkTargets(summary);
+    return summary;
+  });
+}
+
+/** The issue's targets apply to vmig's own transports; reference rows are only for comparison. */
+function checkTargets(summary: Summary): Record<string, boolean> {
+  if (summary.reference) return {};
+  const targets: Record<string, boolean> = {};
+  const ratio = TARGETS.ratio[summary.transport];
+  if (ratio !== undefined && summary.ratioToDirect !== undefined) targets[`≥${ratio}× direct`] = summary.ratioToDirect >= ratio;
+  if (summary.overheadMs !== undefined) targets[`overhead ≤${TARGETS.overheadMs} ms`] = summary.overheadMs <= TARGETS.overheadMs;
+  if (summary.addedDowntimeMs !== undefined) targets[`downtime +≤${TARGETS.addedDowntimeMs} ms`] = summary.addedDowntimeMs <= TARGETS.addedDowntimeMs;
+  const rss = Object.values(summary.peakRssMiB);
+  if (rss.length) targets[`RSS ≤${TARGETS.rssMiB} MiB`] = Math.max(...rss) <= TARGETS.rssMiB;
+  return targets;
+}
+
+/** Median wall time of each phase over a transport's samples, in phase order. */
+export function medianPhases(samples: readonly Sample[], transport: BenchTransport): Array<[string, number]> {
+  const mine = samples.filter((s) => s.transport === transport && s.phaseMs);
+  const phases = [...new Set(mine.flatMap((s) => Object.keys(s.phaseMs!)))];
+  return phases.map((phase) => [phase, median(mine.map((s) => s.phaseMs![phase] ?? 0))!]);
+}
+
+/** QEMU's default max-bandwidth: 128 MiB/s (~134 MB/s). */
+export const QEMU_DEFAULT_BANDWIDTH_BPS = 128 * 1024 * 1024;
+
+/**
+ * Whether direct ran under QEMU's default cap. The source's own max-bandwidth parameter decides when it was
+ * reported; otherwise a direct median right at ~134 MB/s is suspicious.
+ */
+export function looksCapped(samples: readonly Sample[]): boolean {
+  const direct = samples.filter((s) => s.transport === 'direct');
+  const reported = direct.flatMap((s) => (s.maxBandwidthBps === undefined ? [] : [s.maxBandwidthBps]));
+  if (reported.length) return reported.some((bps) => bps <= QEMU_DEFAULT_BANDWIDTH_BPS);
+  const mbps = median(direct.map(throughputMBps));
+  return mbps !== undefined && mbps > 125 && mbps < 140;
+}

@@ -1,0 +1,94 @@
+// One migration of the benchmark guest through the real CLI in the lab, as an operator would run it:
+//   vmig -c <from> --json migrate bench <to> --direct | --transport tls|ssh
+// The figures come from the `result` event of `--json`; a transport the CLI refuses is a Miss, never faked.
+import type { Lab } from '../lab/lab.js';
+import { isVmigProcess, RssSampler } from './rss.js';
+import { roundMs, type BenchTransport, type Miss, type Sample } from './stats.js';
+
+export const GUEST = 'bench';
+
+interface ResultEvent {
+  type: 'result';
+  status: string;
+  totalTimeMs: number;
+  qemuTotalTimeMs?: number;
+  downtimeMs?: number;
+  transferredBytes?: number;
+  sourceStopAt?: number;
+  destinationResumeAt?: number;
+  qemuParameters?: Record<string, unknown>;
+  error?: { code: string; message: string };
+}
+
+export class NeedsRecoveryError extends Error {}
+
+/** Phase → ms, from the times of consecutive `phase` events up to the `result` event. */
+export function phaseDurations(stdout: string): Record<string, number> {
+  const events = stdout.split('\n').flatMap((line) => {
+    try {
+      const event = JSON.parse(line) as { type?: string; phase?: string; time?: string };
+      return event.time && (event.type === 'phase' || event.type === 'result') ? [{ phase: event.phase, at: Date.parse(event.time) }] : [];
+    } catch {
+      return [];
+    }
+  });
+  const durations: Record<string, number> = {};
+  events.forEach((event, index) => {
+    const next = events[index + 1];
+    if (event.phase && next) durations[event.phase] = (durations[event.phase] ?? 0) + next.at - event.at;
+  });
+  return durations;
+}
+
+function resultEvent(stdout: string): ResultEvent | undefined {
+  for (const line of stdout.split('\n').reverse()) {
+    try {
+      const event = JSON.parse(line) as ResultEvent;
+      if (event.type === 'result') return event;
+    } catch {
+      // not JSON: ignore
+    }
+  }
+  return undefined;
+}
+
+const errorLine = (stderr: string): string =>
+  stderr.split('\n').find((line) => /error/i.test(line))?.replace(/^vmig: error: /, '').replace(/^error: /, '').trim() || stderr.trim().split('\n').at(-1) || 'no message';
+
+export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round: number, from: string, to: string): Promise<Sample | Miss> {
+  const transportArgs = transport === 'direct' ? ['--direct'] : ['--transport', transport];
+  const rss = new RssSampler([
+    { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
+    { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
+    { side: 'controller', netns: lab.controllerNs, match: (argv) => isVmigProcess(argv, 'migrate') },
+  ]);
+  await rss.start();
+  // --verbose adds the phase timings and the source QEMU's migration parameters to the result event.
+  const run = await lab.vmig(['-c', from, '--json', '--verbose', 'migrate', GUEST, to, ...transportArgs], { timeoutMs: 600_000 });
+  const peakRssKiB = await rss.stop();
+  const result = resultEvent(run.stdout);
+  if (run.exitCode === 2) return { transport, kind: 'unavailable', reason: errorLine(run.stderr) };
+  if (run.exitCode === 4) throw new NeedsRecoveryError(`vmig migrate over ${transport} needs recovery: ${errorLine(run.stderr)}`);
+  if (run.exitCode !== 0 || result?.status !== 'completed') {
+    return { transport, kind: 'failed', reason: result?.error?.message ?? `exit ${run.exitCode}: ${errorLine(run.stderr)}` };
+  }
+  if (!result.transferredBytes || !result.qemuTotalTimeMs) {
+    return { transport, kind: 'failed', reason: 'the result event lacks QEMU\'s figures (transferredBytes, qemuTotalTimeMs)', moved: true };
+  }
+  return {
+    transport,
+    round,
+    from,
+    to,
+    transferredBytes: result.transferredBytes,
+    qemuTotalTimeMs: result.qemuTotalTimeMs,
+    qemuDowntimeMs: result.downtimeMs ?? 0,
+    wallTimeMs: result.totalTimeMs,
+    ...(result.sourceStopAt !== undefined && result.destinationResumeAt !== undefined
+      ? { guestDowntimeMs: roundMs(result.destinationResumeAt - result.sourceStopAt) }
+      : {}),
+    peakRssKiB,
+    phaseMs: phaseDurations(run.stdout),
+    ...(typeof result.qemuParameters?.['max-bandwidth'] === 'number' ? { maxBandwidthBps: result.qemuParameters['max-bandwidth'] } : {}),
+  };
+}

@@ -1,0 +1,49 @@
+import { planRecovery, type RecoveryPlan } from '../../controller/recovery.js';
+import type { HostView } from '../../agent/recover.js';
+import { assertDomainName } from '../../domain/definition.js';
+import { VmigError } from '../../errors.js';
+import type { HostConnection } from '../../hosts/connection.js';
+import { openHost } from '../hosts.js';
+import { Output } from '../output.js';
+import type { Action } from '../program.js';
+
+// `vmig recover NAME -c SRC [--destination DST]`: reads both hosts, decides (pure), applies, reports.
+const recover: Action = async (globals, [name], options) => {
+  assertDomainName(name!);
+  const output = new Output(globals);
+  const source = await openHost(globals);
+  let destination: HostConnection | undefined;
+  try {
+    const sourceView = await source.call<HostView>('recover.inspect', { name });
+    const destinationUri = (options.destination as string | undefined) ?? sourceView.journal?.peer;
+    if (!destinationUri) {
+      throw new VmigError('USAGE', `no migration of ${name} is recorded on ${source.label}; name the other host with --destination`);
+    }
+    destination = await openHost(globals, destinationUri);
+    const destinationView = await destination.call<HostView>('recover.inspect', { name });
+    const plan = planRecovery(sourceView, destinationView, name!);
+    const hosts = { source, destination };
+    if (!options.dryRun) {
+      for (const step of plan.steps) {
+        output.info(`${step.host === 'source' ? source.label : destination.label}: ${step.action} (${step.why})`);
+        await hosts[step.host].call('recover.apply', { name, action: step.action });
+      }
+    }
+    report(output, globals.json, plan, name!, options.dryRun === true);
+    if (plan.kind === 'busy') throw new VmigError('LOCKED', plan.summary);
+    if (plan.kind === 'conflict' || plan.kind === 'lost') throw new VmigError('NEEDS_RECOVERY', plan.summary);
+  } finally {
+    await Promise.all([source.close(), destination?.close()].map((closing) => closing?.catch(() => undefined)));
+  }
+};
+
+function report(output: Output, json: boolean, plan: RecoveryPlan, name: string, dryRun: boolean): void {
+  if (json) {
+    output.event({ type: 'result', domain: name, outcome: plan.kind, ...('runsOn' in plan ? { runsOn: plan.runsOn } : {}), steps: plan.steps, summary: plan.summary, dryRun });
+    return;
+  }
+  if (plan.kind === 'busy' || plan.kind === 'conflict' || plan.kind === 'lost') return;
+  output.result(dryRun ? `Would do: ${plan.steps.map((step) => `${step.action} on ${step.host}`).join(', ') || 'nothing'}; ${plan.summary}` : plan.kind === 'nothing-to-do' ? `Nothing to recover: ${plan.summary}` : `Recovered: ${plan.summary}`);
+}
+
+export default recover;

@@ -1,0 +1,17 @@
+// The one entry the CLI uses: load the config files and fold them into the global options.
+// Loaded lazily by program.ts when a command runs, so `vmig --help` never loads zod or smol-toml.
+import type { GlobalOptions } from '../cli/output.js';
+import { configSources, loadConfig } from './load.js';
+
+/** `connectFromFlagOrEnv`: -c or $VMIG_DEFAULT_CONNECT was given, so it beats the config's `connect`. */
+export async function applyConfig(globals: GlobalOptions, connectFromFlagOrEnv: boolean): Promise<GlobalOptions> {
+  const config = await loadConfig(configSources(globals.config));
+  return {
+    ...globals,
+    ...(!connectFromFlagOrEnv && config.connect ? { connect: config.connect } : {}),
+    settings: config,
+  };
+}
+
+export type { VmigConfig, HostSettings } from './schema.js';
+export { resolveHost, migrationSettings } from './resolve.js';

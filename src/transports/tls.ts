@@ -1,0 +1,177 @@
+// tls:  qemu(SRC) ─unix─▶ agent(SRC) ══TLS 1.3, PSK = cookie secret, identity = migration id══▶ agent(DST) ─unix─▶ qemu(DST)
+// No certificates: the one-time pre-shared key authenticates both ends, and OpenSSL's psk_dhe_ke mode adds an
+// ephemeral X25519 key share, so a key that leaks later does not decrypt a recorded stream.
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
+import { unlinkIfPresent } from '../util/fs.js';
+import { hostForUri, pskOf, secretsEqual, type Cookie, type Endpoint } from './cookie.js';
+import { bindInRange } from './ports.js';
+import { splice } from './splice.js';
+
+/** TLS 1.3 with a PSK needs a SHA-256 suite (the PSK's hash); AES-GCM first for AES-NI hosts. */
+const TLS_OPTIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' } as const;
+/** A peer that has not completed its handshake by then is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface TunnelEnd {
+  close(): Promise<void>;
+}
+
+export type TunnelLog = (message: string) => void;
+
+const closeServer = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+
+const bytes = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+
+/**
+ * Destination: a TLS listener on a free port of the range. It hands exactly one authenticated connection to
+ * QEMU's incoming unix socket and then stops listening; failed handshakes never reach QEMU.
+ */
+export async function openTlsIncoming(options: {
+  cookie: Pick<Cookie, 'migrationId' | 'secret' | 'expiresAt'>;
+  listenHost: string;
+  portRange: [number, number];
+  qemuSocket: string;
+  log: TunnelLog;
+}): Promise<{ endpoint: Endpoint; end: TunnelEnd }> {
+  const { cookie, log } = options;
+  const key = pskOf(cookie);
+  let accepted = false;
+  let stopped = false;
+  const open = new Set<Socket>();
+  const server = tls.createServer({
+    ...TLS_OPTIONS,
+    allowHalfOpen: true,
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    // Returning null fails the handshake: a wrong identity, a used or expired cookie all look the same to the peer.
+    pskCallback: (_socket, identity) => {
+      const valid = secretsEqual(identity, cookie.migrationId) && !accepted && Date.now() <= cookie.expiresAt;
+      return valid ? key : null;
+    },
+  });
+  // Every raw connection, so that closing does not wait for a handshake in progress to time out.
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  server.on('tlsClientError', (error, socket) => {
+    if (!stopped) log(`tls listener of migration ${cookie.migrationId}: refused a connection from ${socket.remoteAddress ?? 'unknown'} (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+    socket.destroy();
+  });
+  server.on('secureConnection', (peer) => {
+    // Two handshakes may finish together: only the first is the migration.
+    if (accepted || stopped) {
+      peer.destroy();
+      return;
+    }
+    accepted = true;
+    void closeServer(server);
+    const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true });
+    open.add(qemu);
+    qemu.once('connect', () => {
+      log(`tls tunnel of migration ${cookie.migrationId}: ${peer.remoteAddress ?? 'peer'} authenticated, streaming into QEMU`);
+      const joined = splice(peer, qemu);
+      void joined.done.then(({ forward, backward, error }) => {
+        log(`tls tunnel of migration ${cookie.migrationId} closed: ${bytes(forward)} in, ${bytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+      });
+    });
+    qemu.once('error', (error) => {
+      log(`tls tunnel of migration ${cookie.migrationId}: QEMU's incoming socket failed: ${error.message}`);
+      peer.destroy();
+    });
+  });
+  const endpoint = await bindInRange(options.listenHost, options.portRange, (port) =>
+    new Promise<Endpoint>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.listenHost, port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve({ host: options.listenHost, port });
+      });
+    }),
+  );
+  server.on('error', (error) => log(`tls listener of migration ${cookie.migrationId}: ${error.message}`));
+  return {
+    endpoint,
+    end: {
+      async close() {
+        stopped = true;
+        for (const socket of open) socket.destroy();
+        if (server.listening) await closeServer(server);
+      },
+    },
+  };
+}
+
+/**
+ * Source: a unix socket for QEMU's outgoing stream; its one connection is carried over TLS to the endpoint.
+ * `failure()` says why the tunnel broke, for the error message when QEMU reports the migration failed.
+ */
+export async function openTlsOutgoing(options: {
+  cookie: Pick<Cookie, 'migrationId' | 'secret'>;
+  endpoint: Endpoint;
+  socketPath: string;
+  log: TunnelLog;
+}): Promise<{ uri: string; end: TunnelEnd; failure(): string | undefined }> {
+  const { cookie, endpoint, log } = options;
+  const key = pskOf(cookie);
+  let failure: string | undefined;
+  let stopped = false;
+  let taken = false;
+  const open = new Set<Socket>();
+  const where = `${hostForUri(endpoint.host)}:${endpoint.port}`;
+  const server = createServer({ allowHalfOpen: true }, (qemu) => {
+    // QEMU connects once per migration; anything else on this socket is not QEMU's stream.
+    if (taken) return void qemu.destroy();
+    taken = true;
+    open.add(qemu);
+    void closeServer(server);
+    qemu.pause();
+    const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+      ...TLS_OPTIONS,
+      // Node honours it (net.Socket option) although @types/node does not list it for tls.connect.
+      allowHalfOpen: true,
+      host: endpoint.host,
+      port: endpoint.port,
+      pskCallback: () => ({ identity: cookie.migrationId, psk: key }),
+      // The PSK authenticates the destination; there is no certificate to check.
+      checkServerIdentity: () => undefined,
+    };
+    const peer = tls.connect(connectOptions);
+    open.add(peer);
+    peer.setTimeout(HANDSHAKE_TIMEOUT_MS, () => peer.destroy(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)));
+    peer.once('secureConnect', () => {
+      peer.setTimeout(0);
+      const keyShare = (peer.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? 'none';
+      log(`tls tunnel of migration ${cookie.migrationId}: connected to ${where} (${peer.getCipher().name}, key share ${keyShare})`);
+      const joined = splice(qemu, peer);
+      void joined.done.then(({ forward, backward, error }) => {
+        if (error && !stopped) failure ??= `the tls tunnel to ${where} broke: ${error.message}`;
+        log(`tls tunnel of migration ${cookie.migrationId} closed: ${bytes(forward)} out, ${bytes(backward)} back`);
+      });
+    });
+    peer.once('error', (error) => {
+      if (!stopped) failure ??= `the tls tunnel to ${where} failed: ${error.message}`;
+      qemu.destroy();
+    });
+  });
+  await unlinkIfPresent(options.socketPath);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    uri: `unix:${options.socketPath}`,
+    failure: () => failure,
+    end: {
+      async close() {
+        stopped = true;
+        for (const socket of open) socket.destroy();
+        if (server.listening) await closeServer(server);
+        await unlinkIfPresent(options.socketPath);
+      },
+    },
+  };
+}

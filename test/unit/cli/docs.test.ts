@@ -1,0 +1,107 @@
+// Keeps the man page and the completion scripts in step with the commander definition: whatever another
+// engineer adds to program.ts must be documented and completable, or this fails naming what is missing.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../../src/cli/program.js';
+import { VERSION } from '../../../src/version.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+// roff writes a literal hyphen as \- ; compare against plain text.
+const manText = read('man/vmig.1').replace(/\\-/g, '-').replace(/\\f[BIRP]/g, '');
+const scripts = { bash: read('completions/vmig.bash'), zsh: read('completions/vmig.zsh'), fish: read('completions/vmig.fish') };
+
+const program = buildProgram(VERSION);
+const visible = (command: Command) => !(command as unknown as { _hidden?: boolean })._hidden;
+const commands = program.commands.filter(visible);
+const longOptions = (command: Command) => command.options.map((option) => option.long).filter((long): long is string => long !== undefined);
+const word = (text: string, token: string) => new RegExp(`(^|[^A-Za-z0-9-])${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9-])`, 'm').test(text);
+
+describe('man page', () => {
+  it('has a section for every command', () => {
+    const missing = commands.map((command) => command.name()).filter((name) => !new RegExp(`^\\.SS "${name}( |")`, 'm').test(manText));
+    expect(missing).toEqual([]);
+  });
+
+  it('names every option of every command', () => {
+    const missing = [program, ...commands].flatMap((command) => longOptions(command).filter((long) => !word(manText, long)).map((long) => `${command.name()} ${long}`));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents every exit code, environment variable and the JSON event types', () => {
+    for (const code of ['0', '1', '2', '3', '4', '5', '70']) expect(manText).toMatch(new RegExp(`^\\.B ${code}$`, 'm'));
+    for (const variable of ['VMIG_STATE_DIR', 'VMIG_HOST_CONFIG', 'VMIG_DEFAULT_CONNECT', 'VMIG_QEMU', 'VMIG_CONFIG', 'NO_COLOR', 'XDG_CONFIG_HOME']) expect(manText).toContain(variable);
+    for (const type of ['start', 'phase', 'progress', 'warning', 'result']) expect(manText).toMatch(new RegExp(`^\\.B ${type}$`, 'm'));
+    expect(manText).toMatch(/virsh's\s+\.BR? --direct/);
+  });
+
+  it('renders with man -l without warnings', () => {
+    const warnings = execFileSync('sh', ['-c', 'MANWIDTH=80 man --warnings -l man/vmig.1 2>&1 >/dev/null'], { cwd: root, encoding: 'utf8' });
+    expect(warnings).toBe('');
+  });
+});
+
+describe.each(Object.entries(scripts))('%s completion', (_shell, script) => {
+  it('offers every command and every option', () => {
+    const missing = [
+      ...commands.map((command) => command.name()).filter((name) => !word(script, name)),
+      ...[program, ...commands].flatMap((command) => longOptions(command).filter((long) => !word(script, long) && !word(script, long.slice(2))).map((long) => `${command.name()} ${long}`)),
+    ];
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('bash completion in a real bash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmig-completion-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // A stand-in vmig on the PATH that answers `list --all --json` and records its arguments.
+  const stub = join(dir, 'vmig');
+  writeFileSync(stub, `#!/bin/sh\necho "$@" > ${dir}/args\necho '[{"name":"web1","uuid":"u1","state":"running","persistent":true},{"name":"db2","uuid":"u2","state":"shut off","persistent":true}]'\n`);
+  chmodSync(stub, 0o755);
+
+  const complete = (words: string[], cword = words.length - 1): string[] => {
+    const script = `source completions/vmig.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${cword}; _vmig; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const out = execFileSync('bash', ['-c', script], { cwd: root, encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, HOME: dir } });
+    return out.split('\n').filter(Boolean).sort();
+  };
+
+  it('registers _vmig for vmig', () => {
+    expect(execFileSync('bash', ['-c', 'source completions/vmig.bash; complete -p vmig'], { cwd: root, encoding: 'utf8' }).trim()).toBe('complete -F _vmig vmig');
+  });
+
+  it('completes command names, global and command options', () => {
+    expect(complete(['vmig', 'mig'])).toEqual(['migrate', 'migrate-setmaxdowntime', 'migrate-setspeed']);
+    expect(complete(['vmig', '-c', 'hv1', 'domjob'])).toEqual(['domjobabort', 'domjobinfo']);
+    expect(complete(['vmig', '--ver'])).toEqual(['--verbose', '--version']);
+    expect(complete(['vmig', 'migrate', 'web1', 'hv2', '--undef'])).toEqual(['--undefinesource']);
+    expect(complete(['vmig', 'completion', ''])).toEqual(['bash', 'fish', 'zsh']);
+  });
+
+  it("offers each command's own options and the global ones after `vmig COMMAND --`", () => {
+    const globals = longOptions(program);
+    const missing = commands.flatMap((command) => {
+      const offered = new Set(complete(['vmig', command.name(), '--']));
+      return [...longOptions(command), ...globals].filter((long) => !offered.has(long)).map((long) => `${command.name()} ${long}`);
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it('completes domain names from `vmig list` on the host given with -c', () => {
+    expect(complete(['vmig', '-c', 'ssh://hv1', 'migrate', ''])).toEqual(['db2', 'web1']);
+    expect(readFileSync(join(dir, 'args'), 'utf8').trim()).toBe('-c ssh://hv1 list --all --json');
+    expect(complete(['vmig', 'dominfo', 'w'])).toEqual(['web1']);
+    // The second argument of migrate is a host, not a domain.
+    expect(complete(['vmig', 'migrate', 'web1', 'loc'])).toEqual(['local']);
+  });
+});
+
+describe('vmig completion SHELL', () => {
+  it('prints the shipped script', async () => {
+    const { completionFile } = await import('../../../src/cli/commands/completion.js');
+    for (const shell of ['bash', 'zsh', 'fish']) expect(readFileSync(completionFile(shell), 'utf8')).toBe(scripts[shell as keyof typeof scripts]);
+  });
+});
