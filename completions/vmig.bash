@@ -43,7 +43,11 @@ _vmig() {
             COMPREPLY=($(compgen -W "auto tls ssh direct" -- "$cur"))
             return
             ;;
-        --bandwidth | --max-downtime | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude)
+        --timeout-action)
+            COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur"))
+            return
+            ;;
+        --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --bandwidth | --max-downtime | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude)
             return
             ;;
     esac
@@ -52,7 +56,7 @@ _vmig() {
     local i cmd="" positional=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            -c | --connect | --config | --destination | --to | --transport | --migrate-uri | --bandwidth | --max-downtime | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude) ((i++)) ;;
+            -c | --connect | --config | --destination | --to | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude) ((i++)) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd="${COMP_WORDS[i]}"; else ((positional++)); fi ;;
         esac
@@ -72,7 +76,7 @@ _vmig() {
         start) opts="--paused" ;;
         list) opts="--all" ;;
         qemu-monitor-command) opts="--pretty" ;;
-        migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --stall-timeout --listen-address --port-range" ;;
+        migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range" ;;
         evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --suspend --bandwidth --max-downtime --stall-timeout --port-range" ;;
         recover) opts="--destination --dry-run" ;;
     esac

@@ -48,7 +48,7 @@ _vmig() {
   local -a transfer
   transfer=(
     '--direct[QEMU to QEMU over plain TCP, unencrypted]'
-    '--tunnelled[carry the stream through the SSH connection]'
+    '--tunnelled[an encrypted transport chosen automatically]'
     '--transport[transport of the stream]:transport:(auto tls ssh direct)'
     '--persistent[define the domain on the destination]'
     '--undefinesource[remove the definition from the source after success]'
@@ -86,6 +86,15 @@ _vmig() {
           _arguments $transfer \
             '--migrate-uri[address the source sends the stream to]:uri:' \
             '--stall-timeout[give up when no data moves for this long (s)]:seconds:' \
+            '--auto-converge[throttle the vCPUs until the copy converges]' \
+            '--auto-converge-initial[first throttle step (percent)]:percent:' \
+            '--auto-converge-increment[further throttle steps (percent)]:percent:' \
+            '--postcopy[enable post-copy]' \
+            '--postcopy-after-precopy[switch to post-copy after the first pass]' \
+            '--parallel[parallel connections (multifd)]:n:' \
+            '--compressed[send re-dirtied pages as deltas (xbzrle)]' \
+            '--timeout[act when the copy has not finished after this long (s)]:seconds:' \
+            '--timeout-action[what to do at --timeout]:action:(abort suspend postcopy)' \
             '--listen-address[address the destination listens on]:address:' \
             '1:domain:_vmig_domains' '2:destination:_vmig_hosts' && ret=0
           ;;

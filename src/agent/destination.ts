@@ -7,6 +7,7 @@ import { VmigError } from '../errors.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
+import { convergenceSchema, destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
 import { describeCookie, TRANSPORT_REQUESTS } from '../transports/cookie.js';
 import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
@@ -25,6 +26,8 @@ const prepareParams = z.object({
   transport: z.enum(TRANSPORT_REQUESTS),
   listenAddress: z.string().optional(),
   portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
+  /** Post-copy and multifd must be enabled on both sides before the stream starts. */
+  convergence: convergenceSchema,
 });
 const finishParams = z.object({
   migrationId: z.string(),
@@ -83,8 +86,11 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
           capabilities: [
             { capability: 'validate-uuid', state: true },
             { capability: 'events', state: true },
+            ...destinationCapabilities(options.convergence),
           ],
         });
+        const incomingParameters = destinationParameters(options.convergence);
+        if (Object.keys(incomingParameters).length > 0) await qmp.execute('migrate-set-parameters', incomingParameters);
         const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log });
         registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] });
         await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared' });
@@ -171,7 +177,8 @@ export async function abandonDestination(context: AgentContext, registry: Migrat
   let complete = false;
   try {
     const reply = await migration.qmp.execute<QueryMigrate>('query-migrate');
-    complete = reply.status === 'completed';
+    // In post-copy the destination already holds the authoritative guest, complete or not.
+    complete = reply.status === 'completed' || (reply.status ?? '').startsWith('postcopy');
   } catch {
     complete = false;
   }

@@ -17,6 +17,7 @@ import type { Instance } from './instances.js';
 import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
 import { StallDetector } from '../qemu/stall.js';
 import { watchEventTime } from '../qemu/event-time.js';
+import { ConvergenceWatch, convergenceHints, convergenceSchema, postcopyDue, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
 
 /** Waits (bounded) until QEMU's migration state is final after a cancel. */
 async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
@@ -37,6 +38,7 @@ const performParams = z.object({
   progressIntervalMs: z.number().int().min(50).max(10_000).default(500),
   /** A stream that moves no byte for this long is declared dead and cancelled (slow progress alone never is). */
   stallTimeoutMs: z.number().int().min(1_000).default(30_000),
+  convergence: convergenceSchema,
 });
 const idParams = z.object({ migrationId: z.string() });
 const tunnelParams = z.object({ migrationId: z.string(), cookie: cookieSchema });
@@ -132,9 +134,11 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         capabilities: [
           { capability: 'validate-uuid', state: true },
           { capability: 'events', state: true },
+          ...sourceCapabilities(options.convergence),
         ],
       });
       await qmp.execute('migrate-set-parameters', {
+        ...sourceParameters(options.convergence),
         'max-bandwidth': options.bandwidthMiBs > 0 ? options.bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
         ...(options.maxDowntimeMs ? { 'downtime-limit': options.maxDowntimeMs } : {}),
       });
@@ -144,6 +148,19 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       await qmp.execute('migrate', { uri });
       let reply: QueryMigrate;
       const stall = new StallDetector(options.stallTimeoutMs);
+      const convergence = options.convergence;
+      const watch = new ConvergenceWatch();
+      const performStarted = Date.now();
+      let timeoutHandled = false;
+      let postcopyRequested = false;
+      // Once post-copy runs, the destination holds the authoritative guest: nothing below may resume the source.
+      let postcopyStarted = false;
+      const warn = (message: string) => context.emit('migration.warning', { migrationId: migration.migrationId, message });
+      const startPostcopy = async (why: string) => {
+        postcopyRequested = true;
+        await qmp.execute('migrate-start-postcopy');
+        warn(`${migration.name}: switching to post-copy (${why}); from now on the destination holds the guest`);
+      };
       for (;;) {
         try {
           reply = await qmp.execute<QueryMigrate>('query-migrate');
@@ -153,7 +170,39 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
           throw error;
         }
         if (TERMINAL_STATUSES.has(reply.status ?? '')) break;
-        context.emit('migration.progress', { migrationId: migration.migrationId, ...toProgress(reply) });
+        const progress = toProgress(reply);
+        context.emit('migration.progress', { migrationId: migration.migrationId, ...progress });
+        if (progress.status.startsWith('postcopy') && !postcopyStarted) {
+          postcopyStarted = true;
+          // cancel refuses and a vanished controller holds the source (abandonSource): recovery decides, not us.
+          migration.phase = 'completed';
+        }
+        if (!postcopyStarted && watch.observe(progress)) {
+          warn(`${migration.name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}`);
+        }
+        if (!postcopyRequested && postcopyDue(convergence, progress)) await startPostcopy('--postcopy-after-precopy');
+        if (!timeoutHandled && !postcopyStarted && convergence.timeoutMs !== undefined && Date.now() - performStarted >= convergence.timeoutMs) {
+          timeoutHandled = true;
+          const seconds = Math.round(convergence.timeoutMs / 1000);
+          const action = convergence.timeoutAction ?? 'abort';
+          if (action === 'abort') {
+            await qmp.execute('migrate_cancel').catch(() => undefined);
+            await waitUntilTerminal(qmp);
+            await restoreSource(migration);
+            migration.phase = 'begun';
+            throw new VmigError('MIGRATION_FAILED', `the migration of ${migration.name} did not complete within --timeout ${seconds} s (--timeout-action abort)`);
+          }
+          if (action === 'suspend') {
+            // A paused guest dirties nothing: the copy finishes; the destination resumes it in Finish as usual.
+            await qmp.execute('stop');
+            warn(`${migration.name}: not done after ${seconds} s, pausing the guest so the copy can finish (--timeout-action suspend)`);
+          } else if (!postcopyRequested) {
+            await startPostcopy(`--timeout ${seconds} s reached`);
+          }
+        }
+        if (postcopyStarted && stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
+          throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s; the destination holds the guest, the source stays paused`);
+        }
         if (stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
           await qmp.execute('migrate_cancel').catch(() => undefined);
           await waitUntilTerminal(qmp);
@@ -175,6 +224,9 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         return { ...toOutcome(reply), ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}), ...(parameters ? { parameters } : {}) };
       }
       const tunnelFailure = migration.tunnel?.failure();
+      if (postcopyStarted) {
+        throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} failed (${reply['error-desc'] ?? reply.status}); the destination holds the guest, the source stays paused`);
+      }
       const reason = reply.status === 'cancelled' ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}${tunnelFailure ? ` (${tunnelFailure})` : ''}`;
       await restoreSource(migration);
       migration.phase = 'begun';

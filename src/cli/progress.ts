@@ -35,6 +35,16 @@ export function describeProgress(progress: MigrationProgress): string {
   return parts.join(', ');
 }
 
+/** The live line's compact form (the label already names the pass): what is left of the pass comes first. */
+export function describeLive(progress: MigrationProgress): string {
+  const parts = [`${formatBytes(progress.remainingBytes)} left`, `${formatBytes(progress.transferredBytes)} sent`, `${formatBytes(progress.throughputBps)}/s`];
+  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps) parts.push('not converging');
+  else if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} to go`);
+  if (progress.dirtyRateBps > 0) parts.push(`dirtying ${formatBytes(progress.dirtyRateBps)}/s`);
+  if (progress.expectedDowntimeMs !== undefined && progress.pass > 1) parts.push(`downtime ~${formatDuration(progress.expectedDowntimeMs)}`);
+  return parts.join(', ');
+}
+
 /** The live TTY line's label: the phase, and within the copy which pass (or the switch-over). */
 export function liveLabel(phase: MigrationPhase, progress?: MigrationProgress): string {
   if (phase !== 'perform' || !progress) return PHASE_LABELS[phase];
@@ -88,7 +98,8 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
   if (output.options.quiet) {
     return { ...base, phase: (phase) => clock.enter(phase), progress: () => undefined, warning: (message) => output.warn(message), stop: () => clock.stop() };
   }
-  if (output.interactive) {
+  // A terminal that reports no width (a bare pty) would make ora clear an unbounded number of lines.
+  if (output.interactive && (process.stderr.columns ?? 0) > 20) {
     const { default: ora } = await import('ora');
     const { chalk } = output;
     // ora colours its spinner with the default chalk, which ignores NO_COLOR/--no-color: decide for it.
@@ -97,8 +108,12 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
     const started = Date.now();
     let current: MigrationPhase = 'begin';
     let detail = '';
-    const render = (text: string) => {
-      spinner.text = `${text} ${chalk.dim(`(${formatDuration(Date.now() - started)})`)}`;
+    // One line, never wrapped: a wrapped spinner line leaves copies of itself behind when the terminal is resized.
+    const render = (label: string, text: string) => {
+      const elapsed = `(${formatDuration(Date.now() - started)})`;
+      const room = (process.stderr.columns ?? 80) - 4 - label.length - 2 - elapsed.length;
+      const fitted = text.length <= room ? text : `${text.slice(0, Math.max(0, room - 1))}…`;
+      spinner.text = `${chalk.bold(label)}: ${fitted} ${chalk.dim(elapsed)}`;
     };
     return {
       ...base,
@@ -106,10 +121,10 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
         clock.enter(phase);
         current = phase;
         detail = text;
-        render(`${chalk.bold(liveLabel(phase))}: ${detail}`);
+        render(liveLabel(phase), detail);
       },
       progress(progress) {
-        render(`${chalk.bold(liveLabel(current, progress))}: ${describeProgress(progress)}`);
+        render(liveLabel(current, progress), describeLive(progress));
       },
       warning(message) {
         spinner.clear();

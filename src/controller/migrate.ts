@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
+import type { ConvergenceOptions } from '../qemu/convergence.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
 import { relayBetween, type ControllerRelay } from '../transports/ssh-relay.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
@@ -33,6 +34,8 @@ export interface MigrateRequest {
   maxDowntimeMs?: number;
   /** Cancel when no byte moves for this long (a dead peer), default 30 s. */
   stallTimeoutMs?: number;
+  /** Auto-converge, post-copy, multifd, xbzrle, --timeout and its action. */
+  convergence?: ConvergenceOptions;
   listenAddress?: string;
   portRange?: [number, number];
   /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
@@ -103,6 +106,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       accel: begun.accel,
       peer: source.label,
       transport: request.transport,
+      ...(request.convergence ? { convergence: request.convergence } : {}),
       ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
       ...(request.portRange ? { portRange: request.portRange } : {}),
     }));
@@ -113,9 +117,16 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
 
   let transport: TransportDecision | undefined;
   let relay: ControllerRelay | undefined;
+  // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed.
+  let postcopyStarted = false;
   const onEvent = (event: { event: string; data: unknown }) => {
-    const data = event.data as MigrationProgress & { migrationId?: string };
-    if (event.event === 'migration.progress' && data.migrationId === migrationId) reporter.progress(data);
+    const data = event.data as MigrationProgress & { migrationId?: string; message?: string };
+    if (data.migrationId !== migrationId) return;
+    if (event.event === 'migration.progress') {
+      if (data.status.startsWith('postcopy')) postcopyStarted = true;
+      reporter.progress(data);
+    }
+    if (event.event === 'migration.warning' && data.message) reporter.warning(data.message);
   };
   source.events.on('event', onEvent);
   const cancel = () => void bestEffort(() => source.call('migrate.cancel', { migrationId }));
@@ -141,8 +152,14 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       bandwidthMiBs: request.bandwidthMiBs,
       ...(request.maxDowntimeMs ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
       ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
+      ...(request.convergence ? { convergence: request.convergence } : {}),
     });
   } catch (error) {
+    if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) {
+      // Post-copy: the destination is authoritative; resuming the source or removing the destination could lose the guest.
+      relay?.close();
+      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; ${domain} was in post-copy, so neither side was resumed. Resolve with: ${recoverHint(request)}`, { cause: error });
+    }
     reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
     relay?.close();
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));

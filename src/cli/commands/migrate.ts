@@ -5,6 +5,7 @@ import { VmigError, isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { migrationSettings } from '../../config/resolve.js';
+import { needsDirectTransport, type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import { Output, formatBytes, formatDuration, type GlobalOptions } from '../output.js';
@@ -22,6 +23,33 @@ export function parsePortRange(value: string): [number, number] {
   const range = match ? ([Number(match[1]), Number(match[2])] as [number, number]) : undefined;
   if (!range || range[0] < 1 || range[1] > 65535 || range[0] > range[1]) throw new VmigError('USAGE', `--port-range takes FROM-TO within 1-65535, not "${value}"`);
   return range;
+}
+
+/** --auto-converge, --postcopy*, --parallel, --compressed, --timeout*: checked before connecting anywhere. */
+export function convergenceOptions(options: Record<string, unknown>): ConvergenceOptions {
+  const percent = (value: unknown, option: string, max: number) => {
+    const pct = parsePositiveInt(value, option);
+    if (pct > max) throw new VmigError('USAGE', `${option} takes a percentage from 1 to ${max}, not "${String(value)}"`);
+    return pct;
+  };
+  const autoConverge = options.autoConverge === true;
+  if (!autoConverge && (options.autoConvergeInitial !== undefined || options.autoConvergeIncrement !== undefined)) {
+    throw new VmigError('USAGE', '--auto-converge-initial and --auto-converge-increment need --auto-converge');
+  }
+  const timeoutAction = options.timeoutAction === undefined ? undefined : (String(options.timeoutAction) as TimeoutAction);
+  if (timeoutAction !== undefined && options.timeout === undefined) throw new VmigError('USAGE', '--timeout-action needs --timeout SECONDS');
+  const parallel = options.parallel === undefined ? undefined : parsePositiveInt(options.parallel, '--parallel');
+  if (parallel !== undefined && parallel > 64) throw new VmigError('USAGE', `--parallel takes 1 to 64 connections, not ${parallel}`);
+  return {
+    ...(autoConverge ? { autoConverge } : {}),
+    ...(options.autoConvergeInitial !== undefined ? { autoConvergeInitialPct: percent(options.autoConvergeInitial, '--auto-converge-initial', 99) } : {}),
+    ...(options.autoConvergeIncrement !== undefined ? { autoConvergeIncrementPct: percent(options.autoConvergeIncrement, '--auto-converge-increment', 100) } : {}),
+    ...(options.postcopy === true ? { postcopy: true } : {}),
+    ...(options.postcopyAfterPrecopy === true ? { postcopyAfterPrecopy: true } : {}),
+    ...(parallel !== undefined && parallel > 1 ? { parallel } : {}),
+    ...(options.compressed === true ? { compressed: true } : {}),
+    ...(options.timeout !== undefined ? { timeoutMs: parsePositiveInt(options.timeout, '--timeout') * 1000, timeoutAction: timeoutAction ?? 'abort' } : {}),
+  };
 }
 
 const migrateCommand: Action = async (globals, [name, dest], options) => {
@@ -45,6 +73,12 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     tunnelled: options.tunnelled === true,
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
   });
+  const convergence = convergenceOptions(options);
+  const directOnly = needsDirectTransport(convergence);
+  if (directOnly && intent.request !== 'direct') {
+    // Post-copy needs QEMU's return path and multifd several connections: the tls/ssh tunnels carry one one-way stream.
+    throw new VmigError('USAGE', `${directOnly} needs the direct transport (--direct): the tls and ssh tunnels carry a single stream`);
+  }
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase = 'begin';
@@ -95,6 +129,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         bandwidthMiBs,
         ...(maxDowntimeMs ? { maxDowntimeMs } : {}),
         stallTimeoutMs,
+        convergence,
         ...(listenAddress ? { listenAddress } : {}),
         ...(portRange ? { portRange } : {}),
         signal: abort.signal,

@@ -63,3 +63,12 @@ describe('colour', () => {
     expect(output.chalk.red.bold.dim('x')).toBe('x');
   });
 });
+
+describe('describeLive', () => {
+  it('leads with what is left of the pass, then the estimate; never a percentage', async () => {
+    const { describeLive } = await import('../../../src/cli/progress.js');
+    expect(describeLive(progress())).toBe('32.0 MiB left, 200.0 MiB sent, 80.0 MiB/s, ~400 ms to go, dirtying 4.0 MiB/s, downtime ~312 ms');
+    expect(describeLive(progress({ dirtyRateBps: 90 * 1024 * 1024 }))).toContain('not converging');
+    expect(describeLive(progress({ remainingBytes: 900 * 1024 * 1024 }))).not.toContain('%');
+  });
+});

@@ -1,0 +1,133 @@
+// Convergence control, pure: which QEMU capabilities and parameters the operator's options mean on each side,
+// when to switch to post-copy, and how to tell "not converging" (bytes move, the guest dirties them as fast)
+// from progress. "Stalled" (no byte moves at all) is StallDetector's business, and fatal; this never is.
+import { z } from 'zod';
+import type { MigrationProgress } from './migration-stats.js';
+
+export const TIMEOUT_ACTIONS = ['abort', 'suspend', 'postcopy'] as const;
+export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+
+export interface ConvergenceOptions {
+  autoConverge?: boolean;
+  /** cpu-throttle-initial / cpu-throttle-increment, percent. */
+  autoConvergeInitialPct?: number;
+  autoConvergeIncrementPct?: number;
+  /** Enables post-copy (both sides); the switch happens only on postcopyAfterPrecopy or the postcopy timeout action. */
+  postcopy?: boolean;
+  postcopyAfterPrecopy?: boolean;
+  /** multifd channels; direct transport only. */
+  parallel?: number;
+  /** xbzrle: re-sent pages go as deltas. */
+  compressed?: boolean;
+  timeoutMs?: number;
+  timeoutAction?: TimeoutAction;
+}
+
+/** The options as they travel from the controller to the agents. */
+export const convergenceSchema = z
+  .object({
+    autoConverge: z.boolean().optional(),
+    autoConvergeInitialPct: z.number().int().min(1).max(99).optional(),
+    autoConvergeIncrementPct: z.number().int().min(1).max(100).optional(),
+    postcopy: z.boolean().optional(),
+    postcopyAfterPrecopy: z.boolean().optional(),
+    parallel: z.number().int().min(1).max(64).optional(),
+    compressed: z.boolean().optional(),
+    timeoutMs: z.number().int().min(1000).optional(),
+    timeoutAction: z.enum(TIMEOUT_ACTIONS).optional(),
+  })
+  .default({});
+
+export interface Capability {
+  capability: string;
+  state: boolean;
+}
+
+/** Post-copy must be enabled (on both sides) before `migrate` for any way of switching to it later. */
+export function postcopyEnabled(options: ConvergenceOptions): boolean {
+  return options.postcopy === true || options.postcopyAfterPrecopy === true || (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy');
+}
+
+/** Needs a transport that carries QEMU's own streams: post-copy's return path and multifd's extra connections. */
+export function needsDirectTransport(options: ConvergenceOptions): string | undefined {
+  if ((options.parallel ?? 1) > 1) return '--parallel';
+  if (postcopyEnabled(options)) return options.postcopyAfterPrecopy ? '--postcopy-after-precopy' : options.postcopy ? '--postcopy' : '--timeout-action postcopy';
+  return undefined;
+}
+
+/**
+ * Capabilities QEMU requires on both sides (set on the destination before migrate-incoming). Each is set
+ * explicitly, off too: a QEMU that once received a post-copy stream keeps postcopy-ram on for its next migration.
+ */
+export function destinationCapabilities(options: ConvergenceOptions): Capability[] {
+  return [
+    { capability: 'postcopy-ram', state: postcopyEnabled(options) },
+    { capability: 'multifd', state: (options.parallel ?? 1) > 1 },
+  ];
+}
+
+export function destinationParameters(options: ConvergenceOptions): Record<string, unknown> {
+  return (options.parallel ?? 1) > 1 ? { 'multifd-channels': options.parallel } : {};
+}
+
+export function sourceCapabilities(options: ConvergenceOptions): Capability[] {
+  return [
+    ...destinationCapabilities(options),
+    { capability: 'auto-converge', state: options.autoConverge === true },
+    { capability: 'xbzrle', state: options.compressed === true },
+  ];
+}
+
+export function sourceParameters(options: ConvergenceOptions): Record<string, unknown> {
+  return {
+    ...destinationParameters(options),
+    ...(options.autoConverge && options.autoConvergeInitialPct !== undefined ? { 'cpu-throttle-initial': options.autoConvergeInitialPct } : {}),
+    ...(options.autoConverge && options.autoConvergeIncrementPct !== undefined ? { 'cpu-throttle-increment': options.autoConvergeIncrementPct } : {}),
+  };
+}
+
+/** --postcopy-after-precopy: switch once the bulk pass is over (QEMU counts its second dirty sync). */
+export function postcopyDue(options: ConvergenceOptions, progress: Pick<MigrationProgress, 'pass' | 'status'>): boolean {
+  return options.postcopyAfterPrecopy === true && progress.status === 'active' && progress.pass >= 2;
+}
+
+/** Options that would help a guest that does not converge, for the warning, minus those already given. */
+export function convergenceHints(options: ConvergenceOptions): string[] {
+  const hints: string[] = [];
+  if (!options.autoConverge) hints.push('--auto-converge');
+  if (!postcopyEnabled(options)) hints.push('--postcopy-after-precopy (direct)');
+  if (options.timeoutMs === undefined) hints.push('--timeout with --timeout-action suspend');
+  hints.push('a higher --bandwidth or --max-downtime');
+  return hints;
+}
+
+/**
+ * Watches the remaining bytes at each pass start: when over `passes` passes they did not shrink by at least
+ * `shrinkRatio` while bytes kept moving, the guest dirties memory as fast as the stream carries it.
+ */
+export class ConvergenceWatch {
+  private readonly atPass: { pass: number; remaining: number; transferred: number }[] = [];
+  private warned = false;
+
+  constructor(
+    private readonly passes = 3,
+    private readonly shrinkRatio = 0.9,
+  ) {}
+
+  /** True exactly once: the first time the samples show non-convergence. */
+  observe(progress: Pick<MigrationProgress, 'pass' | 'remainingBytes' | 'transferredBytes'>): boolean {
+    const last = this.atPass[this.atPass.length - 1];
+    if (progress.pass < 1 || (last && progress.pass <= last.pass)) return false;
+    this.atPass.push({ pass: progress.pass, remaining: progress.remainingBytes, transferred: progress.transferredBytes });
+    if (this.warned || this.atPass.length <= this.passes) return false;
+    const then = this.atPass[this.atPass.length - 1 - this.passes]!;
+    const now = this.atPass[this.atPass.length - 1]!;
+    const moving = now.transferred > then.transferred;
+    const shrinking = now.remaining < then.remaining * this.shrinkRatio;
+    if (moving && !shrinking) {
+      this.warned = true;
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConvergenceWatch,
+  convergenceHints,
+  destinationCapabilities,
+  destinationParameters,
+  needsDirectTransport,
+  postcopyDue,
+  sourceCapabilities,
+  sourceParameters,
+} from '../../../src/qemu/convergence.js';
+
+const MiB = 1024 * 1024;
+
+describe('capabilities and parameters', () => {
+  it('sets nothing extra without options', () => {
+    // Explicitly off: a QEMU that once received a post-copy stream would otherwise keep postcopy-ram on.
+    expect(sourceCapabilities({}).filter((entry) => entry.state)).toEqual([]);
+    expect(sourceCapabilities({}).map((entry) => entry.capability)).toEqual(['postcopy-ram', 'multifd', 'auto-converge', 'xbzrle']);
+    expect(sourceParameters({})).toEqual({});
+    expect(destinationCapabilities({}).filter((entry) => entry.state)).toEqual([]);
+    expect(needsDirectTransport({})).toBeUndefined();
+  });
+
+  it('maps each option to its QEMU name', () => {
+    const options = { autoConverge: true, autoConvergeInitialPct: 30, autoConvergeIncrementPct: 15, postcopy: true, parallel: 4, compressed: true };
+    expect(sourceCapabilities(options)).toEqual([
+      { capability: 'postcopy-ram', state: true },
+      { capability: 'multifd', state: true },
+      { capability: 'auto-converge', state: true },
+      { capability: 'xbzrle', state: true },
+    ]);
+    expect(sourceParameters(options)).toEqual({ 'multifd-channels': 4, 'cpu-throttle-initial': 30, 'cpu-throttle-increment': 15 });
+  });
+
+  it('sets on the destination only what QEMU needs on both sides', () => {
+    const options = { autoConverge: true, postcopyAfterPrecopy: true, parallel: 2, compressed: true };
+    expect(destinationCapabilities(options)).toEqual([
+      { capability: 'postcopy-ram', state: true },
+      { capability: 'multifd', state: true },
+    ]);
+    expect(destinationParameters(options)).toEqual({ 'multifd-channels': 2 });
+  });
+
+  it('enables post-copy for the postcopy timeout action and requires the direct transport', () => {
+    const options = { timeoutMs: 10_000, timeoutAction: 'postcopy' as const };
+    expect(destinationCapabilities(options).filter((entry) => entry.state)).toEqual([{ capability: 'postcopy-ram', state: true }]);
+    expect(needsDirectTransport(options)).toBe('--timeout-action postcopy');
+    expect(needsDirectTransport({ parallel: 3 })).toBe('--parallel');
+    expect(needsDirectTransport({ parallel: 1, timeoutMs: 10_000, timeoutAction: 'suspend' })).toBeUndefined();
+  });
+
+  it('starts post-copy after precopy only from the second dirty sync', () => {
+    expect(postcopyDue({ postcopyAfterPrecopy: true }, { pass: 1, status: 'active' })).toBe(false);
+    expect(postcopyDue({ postcopyAfterPrecopy: true }, { pass: 2, status: 'active' })).toBe(true);
+    expect(postcopyDue({ postcopy: true }, { pass: 5, status: 'active' })).toBe(false);
+  });
+
+  it('suggests only options not already given', () => {
+    expect(convergenceHints({ autoConverge: true })).not.toContain('--auto-converge');
+    expect(convergenceHints({})).toContain('--auto-converge');
+  });
+});
+
+describe('ConvergenceWatch', () => {
+  const sample = (pass: number, remainingMiB: number, transferredMiB: number) => ({ pass, remainingBytes: remainingMiB * MiB, transferredBytes: transferredMiB * MiB });
+
+  it('warns once when remaining does not shrink over several passes while bytes move', () => {
+    const watch = new ConvergenceWatch(3);
+    const warnings = [1, 2, 3, 4, 5, 6].map((pass) => watch.observe(sample(pass, 60, pass * 64)));
+    expect(warnings).toEqual([false, false, false, true, false, false]);
+  });
+
+  it('does not warn while remaining shrinks', () => {
+    const watch = new ConvergenceWatch(3);
+    const warnings = [1, 2, 3, 4, 5, 6].map((pass) => watch.observe(sample(pass, 64 / 2 ** pass, pass * 64)));
+    expect(warnings.some(Boolean)).toBe(false);
+  });
+
+  it('leaves a stream that moves no bytes to the stall detector', () => {
+    const watch = new ConvergenceWatch(2);
+    const warnings = [1, 2, 3, 4].map((pass) => watch.observe(sample(pass, 60, 100)));
+    expect(warnings.some(Boolean)).toBe(false);
+  });
+
+  it('counts passes, not samples', () => {
+    const watch = new ConvergenceWatch(2);
+    for (let i = 0; i < 20; i++) expect(watch.observe(sample(1, 60, i))).toBe(false);
+    expect(watch.observe(sample(2, 60, 100))).toBe(false);
+    expect(watch.observe(sample(3, 60, 200))).toBe(true);
+  });
+});
