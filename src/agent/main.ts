@@ -115,6 +115,9 @@ export async function runAgent(): Promise<void> {
     watchdog.unref();
   });
 
+  // A Prepare or Begin still running when the controller vanished registers its migration when it ends:
+  // wait for it, or its half-started QEMU or lock would be left for nobody.
+  await rpc?.drain(120_000);
   for (const migration of registry.all()) {
     try {
       if (migration.role === 'source') await abandonSource(context, registry, migration);

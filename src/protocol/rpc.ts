@@ -28,6 +28,7 @@ export class RpcConnection {
   private readonly decoder = new LineDecoder();
   private closed: Error | undefined;
   private readonly inFlight = new AbortController();
+  private readonly serving = new Set<Promise<void>>();
 
   constructor(
     private readonly input: Readable,
@@ -70,6 +71,18 @@ export class RpcConnection {
     this.options.onClose?.(reason);
   }
 
+  /** Waits (bounded) for the handlers still running: what they set up must be known before acting on a close. */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.serving]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
   private receive(chunk: Buffer): void {
     let values: unknown[];
     try {
@@ -94,7 +107,9 @@ export class RpcConnection {
     } else if (message.kind === 'event') {
       this.options.onEvent?.(message.event);
     } else {
-      void this.serve(message.request.id, message.request.method, message.request.params);
+      const serving = this.serve(message.request.id, message.request.method, message.request.params);
+      this.serving.add(serving);
+      void serving.finally(() => this.serving.delete(serving));
     }
   }
 

@@ -1,13 +1,22 @@
 // Process liveness checks that survive pid reuse: a pid counts as ours only if its command line names our marker.
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { sleep } from './fs.js';
 
+/** Whether `pid` is a live process. A zombie (exited, not yet reaped by its parent) counts as dead. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    // No /proc (not Linux) or it just exited: kill(0) above is the best answer there is.
+    return existsSync('/proc/self') ? false : true;
   }
 }
 

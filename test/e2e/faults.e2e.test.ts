@@ -109,7 +109,12 @@ describe('fault injection', () => {
     }
     await options.after?.();
     await settle(name);
-    const recover = await lab.vmig(['-c', 'h1', 'recover', name, '--destination', 'h2']);
+    // Exit 5 means an agent is still finishing its own cleanup: an operator would simply retry.
+    let recover = await lab.vmig(['-c', 'h1', 'recover', name, '--destination', 'h2']);
+    for (let attempt = 0; attempt < 10 && recover.exitCode === 5; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      recover = await lab.vmig(['-c', 'h1', 'recover', name, '--destination', 'h2']);
+    }
     expectOk(recover);
     await settle(name);
     const runsOn = await whereRuns(name);
