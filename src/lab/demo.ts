@@ -42,8 +42,9 @@ async function main(): Promise<number> {
     }
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     say(`guest on h1: ${await guestLine(lab, 'h1')}`);
-    say('vmig -c h1 migrate demo h2 --direct');
-    const code = await lab.vmigInteractive(['-c', 'h1', 'migrate', 'demo', 'h2', '--direct']);
+    // The default transport (encrypted, chosen automatically); the cap stretches the copy so progress is visible.
+    say('vmig -c h1 migrate demo h2 --bandwidth 96');
+    const code = await lab.vmigInteractive(['-c', 'h1', 'migrate', 'demo', 'h2', '--bandwidth', '96']);
     if (code !== 0) return code;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     say(`guest on h2: ${await guestLine(lab, 'h2')}`);
