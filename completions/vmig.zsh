@@ -87,6 +87,7 @@ _vmig() {
             '--migrate-uri[address the source sends the stream to]:uri:' \
             '--stall-timeout[give up when no data moves for this long (s)]:seconds:' \
             '--auto-converge[throttle the vCPUs until the copy converges]' \
+            '--downtime-steps[raise the allowed downtime in N steps]:steps:' \
             '--auto-converge-initial[first throttle step (percent)]:percent:' \
             '--auto-converge-increment[further throttle steps (percent)]:percent:' \
             '--postcopy[enable post-copy]' \
@@ -108,12 +109,17 @@ _vmig() {
             '--dry-run[print the plan, change nothing]' \
             '--abort[ask the running evacuation to start no new migrations]' \
             '--stall-timeout[give up when no data moves for this long (s)]:seconds:' \
+            '--downtime-steps[raise the allowed downtime in N steps]:steps:' \
+            '--auto-converge[throttle the vCPUs until the copy converges]' \
+            '--postcopy-after-precopy[switch to post-copy after the first pass]' \
+            '--timeout[act when the copy has not finished after this long (s)]:seconds:' \
+            '--timeout-action[what to do at --timeout]:action:(abort suspend postcopy)' \
             '1:source host:_vmig_hosts' && ret=0
           ;;
         migrate-setspeed) _arguments '1:domain:_vmig_domains' '2:MiB/s (0 = no cap):' && ret=0 ;;
         migrate-setmaxdowntime) _arguments '1:domain:_vmig_domains' '2:milliseconds:' && ret=0 ;;
         recover)
-          _arguments '--destination[the other host of the migration]:host:_vmig_hosts' '--dry-run[show what would be done]' '1:domain:_vmig_domains' && ret=0
+          _arguments '--destination[the other host of the migration]:host:_vmig_hosts' '--dry-run[show what would be done]' '--transport[stream that resumes a broken post-copy]:transport:(ssh tls direct)' '1:domain:_vmig_domains' && ret=0
           ;;
         completion) _arguments '1:shell:(bash zsh fish)' && ret=0 ;;
         help) _describe -t commands 'vmig command' commands && ret=0 ;;

@@ -6,12 +6,12 @@ import { parseDomain, requiredPaths } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
+import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
 import { convergenceSchema, destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
 import { describeCookie, TRANSPORT_REQUESTS } from '../transports/cookie.js';
 import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
-import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { writeDefinition } from './domains.js';
 import { loadHostConfig, type HostConfig } from './host-config.js';
@@ -34,6 +34,11 @@ const finishParams = z.object({
   suspend: z.boolean().default(false),
   persistent: z.boolean().default(false),
   timeoutMs: z.number().int().min(1000).default(60_000),
+  /**
+   * Called as soon as the source switched to post-copy: resume at once (the point of post-copy), then stay
+   * until the last page arrived. No deadline for that part: the source's stall detection watches the stream.
+   */
+  postcopy: z.boolean().default(false),
 });
 const idParams = z.object({ migrationId: z.string() });
 const selectParams = z.object({ migrationId: z.string(), transport: z.enum(['tls', 'ssh']) });
@@ -108,16 +113,28 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       const options = finishParams.parse(params);
       const migration = destinationMigration(options.migrationId);
       const { qmp } = migration;
-      // The source reported completion; the destination may take a moment more to load the last device state.
+      const where = `${migration.name} on ${context.host}`;
       const deadline = Date.now() + options.timeoutMs;
-      for (;;) {
-        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${migration.name} on ${context.host} exited before it held the complete state`);
+      const incoming = async () => {
+        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${where} exited before it held the complete state`);
         const reply = await qmp.execute<QueryMigrate>('query-migrate');
         const status = await qmp.execute<{ status: string }>('query-status');
-        if (reply.status === 'completed' && status.status !== 'inmigrate') break;
-        if (reply.status === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${migration.name} on ${context.host} failed: ${reply['error-desc'] ?? 'no reason given'}`);
-        if (Date.now() > deadline) throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${migration.name} on ${context.host} did not complete within ${options.timeoutMs} ms`);
-        await sleep(50);
+        return { migration: reply.status ?? 'none', run: status.status, reply };
+      };
+      const brokenPostcopy = (state: { migration: string; reply: QueryMigrate }) =>
+        new VmigError('NEEDS_RECOVERY', `the post-copy stream into ${where} broke (${state.reply['error-desc'] ?? state.migration}); the guest's memory is split between both hosts`);
+      // The source reported completion (or post-copy); the destination may take a moment more to load the device state.
+      // "inmigrate" turns into "paused" once QEMU has loaded it, in post-copy before the last page arrives.
+      for (;;) {
+        const state = await incoming();
+        if (state.migration === 'completed' && state.run !== 'inmigrate') break;
+        if (options.postcopy && state.migration === 'postcopy-active' && state.run !== 'inmigrate') break;
+        if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed')) throw brokenPostcopy(state);
+        if (state.migration === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${where} failed: ${state.reply['error-desc'] ?? 'no reason given'}`);
+        if (Date.now() > deadline) throw new VmigError(options.postcopy ? 'NEEDS_RECOVERY' : 'MIGRATION_FAILED', `the incoming stream of ${where} did not ${options.postcopy ? 'switch to post-copy' : 'complete'} within ${options.timeoutMs} ms`);
+        // Woken by QEMU's own MIGRATION event (sent once the state is loaded): every ms here is guest downtime.
+        // The short timeout covers the post-copy run command, which changes the run state without an event.
+        await qmp.waitForEvent((event) => event.event === 'MIGRATION', 50).catch(() => undefined);
       }
       let resumedAt: number | undefined;
       if (!options.suspend) {
@@ -126,6 +143,15 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         await qmp.execute('cont');
         const event = await resumed;
         resumedAt = event ? qmpEventTime(event) : undefined;
+      }
+      if (options.postcopy) {
+        // The guest runs here now and fetches missing pages from the source: wait for the last one.
+        for (;;) {
+          const state = await incoming();
+          if (state.migration === 'completed') break;
+          if (state.migration !== 'postcopy-active') throw brokenPostcopy(state);
+          await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
+        }
       }
       migration.phase = 'finished';
       migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined });
@@ -136,6 +162,14 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       migration.phase = 'done';
       registry.delete(migration.migrationId);
       return { name: migration.name, state: options.suspend ? 'paused' : 'running', ...(resumedAt !== undefined ? { resumedAt } : {}) };
+    },
+
+    /** The source lost the post-copy stream: pause this side too, so that `vmig recover` can resume it. */
+    async 'migrate.postcopy-pause'(params: unknown) {
+      const { migrationId } = idParams.parse(params);
+      const migration = destinationMigration(migrationId);
+      if (!migration.qmp.isClosed) await pausePostcopy(migration.qmp);
+      return {};
     },
 
     /** `auto`: the controller picked a transport; the other listener closes before any stream starts. */

@@ -17,6 +17,7 @@ import { jobHandlers } from './jobs.js';
 import { Journal } from './journal.js';
 import { Locks } from './locks.js';
 import { MigrationRegistry } from './migration-state.js';
+import { postcopyRecoveryHandlers } from './postcopy-recovery.js';
 import { recoverHandlers } from './recover.js';
 import { abandonSource, sourceHandlers } from './source.js';
 import { StateDir } from './state.js';
@@ -81,6 +82,7 @@ export async function runAgent(): Promise<void> {
     ...(jobHandlers(context) as Record<string, Handler>),
     ...(evacuationHandlers(context) as Record<string, Handler>),
     ...(recoverHandlers(context) as Record<string, Handler>),
+    ...(postcopyRecoveryHandlers(context) as Record<string, Handler>),
   };
 
   // Once the controller's channel is gone, writes to it fail with EPIPE: that must not kill the agent

@@ -17,7 +17,8 @@ import type { Instance } from './instances.js';
 import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
 import { StallDetector } from '../qemu/stall.js';
 import { watchEventTime } from '../qemu/event-time.js';
-import { ConvergenceWatch, convergenceHints, convergenceSchema, postcopyDue, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
+import { pausePostcopy } from '../qemu/postcopy.js';
+import { ConvergenceWatch, convergenceHints, convergenceSchema, downtimeSchedule, postcopyDue, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
 
 /** Waits (bounded) until QEMU's migration state is final after a cancel. */
 async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
@@ -27,6 +28,9 @@ async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
     await sleep(100);
   }
 }
+
+/** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
+const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused']);
 
 const beginParams = z.object({ name: z.string(), migrationId: z.string(), controller: z.string(), peer: z.string() });
 const performParams = z.object({
@@ -129,6 +133,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const stopWatch = watchEventTime(qmp, 'STOP');
       migration.phase = 'performing';
       await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'performing' });
+      const downtimeSteps = options.maxDowntimeMs && options.convergence.downtimeSteps ? downtimeSchedule(options.maxDowntimeMs, options.convergence.downtimeSteps) : undefined;
       // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
       await qmp.execute('migrate-set-capabilities', {
         capabilities: [
@@ -140,7 +145,9 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       await qmp.execute('migrate-set-parameters', {
         ...sourceParameters(options.convergence),
         'max-bandwidth': options.bandwidthMiBs > 0 ? options.bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
-        ...(options.maxDowntimeMs ? { 'downtime-limit': options.maxDowntimeMs } : {}),
+        // --bandwidth caps post-copy's background copy too (QEMU's 0 means no cap there).
+        'max-postcopy-bandwidth': options.bandwidthMiBs * 1024 * 1024,
+        ...(options.maxDowntimeMs ? { 'downtime-limit': downtimeSteps?.[0] ?? options.maxDowntimeMs } : {}),
       });
       // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
       const parameters = await qmp.execute<Record<string, unknown>>('query-migrate-parameters').catch(() => undefined);
@@ -150,6 +157,8 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const stall = new StallDetector(options.stallTimeoutMs);
       const convergence = options.convergence;
       const watch = new ConvergenceWatch();
+      let downtimeStep = 0;
+      let stepWatch = new ConvergenceWatch();
       const performStarted = Date.now();
       let timeoutHandled = false;
       let postcopyRequested = false;
@@ -180,6 +189,13 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         if (!postcopyStarted && watch.observe(progress)) {
           warn(`${migration.name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}`);
         }
+        if (downtimeSteps && downtimeStep < downtimeSteps.length - 1 && !postcopyStarted && stepWatch.observe(progress)) {
+          // Not converging at this limit: allow the next step, and watch the following passes afresh.
+          downtimeStep++;
+          stepWatch = new ConvergenceWatch();
+          await qmp.execute('migrate-set-parameters', { 'downtime-limit': downtimeSteps[downtimeStep] });
+          warn(`${migration.name}: not converging with ${downtimeSteps[downtimeStep - 1]} ms of downtime; allowing ${downtimeSteps[downtimeStep]} ms (--downtime-steps, step ${downtimeStep + 1} of ${downtimeSteps.length})`);
+        }
         if (!postcopyRequested && postcopyDue(convergence, progress)) await startPostcopy('--postcopy-after-precopy');
         if (!timeoutHandled && !postcopyStarted && convergence.timeoutMs !== undefined && Date.now() - performStarted >= convergence.timeoutMs) {
           timeoutHandled = true;
@@ -200,8 +216,13 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
             await startPostcopy(`--timeout ${seconds} s reached`);
           }
         }
+        if (postcopyStarted && reply.status === 'postcopy-paused') {
+          throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} broke (${reply['error-desc'] ?? 'connection lost'}); both sides are paused in post-copy, the guest's memory is split between them`);
+        }
         if (postcopyStarted && stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
-          throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s; the destination holds the guest, the source stays paused`);
+          // QEMU would wait on a silent socket for minutes: pausing makes the stream recoverable at once.
+          await pausePostcopy(qmp);
+          throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s; both sides are paused in post-copy, the guest's memory is split between them`);
         }
         if (stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
           await qmp.execute('migrate_cancel').catch(() => undefined);
@@ -213,8 +234,9 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         // The controller is gone: abandonSource() now decides; this loop just stops watching.
         if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
         // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
+        // The switch to post-copy too: the destination resumes the guest as soon as the controller hears of it.
         await qmp
-          .waitForEvent((event) => event.event === 'MIGRATION' && TERMINAL_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
+          .waitForEvent((event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
           .catch(() => undefined);
       }
       if (reply.status === 'completed') {

@@ -110,8 +110,9 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .option('--auto-converge', 'throttle the guest vCPUs more and more until the copy converges', false)
     .option('--auto-converge-initial <pct>', 'first throttle step of --auto-converge, percent (QEMU default 20)')
     .option('--auto-converge-increment <pct>', 'each further throttle step of --auto-converge, percent (QEMU default 10)')
-    .option('--postcopy', 'enable post-copy; it starts only with --timeout-action postcopy (direct transport only)', false)
-    .option('--postcopy-after-precopy', 'switch to post-copy after the first full pass (direct transport only)', false)
+    .option('--downtime-steps <n>', 'start at 1/N of --max-downtime and allow one step more each time the copy stops converging')
+    .option('--postcopy', 'enable post-copy; it starts only with --timeout-action postcopy', false)
+    .option('--postcopy-after-precopy', 'switch to post-copy after the first full pass: the guest resumes on DEST at once and fetches the rest', false)
     .option('--parallel <n>', 'send over N parallel connections (multifd; direct transport only)')
     .option('--compressed', 'send re-dirtied pages as deltas (xbzrle)', false)
     .option('--timeout <seconds>', 'act (see --timeout-action) when the copy has not finished after this long')
@@ -149,6 +150,11 @@ Examples:
     .option('--bandwidth <MiBs>', 'cap each stream at this many MiB/s (default: no cap)')
     .option('--max-downtime <ms>', 'the longest pause a guest may see at switch-over')
     .option('--stall-timeout <seconds>', 'give up on a stream that moves no data for this long', '30')
+    .option('--downtime-steps <n>', 'as for migrate: start at 1/N of --max-downtime, allow more while not converging')
+    .option('--auto-converge', 'throttle busy guests until their copy converges', false)
+    .option('--postcopy-after-precopy', 'switch each guest to post-copy after its first full pass', false)
+    .option('--timeout <seconds>', 'act (see --timeout-action) on a guest whose copy has not finished after this long')
+    .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (the guest stays, the evacuation reports it), suspend, postcopy').choices(['abort', 'suspend', 'postcopy']))
     .option('--port-range <from-to>', 'migration ports on the destinations (default 49152-49215)')
     .addHelpText(
       'after',
@@ -206,6 +212,7 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .argument('<name>', 'domain name')
     .option('--destination <uri>', 'the other host of the migration (default: as recorded in the source journal)')
     .option('--dry-run', 'show what would be done, change nothing', false)
+    .addOption(new Option('--transport <name>', 'stream for resuming a broken post-copy (default: ssh, which needs no port between the hosts)').choices(['ssh', 'tls', 'direct']))
     .addHelpText('after', '\nExample:\n  $ vmig -c hv1 recover web1 --destination hv2')
     .action(lazy(() => import('./commands/recover.js')));
 

@@ -33,6 +33,12 @@ export interface MigrationSettings {
   migrationPorts?: [number, number];
   bandwidthMiBs?: number;
   maxDowntimeMs?: number;
+  autoConverge?: boolean;
+  postcopyAfterPrecopy?: boolean;
+  compressed?: boolean;
+  downtimeSteps?: number;
+  timeoutS?: number;
+  timeoutAction?: HostSettings['timeout_action'];
 }
 
 /** The defaults for a migration to `destination`: its host entry first, then the top-level keys. */
@@ -50,5 +56,14 @@ export function migrationSettings(config: VmigConfig | undefined, destination: s
   if (ports !== undefined) settings.migrationPorts = ports;
   if (bandwidth !== undefined) settings.bandwidthMiBs = bandwidth;
   if (downtime !== undefined) settings.maxDowntimeMs = downtime;
+  const convergence = {
+    autoConverge: pick('auto_converge'),
+    postcopyAfterPrecopy: pick('postcopy_after_precopy'),
+    compressed: pick('compressed'),
+    downtimeSteps: pick('downtime_steps'),
+    timeoutS: pick('timeout_s'),
+    timeoutAction: pick('timeout_action'),
+  };
+  for (const [key, value] of Object.entries(convergence)) if (value !== undefined) Object.assign(settings, { [key]: value });
   return settings;
 }

@@ -15,6 +15,13 @@ const migrationDefaults = {
   migration_ports: portRange.optional(),
   bandwidth_mibs: z.number().int().min(0).optional(),
   max_downtime_ms: z.number().int().min(1).optional(),
+  // Convergence: what makes a busy guest's migration end (see `vmig migrate --help`).
+  auto_converge: z.boolean().optional(),
+  postcopy_after_precopy: z.boolean().optional(),
+  compressed: z.boolean().optional(),
+  downtime_steps: z.number().int().min(2).max(20).optional(),
+  timeout_s: z.number().int().min(1).optional(),
+  timeout_action: z.enum(['abort', 'suspend', 'postcopy']).optional(),
 };
 
 const hostSchema = z

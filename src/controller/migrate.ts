@@ -1,6 +1,7 @@
 // The migration driver: Begin → Prepare → Perform → Finish → Confirm across two agents, and the way back
-// from a failure at each step. Safety rules (shared/DESIGN.md): the destination resumes only in Finish,
-// the source is retired only after Finish succeeded, and an outcome we cannot know is reported, never guessed.
+// from a failure at each step. Safety rules (shared/DESIGN.md): the destination resumes only in Finish (in
+// post-copy, Finish starts at the switch-over), the source is retired only after Finish succeeded, and an
+// outcome we cannot know is reported, never guessed.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { VmigError, isVmigError } from '../errors.js';
@@ -117,13 +118,23 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
 
   let transport: TransportDecision | undefined;
   let relay: ControllerRelay | undefined;
-  // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed.
+  type Finished = { state: 'running' | 'paused'; resumedAt?: number };
+  const finish = (postcopy: boolean) => destination.call<Finished>('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent, postcopy });
+  // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed,
+  // and Finish starts at once, while Perform still runs: the guest resumes there and pulls the pages it lacks.
   let postcopyStarted = false;
+  let postcopyFinish: Promise<Finished> | undefined;
   const onEvent = (event: { event: string; data: unknown }) => {
     const data = event.data as MigrationProgress & { migrationId?: string; message?: string };
     if (data.migrationId !== migrationId) return;
     if (event.event === 'migration.progress') {
-      if (data.status.startsWith('postcopy')) postcopyStarted = true;
+      if (data.status.startsWith('postcopy') && !postcopyStarted) {
+        postcopyStarted = true;
+        reporter.phase('finish', `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`);
+        postcopyFinish = finish(true);
+        // Awaited after Perform; until then a rejection must not count as unhandled.
+        postcopyFinish.catch(() => undefined);
+      }
       reporter.progress(data);
     }
     if (event.event === 'migration.warning' && data.message) reporter.warning(data.message);
@@ -156,9 +167,12 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     });
   } catch (error) {
     if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) {
-      // Post-copy: the destination is authoritative; resuming the source or removing the destination could lose the guest.
+      // Post-copy: the guest's memory is split between the hosts; resuming the source or removing the destination
+      // would lose it. Both sides are paused so that `vmig recover` can resume the stream.
       relay?.close();
-      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; ${domain} was in post-copy, so neither side was resumed. Resolve with: ${recoverHint(request)}`, { cause: error });
+      await bestEffort(() => destination.call('migrate.postcopy-pause', { migrationId }));
+      await postcopyFinish?.catch(() => undefined);
+      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
     }
     reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
     relay?.close();
@@ -174,11 +188,15 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     source.events.off('event', onEvent);
   }
 
-  reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
-  let finished: { state: 'running' | 'paused'; resumedAt?: number };
+  if (!postcopyFinish) reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
+  let finished: Finished;
   try {
-    finished = await destination.call('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent });
+    finished = await (postcopyFinish ?? finish(false));
   } catch (error) {
+    if (postcopyFinish) {
+      // The destination ran the guest already: the source's copy is stale and must never be resumed.
+      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; ${domain} ran on ${destination.label} in post-copy, the source was not resumed. Resolve with: ${recoverHint(request)}`);
+    }
     if (connectionLost(error)) {
       // We cannot know whether the destination resumed: resuming the source now could run the guest twice.
       throw new VmigError('NEEDS_RECOVERY', `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`);

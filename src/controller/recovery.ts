@@ -2,7 +2,8 @@
 // Pure: the same views always give the same plan, and no plan ever leaves the guest running on two hosts.
 import type { HostView } from '../agent/recover.js';
 
-export type RecoveryStep = { host: 'source' | 'destination'; action: 'resume' | 'retire' | 'clear-lock'; why: string };
+/** `resume-postcopy` takes both hosts (a new stream from source to destination); the controller runs it. */
+export type RecoveryStep = { host: 'source' | 'destination'; action: 'resume' | 'retire' | 'clear-lock' | 'resume-postcopy'; why: string };
 
 export type RecoveryPlan =
   | { kind: 'resolved'; runsOn: 'source' | 'destination'; steps: RecoveryStep[]; summary: string }
@@ -15,6 +16,8 @@ const holdsCompleteState = (view: HostView): boolean =>
   view.instance !== undefined && view.instance.incomingMigrationId !== undefined && view.instance.migrationStatus === 'completed';
 /** QEMU's state after an outgoing migration completed: the source's copy is still whole, just stopped. */
 const stoppedAfterMigration = (view: HostView): boolean => view.instance?.qemuStatus === 'postmigrate';
+/** Past the post-copy switch-over and not completed: the guest's memory is split between the two QEMUs. */
+const inPostcopy = (view: HostView): boolean => view.instance?.migrationStatus.startsWith('postcopy') === true;
 
 export function planRecovery(source: HostView, destination: HostView, domain: string): RecoveryPlan {
   const busy = [source, destination].find((view) => view.lock?.alive || view.instance?.ownerAlive);
@@ -25,6 +28,23 @@ export function planRecovery(source: HostView, destination: HostView, domain: st
     view.lock && !view.lock.alive ? [{ host: index === 0 ? 'source' : 'destination', action: 'clear-lock', why: `stale lock of migration ${view.lock.migrationId}` } as RecoveryStep] : [],
   );
 
+  // Before anything that would resume or retire one side: in post-copy neither side may go on alone.
+  if (inPostcopy(source) || inPostcopy(destination)) {
+    if (source.instance && destination.instance) {
+      return {
+        kind: 'resolved',
+        runsOn: 'destination',
+        steps: [
+          { host: 'destination', action: 'resume-postcopy', why: `the post-copy stream broke: ${source.host} still holds pages that ${destination.host} lacks` },
+          { host: 'source', action: 'retire', why: 'every page reached the destination' },
+          ...staleLocks,
+        ],
+        summary: `the post-copy of ${domain} resumed and completed; it runs on ${destination.host}`,
+      };
+    }
+    const gone = source.instance ? destination.host : source.host;
+    return { kind: 'lost', steps: [], summary: `the post-copy of ${domain} broke and its QEMU on ${gone} is gone: the guest's memory was split between both hosts and cannot be put together` };
+  }
   if (running(source) && running(destination)) {
     return { kind: 'conflict', steps: [], summary: `${domain} runs on both ${source.host} and ${destination.host}: vmig will not choose; stop one with vmig destroy` };
   }

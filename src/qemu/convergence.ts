@@ -21,6 +21,8 @@ export interface ConvergenceOptions {
   compressed?: boolean;
   timeoutMs?: number;
   timeoutAction?: TimeoutAction;
+  /** With --max-downtime: start at a fraction of it and allow more each time the copy stops converging. */
+  downtimeSteps?: number;
 }
 
 /** The options as they travel from the controller to the agents. */
@@ -35,6 +37,7 @@ export const convergenceSchema = z
     compressed: z.boolean().optional(),
     timeoutMs: z.number().int().min(1000).optional(),
     timeoutAction: z.enum(TIMEOUT_ACTIONS).optional(),
+    downtimeSteps: z.number().int().min(2).max(20).optional(),
   })
   .default({});
 
@@ -48,11 +51,12 @@ export function postcopyEnabled(options: ConvergenceOptions): boolean {
   return options.postcopy === true || options.postcopyAfterPrecopy === true || (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy');
 }
 
-/** Needs a transport that carries QEMU's own streams: post-copy's return path and multifd's extra connections. */
+/**
+ * multifd opens several connections, which the tls/ssh tunnels (one stream each) do not carry. Post-copy needs
+ * only the return path on the same connection, which the tunnels carry both ways.
+ */
 export function needsDirectTransport(options: ConvergenceOptions): string | undefined {
-  if ((options.parallel ?? 1) > 1) return '--parallel';
-  if (postcopyEnabled(options)) return options.postcopyAfterPrecopy ? '--postcopy-after-precopy' : options.postcopy ? '--postcopy' : '--timeout-action postcopy';
-  return undefined;
+  return (options.parallel ?? 1) > 1 ? '--parallel' : undefined;
 }
 
 /**
@@ -91,13 +95,21 @@ export function postcopyDue(options: ConvergenceOptions, progress: Pick<Migratio
   return options.postcopyAfterPrecopy === true && progress.status === 'active' && progress.pass >= 2;
 }
 
+/**
+ * --downtime-steps N --max-downtime M: the downtime limits to go through, M/N, 2M/N, … M. A short pause is
+ * tried first; a longer one is allowed only when the guest proves it needs it (see ConvergenceWatch).
+ */
+export function downtimeSchedule(maxDowntimeMs: number, steps: number): number[] {
+  return Array.from({ length: steps }, (_, index) => Math.ceil((maxDowntimeMs * (index + 1)) / steps));
+}
+
 /** Options that would help a guest that does not converge, for the warning, minus those already given. */
 export function convergenceHints(options: ConvergenceOptions): string[] {
   const hints: string[] = [];
   if (!options.autoConverge) hints.push('--auto-converge');
-  if (!postcopyEnabled(options)) hints.push('--postcopy-after-precopy (direct)');
+  if (!postcopyEnabled(options)) hints.push('--postcopy-after-precopy');
   if (options.timeoutMs === undefined) hints.push('--timeout with --timeout-action suspend');
-  hints.push('a higher --bandwidth or --max-downtime');
+  hints.push(options.downtimeSteps ? 'a higher --bandwidth or --max-downtime' : 'a higher --bandwidth or --max-downtime (or --downtime-steps)');
   return hints;
 }
 

@@ -3,10 +3,13 @@ import type { QmpClient } from '../qemu/qmp.js';
 import { hostForUri, type Cookie, type Endpoint } from './cookie.js';
 import { bindInRange } from './ports.js';
 
+/** How QEMU starts listening: `migrate-incoming` for a new stream, `migrate-recover` to resume a paused post-copy. */
+export type IncomingCommand = 'migrate-incoming' | 'migrate-recover';
+
 /** Destination: opens QEMU's own listener on a free port of the range. */
-export async function openDirectIncoming(qmp: QmpClient, listenHost: string, range: [number, number]): Promise<Endpoint> {
+export async function openDirectIncoming(qmp: QmpClient, listenHost: string, range: [number, number], command: IncomingCommand = 'migrate-incoming'): Promise<Endpoint> {
   return bindInRange(listenHost, range, async (port) => {
-    await qmp.execute('migrate-incoming', { uri: `tcp:${hostForUri(listenHost)}:${port}` });
+    await qmp.execute(command, { uri: `tcp:${hostForUri(listenHost)}:${port}` });
     return { host: listenHost, port };
   });
 }

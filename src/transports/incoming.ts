@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { QmpClient } from '../qemu/qmp.js';
 import { mintCookie, type Cookie, type TransportRequest } from './cookie.js';
-import { openDirectIncoming } from './direct.js';
+import { openDirectIncoming, type IncomingCommand } from './direct.js';
 import { openSshIncoming } from './ssh-relay.js';
 import { openTlsIncoming, type TunnelEnd, type TunnelLog } from './tls.js';
 
@@ -19,15 +19,18 @@ export async function openIncoming(options: {
   listenHost: string;
   portRange: [number, number];
   log: TunnelLog;
+  /** migrate-recover: the listener resumes a paused post-copy stream instead of taking a new one. */
+  command?: IncomingCommand;
 }): Promise<{ cookie: Cookie; ends: IncomingEnds }> {
   const { transport, migrationId, qmp, log } = options;
+  const command = options.command ?? 'migrate-incoming';
   if (transport === 'direct') {
-    const endpoint = await openDirectIncoming(qmp, options.listenHost, options.portRange);
+    const endpoint = await openDirectIncoming(qmp, options.listenHost, options.portRange, command);
     return { cookie: mintCookie(migrationId, 'direct', endpoint), ends: {} };
   }
   const cookie = mintCookie(migrationId, transport, undefined);
   const qemuSocket = join(options.instanceDir, 'in.sock');
-  await qmp.execute('migrate-incoming', { uri: `unix:${qemuSocket}` });
+  await qmp.execute(command, { uri: `unix:${qemuSocket}` });
   const ends: IncomingEnds = {};
   try {
     if (transport === 'tls' || transport === 'auto') {

@@ -93,11 +93,15 @@ describe('fault injection', () => {
     expectExit: number[];
     expectHost?: 'h1' | 'h2';
     extraArgs?: string[];
+    /** Default --direct. */
+    transportArgs?: string[];
+    /** What `vmig recover` must report: its steps (stderr) and its result (stdout). */
+    expectRecovery?: { steps: RegExp; result: RegExp };
     after?: () => Promise<void>;
   }): Promise<void> {
     const name = `f${++counter}`;
     const before = await startGuest(lab, 'h1', name, { append: GUEST_APPEND });
-    const run = lab.spawnVmig(['-c', 'h1', 'migrate', name, 'h2', '--direct', ...SLOW, ...(options.extraArgs ?? [])], { timeoutMs: 180_000 });
+    const run = lab.spawnVmig(['-c', 'h1', 'migrate', name, 'h2', ...(options.transportArgs ?? ['--direct']), ...SLOW, ...(options.extraArgs ?? [])], { timeoutMs: 180_000 });
     await run.waitForLine(options.when, { stream: 'stderr', timeoutMs: 60_000 });
     await options.inject(name, run);
     const result: RunResult = await run.wait();
@@ -116,6 +120,10 @@ describe('fault injection', () => {
       recover = await lab.vmig(['-c', 'h1', 'recover', name, '--destination', 'h2']);
     }
     expectOk(recover);
+    if (options.expectRecovery) {
+      expect(recover.stderr).toMatch(options.expectRecovery.steps);
+      expect(recover.stdout).toMatch(options.expectRecovery.result);
+    }
     await settle(name);
     const runsOn = await whereRuns(name);
     expect(runsOn, `${name} must run on exactly one host`).toHaveLength(1);
@@ -194,6 +202,21 @@ describe('fault injection', () => {
       });
     });
   }
+
+  it('controller SIGKILL in post-copy over tls → its agents and the tunnel die; recover resumes the stream, guest on h2', async () => {
+    await faultCase({
+      fault: 'controller SIGKILL (post-copy, tls)',
+      when: /^finish: post-copy/m,
+      inject: async (_name, run) => {
+        run.kill('SIGKILL');
+      },
+      expectExit: [137],
+      // The guest already ran on h2 and part of its memory is only there: it can only end up on h2.
+      expectHost: 'h2',
+      transportArgs: ['--transport', 'tls', '--timeout', '3', '--timeout-action', 'postcopy'],
+      expectRecovery: { steps: /h1 → h2: resume the post-copy stream over ssh/, result: /Recovered: the post-copy of f\d+ resumed and completed; it runs on h2/ },
+    });
+  });
 
   it("destination's link down during the copy (up again later) → exit 1, guest on the source", async () => {
     await faultCase({

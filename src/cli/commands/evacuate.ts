@@ -12,7 +12,7 @@ import { describeProgress } from '../progress.js';
 import { hostUriOf, openHost, withHost } from '../hosts.js';
 import { Output, formatDuration, table, type GlobalOptions } from '../output.js';
 import type { Action } from '../program.js';
-import { parsePortRange, parsePositiveInt } from './migrate.js';
+import { migrationConvergence, parsePortRange, parsePositiveInt } from './migrate.js';
 
 const list = (value: unknown): string[] =>
   value === undefined ? [] : String(value).split(',').map((item) => item.trim()).filter((item) => item !== '');
@@ -21,7 +21,7 @@ const list = (value: unknown): string[] =>
  * The per-guest options of `migrate`, for one destination: flags win over the config file's entry for that
  * destination, which wins over its top-level defaults (exactly as `vmig migrate` decides).
  */
-function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unknown>): (destination: string) => GuestMigrationOptions {
+export function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unknown>): (destination: string) => GuestMigrationOptions {
   const maxDowntime = options.maxDowntime === undefined ? undefined : parsePositiveInt(options.maxDowntime, '--max-downtime');
   const bandwidth = options.bandwidth === undefined ? undefined : parsePositiveInt(options.bandwidth, '--bandwidth', true);
   const portRange = options.portRange === undefined ? undefined : parsePortRange(String(options.portRange));
@@ -36,6 +36,8 @@ function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unk
     });
     const maxDowntimeMs = maxDowntime ?? defaults.maxDowntimeMs;
     const ports = portRange ?? defaults.migrationPorts;
+    // A cron evacuation must end: the same convergence options as `vmig migrate`, flags over config.
+    const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
     return {
       transport: intent.request,
       transportReason: intent.reason,
@@ -45,6 +47,7 @@ function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unk
       bandwidthMiBs: bandwidth ?? defaults.bandwidthMiBs ?? 0,
       stallTimeoutMs,
       ...(maxDowntimeMs ? { maxDowntimeMs } : {}),
+      ...(Object.keys(convergence).length > 0 ? { convergence } : {}),
       ...(ports ? { portRange: ports } : {}),
       ...(defaults.migrationAddress ? { listenAddress: defaults.migrationAddress } : {}),
     };

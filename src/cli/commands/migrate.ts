@@ -4,7 +4,7 @@ import { assertDomainName } from '../../domain/definition.js';
 import { VmigError, isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
-import { migrationSettings } from '../../config/resolve.js';
+import { migrationSettings, type MigrationSettings } from '../../config/resolve.js';
 import { needsDirectTransport, type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
@@ -25,8 +25,8 @@ export function parsePortRange(value: string): [number, number] {
   return range;
 }
 
-/** --auto-converge, --postcopy*, --parallel, --compressed, --timeout*: checked before connecting anywhere. */
-export function convergenceOptions(options: Record<string, unknown>): ConvergenceOptions {
+/** --auto-converge, --postcopy*, --parallel, --compressed, --timeout*, --downtime-steps: checked before connecting anywhere. */
+export function convergenceOptions(options: Record<string, unknown>, maxDowntimeMs?: number): ConvergenceOptions {
   const percent = (value: unknown, option: string, max: number) => {
     const pct = parsePositiveInt(value, option);
     if (pct > max) throw new VmigError('USAGE', `${option} takes a percentage from 1 to ${max}, not "${String(value)}"`);
@@ -40,6 +40,9 @@ export function convergenceOptions(options: Record<string, unknown>): Convergenc
   if (timeoutAction !== undefined && options.timeout === undefined) throw new VmigError('USAGE', '--timeout-action needs --timeout SECONDS');
   const parallel = options.parallel === undefined ? undefined : parsePositiveInt(options.parallel, '--parallel');
   if (parallel !== undefined && parallel > 64) throw new VmigError('USAGE', `--parallel takes 1 to 64 connections, not ${parallel}`);
+  const downtimeSteps = options.downtimeSteps === undefined ? undefined : parsePositiveInt(options.downtimeSteps, '--downtime-steps');
+  if (downtimeSteps !== undefined && (downtimeSteps < 2 || downtimeSteps > 20)) throw new VmigError('USAGE', `--downtime-steps takes 2 to 20 steps, not ${downtimeSteps}`);
+  if (downtimeSteps !== undefined && maxDowntimeMs === undefined) throw new VmigError('USAGE', '--downtime-steps needs --max-downtime MS, the last step');
   return {
     ...(autoConverge ? { autoConverge } : {}),
     ...(options.autoConvergeInitial !== undefined ? { autoConvergeInitialPct: percent(options.autoConvergeInitial, '--auto-converge-initial', 99) } : {}),
@@ -48,8 +51,29 @@ export function convergenceOptions(options: Record<string, unknown>): Convergenc
     ...(options.postcopyAfterPrecopy === true ? { postcopyAfterPrecopy: true } : {}),
     ...(parallel !== undefined && parallel > 1 ? { parallel } : {}),
     ...(options.compressed === true ? { compressed: true } : {}),
+    ...(downtimeSteps !== undefined ? { downtimeSteps } : {}),
     ...(options.timeout !== undefined ? { timeoutMs: parsePositiveInt(options.timeout, '--timeout') * 1000, timeoutAction: timeoutAction ?? 'abort' } : {}),
   };
+}
+
+/**
+ * The convergence options of one migration: flags first, then the config file (the destination's entry, then
+ * the top level). The config's timeout action applies to a timeout from either place.
+ */
+export function migrationConvergence(options: Record<string, unknown>, defaults: MigrationSettings, maxDowntimeMs: number | undefined): ConvergenceOptions {
+  const timeout = options.timeout ?? defaults.timeoutS;
+  return convergenceOptions(
+    {
+      ...options,
+      autoConverge: options.autoConverge === true || defaults.autoConverge === true,
+      postcopyAfterPrecopy: options.postcopyAfterPrecopy === true || defaults.postcopyAfterPrecopy === true,
+      compressed: options.compressed === true || defaults.compressed === true,
+      downtimeSteps: options.downtimeSteps ?? defaults.downtimeSteps,
+      timeout,
+      timeoutAction: options.timeoutAction ?? (timeout !== undefined ? defaults.timeoutAction : undefined),
+    },
+    maxDowntimeMs,
+  );
 }
 
 const migrateCommand: Action = async (globals, [name, dest], options) => {
@@ -73,10 +97,10 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     tunnelled: options.tunnelled === true,
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
   });
-  const convergence = convergenceOptions(options);
+  const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
   const directOnly = needsDirectTransport(convergence);
   if (directOnly && intent.request !== 'direct') {
-    // Post-copy needs QEMU's return path and multifd several connections: the tls/ssh tunnels carry one one-way stream.
+    // multifd opens several connections; each tls/ssh tunnel carries exactly one.
     throw new VmigError('USAGE', `${directOnly} needs the direct transport (--direct): the tls and ssh tunnels carry a single stream`);
   }
   const output = new Output(globals);

@@ -1,3 +1,4 @@
+import { resumePostcopy, type RecoveryTransport } from '../../controller/postcopy-recovery.js';
 import { planRecovery, type RecoveryPlan } from '../../controller/recovery.js';
 import type { HostView } from '../../agent/recover.js';
 import { assertDomainName } from '../../domain/definition.js';
@@ -7,9 +8,14 @@ import { openHost } from '../hosts.js';
 import { Output } from '../output.js';
 import type { Action } from '../program.js';
 
+const RECOVERY_TRANSPORTS: RecoveryTransport[] = ['ssh', 'tls', 'direct'];
+
 // `vmig recover NAME -c SRC [--destination DST]`: reads both hosts, decides (pure), applies, reports.
 const recover: Action = async (globals, [name], options) => {
   assertDomainName(name!);
+  // A broken post-copy resumes over a new stream; ssh by default, as it needs no port between the hosts.
+  const transport = String(options.transport ?? 'ssh') as RecoveryTransport;
+  if (!RECOVERY_TRANSPORTS.includes(transport)) throw new VmigError('USAGE', `--transport takes ${RECOVERY_TRANSPORTS.join(', ')}, not "${transport}"`);
   const output = new Output(globals);
   const source = await openHost(globals);
   let destination: HostConnection | undefined;
@@ -25,6 +31,11 @@ const recover: Action = async (globals, [name], options) => {
     const hosts = { source, destination };
     if (!options.dryRun) {
       for (const step of plan.steps) {
+        if (step.action === 'resume-postcopy') {
+          output.info(`${source.label} → ${destination.label}: resume the post-copy stream over ${transport} (${step.why})`);
+          await resumePostcopy(source, destination, name!, transport);
+          continue;
+        }
         output.info(`${step.host === 'source' ? source.label : destination.label}: ${step.action} (${step.why})`);
         await hosts[step.host].call('recover.apply', { name, action: step.action });
       }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configSources, loadConfig, mergeConfigs, parseConfig, userConfigPath } from '../../../src/config/load.js';
 import { migrationSettings, resolveHost } from '../../../src/config/resolve.js';
+import { migrationConvergence } from '../../../src/cli/commands/migrate.js';
 import { ExitCode } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmig-config-'));
@@ -85,5 +86,15 @@ describe('resolveHost / migrationSettings', () => {
     expect(migrationSettings(config, 'hv2')).toEqual({ migrationPorts: [50000, 50010], bandwidthMiBs: 50 });
     expect(migrationSettings(config, 'hv3')).toEqual({ migrationPorts: [50000, 50010], bandwidthMiBs: 10 });
     expect(migrationSettings(undefined, 'hv3')).toEqual({});
+  });
+
+  it('carries the convergence keys, per host over top level, into the same options as the flags', () => {
+    const busy = parseConfig('max_downtime_ms = 2000\ndowntime_steps = 4\ntimeout_s = 600\ntimeout_action = "postcopy"\n[hosts.hv2]\nauto_converge = true\ntimeout_action = "suspend"\n', 'c.toml');
+    const hv2 = migrationSettings(busy, 'hv2');
+    expect(hv2).toEqual({ maxDowntimeMs: 2000, downtimeSteps: 4, timeoutS: 600, timeoutAction: 'suspend', autoConverge: true });
+    expect(migrationConvergence({}, hv2, hv2.maxDowntimeMs)).toEqual({ autoConverge: true, downtimeSteps: 4, timeoutMs: 600_000, timeoutAction: 'suspend' });
+    // Flags win; the config's action still applies to a timeout given on the command line.
+    expect(migrationConvergence({ timeout: '30' }, migrationSettings(busy, 'hv3'), 2000)).toEqual({ downtimeSteps: 4, timeoutMs: 30_000, timeoutAction: 'postcopy' });
+    expect(() => parseConfig('timeout_action = "later"\n', 'c.toml')).toThrow(/timeout_action/);
   });
 });

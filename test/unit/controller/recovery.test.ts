@@ -48,6 +48,25 @@ describe('planRecovery', () => {
     expect(planRecovery(view('h1'), view('h2', qemu('inmigrate', { incomingMigrationId: 'm', migrationStatus: 'active' })), 'g').kind).toBe('lost');
   });
 
+  it('resumes a broken post-copy instead of resuming or retiring either side alone', () => {
+    const source = view('h1', qemu('finish-migrate', { migrationStatus: 'postcopy-paused' }));
+    // The destination already runs the guest (Finish resumed it at the switch-over) and waits for pages.
+    const destination = view('h2', qemu('running', { incomingMigrationId: 'm', migrationStatus: 'postcopy-paused' }));
+    const plan = planRecovery(source, destination, 'g');
+    expect(plan).toMatchObject({ kind: 'resolved', runsOn: 'destination' });
+    expect(plan.steps.map((step) => `${step.host}:${step.action}`)).toEqual(['destination:resume-postcopy', 'source:retire']);
+    // Even a source that QEMU reports stopped after migration is never resumed while post-copy is unfinished.
+    const pausedDestination = view('h2', qemu('paused', { incomingMigrationId: 'm', migrationStatus: 'postcopy-active' }));
+    expect(planRecovery(view('h1', qemu('postmigrate', { migrationStatus: 'postcopy-paused' })), pausedDestination, 'g').steps.map((step) => step.action)).not.toContain('resume');
+  });
+
+  it('says the guest is lost when one half of a post-copy is gone, and touches nothing', () => {
+    const withoutSource = planRecovery(view('h1'), view('h2', qemu('running', { incomingMigrationId: 'm', migrationStatus: 'postcopy-paused' })), 'g');
+    expect(withoutSource).toMatchObject({ kind: 'lost', steps: [] });
+    expect(withoutSource.summary).toMatch(/post-copy of g broke and its QEMU on h1 is gone/);
+    expect(planRecovery(view('h1', qemu('finish-migrate', { migrationStatus: 'postcopy-paused' })), view('h2'), 'g')).toMatchObject({ kind: 'lost', steps: [] });
+  });
+
   it('never plans to run the guest on both hosts', () => {
     const statuses = ['running', 'paused', 'postmigrate', 'inmigrate'];
     for (const s of [undefined, ...statuses]) {

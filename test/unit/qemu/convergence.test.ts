@@ -4,6 +4,7 @@ import {
   convergenceHints,
   destinationCapabilities,
   destinationParameters,
+  downtimeSchedule,
   needsDirectTransport,
   postcopyDue,
   sourceCapabilities,
@@ -42,10 +43,10 @@ describe('capabilities and parameters', () => {
     expect(destinationParameters(options)).toEqual({ 'multifd-channels': 2 });
   });
 
-  it('enables post-copy for the postcopy timeout action and requires the direct transport', () => {
+  it('enables post-copy for the postcopy timeout action, which the tunnels carry (only multifd needs direct)', () => {
     const options = { timeoutMs: 10_000, timeoutAction: 'postcopy' as const };
     expect(destinationCapabilities(options).filter((entry) => entry.state)).toEqual([{ capability: 'postcopy-ram', state: true }]);
-    expect(needsDirectTransport(options)).toBe('--timeout-action postcopy');
+    expect(needsDirectTransport(options)).toBeUndefined();
     expect(needsDirectTransport({ parallel: 3 })).toBe('--parallel');
     expect(needsDirectTransport({ parallel: 1, timeoutMs: 10_000, timeoutAction: 'suspend' })).toBeUndefined();
   });
@@ -88,5 +89,12 @@ describe('ConvergenceWatch', () => {
     for (let i = 0; i < 20; i++) expect(watch.observe(sample(1, 60, i))).toBe(false);
     expect(watch.observe(sample(2, 60, 100))).toBe(false);
     expect(watch.observe(sample(3, 60, 200))).toBe(true);
+  });
+});
+
+describe('downtimeSchedule', () => {
+  it('climbs in equal steps to --max-downtime, the last step', () => {
+    expect(downtimeSchedule(2000, 4)).toEqual([500, 1000, 1500, 2000]);
+    expect(downtimeSchedule(1000, 3)).toEqual([334, 667, 1000]);
   });
 });

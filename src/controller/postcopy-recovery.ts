@@ -1,0 +1,30 @@
+// Controller side of resuming a broken post-copy: a fresh one-time cookie from the destination's new listener,
+// the source's tunnel end (and the ssh relay), then the source sends the missing pages and the destination,
+// once whole, runs the guest as a normal domain. Any failure leaves both sides paused for another attempt.
+import { VmigError, isVmigError } from '../errors.js';
+import type { HostConnection } from '../hosts/connection.js';
+import type { Cookie } from '../transports/cookie.js';
+import { relayBetween, type ControllerRelay } from '../transports/ssh-relay.js';
+
+export type RecoveryTransport = 'direct' | 'tls' | 'ssh';
+
+export async function resumePostcopy(source: HostConnection, destination: HostConnection, name: string, transport: RecoveryTransport): Promise<void> {
+  let relay: ControllerRelay | undefined;
+  try {
+    const { cookie } = await destination.call<{ cookie: Cookie }>('recover.postcopy-listen', { name, transport });
+    if (transport !== 'direct') {
+      const { relaySocket } = await source.call<{ relaySocket?: string }>('recover.postcopy-tunnel', { name, cookie });
+      if (transport === 'ssh') {
+        if (!relaySocket || !cookie.socketPath) throw new VmigError('INTERNAL', 'an ssh tunnel end is missing its socket');
+        relay = await relayBetween(source, relaySocket, destination, cookie.socketPath);
+      }
+    }
+    await source.call('recover.postcopy-resume', { name, cookie });
+    await destination.call('recover.postcopy-finish', { name });
+  } catch (error) {
+    const detail = isVmigError(error) ? error.message : `${(error as Error).message}`;
+    throw new VmigError('NEEDS_RECOVERY', `resuming the post-copy of ${name} from ${source.label} to ${destination.label} over ${transport} failed: ${detail}. Both sides stay paused; run vmig recover again (--transport ssh needs no port between the hosts)`);
+  } finally {
+    relay?.close();
+  }
+}
