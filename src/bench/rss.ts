@@ -12,9 +12,11 @@ export interface RssWatch {
   match: (argv: string[]) => boolean;
 }
 
-/** A `node …/bin/vmig …` process (not the `ip netns exec` wrapper that becomes one). */
-export const isVmigProcess = (argv: string[], subcommand?: string): boolean =>
-  /(^|\/)node$/.test(argv[0] ?? '') && /\/bin\/vmig$/.test(argv[1] ?? '') && (subcommand === undefined || argv.includes(subcommand));
+/** A `node [flags] …/bin/vmig …` process (not the `ip netns exec` wrapper that becomes one). */
+export const isVmigProcess = (argv: string[], subcommand?: string): boolean => {
+  const script = argv.findIndex((arg) => /\/bin\/vmig$/.test(arg));
+  return /(^|\/)node$/.test(argv[0] ?? '') && script > 0 && argv.slice(1, script).every((arg) => arg.startsWith('-')) && (subcommand === undefined || argv.includes(subcommand));
+};
 
 async function readKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
   try {

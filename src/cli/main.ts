@@ -2,6 +2,7 @@
 import { CommanderError } from 'commander';
 import { ExitCode, VmigError, isVmigError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { useColor } from './colour.js';
 import { buildProgram } from './program.js';
 
 function printError(message: string, colour: boolean): void {
@@ -13,7 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(VERSION);
   program.exitOverride();
   const wantsDebug = argv.includes('--debug');
-  const colour = process.stderr.isTTY === true && !argv.includes('--no-color') && !process.env.NO_COLOR;
+  const colour = useColor(process.stderr, !argv.includes('--no-color'));
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;

@@ -1,7 +1,10 @@
 // stdout carries results (and --json events) only; everything for humans goes to stderr.
 // Colour is decided once, per stream: --no-color / NO_COLOR, then FORCE_COLOR, then whether it is a TTY.
 import { Chalk, type ChalkInstance } from 'chalk';
+import { useColor } from './colour.js';
 import type { VmigConfig } from '../config/schema.js';
+
+export { useColor } from './colour.js';
 
 export interface GlobalOptions {
   connect: string;
@@ -15,13 +18,6 @@ export interface GlobalOptions {
   config?: string;
   /** The merged config files, attached by program.ts before a command runs. */
   settings?: VmigConfig;
-}
-
-export function useColor(stream: NodeJS.WriteStream, flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (!flag) return false;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
-  return stream.isTTY === true && env.TERM !== 'dumb';
 }
 
 export class Output {

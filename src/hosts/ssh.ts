@@ -44,17 +44,15 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
   const target = resolveSshTarget(uri, await loadSshConfig());
   const knownHostsText = (await Promise.all(target.knownHostsFiles.map(readOptional))).join('\n');
   const names = [knownHostsName(target.hostKeyName, target.port)];
+  // An empty list still connects: an unreachable host must be reported as unreachable, not as keyless.
   const methods = await authMethods(target);
-  if (methods.length === 0) {
-    throw new VmigError('AUTH_FAILED', `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`);
-  }
 
   let verdict: HostKeyVerdict | undefined;
   let offeredKey: Buffer | undefined;
   const client = new ssh2.Client();
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) => reject(classifyConnectError(error, label, target, verdict, offeredKey)));
+    client.once('error', (error: Error & { level?: string; code?: string }) => reject(classifyConnectError(error, label, target, verdict, offeredKey, methods.length === 0)));
     client.connect({
       host: target.hostName,
       port: target.port,
@@ -111,7 +109,7 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
   });
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, verdict: HostKeyVerdict | undefined, key: Buffer | undefined): VmigError {
+function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, verdict: HostKeyVerdict | undefined, key: Buffer | undefined, noKeys: boolean): VmigError {
   const where = `${label} (${target.hostName}:${target.port})`;
   if (verdict === 'changed' || verdict === 'revoked') {
     return new VmigError('HOST_KEY_CHANGED', `REFUSED: the host key of ${where} does not match known_hosts${verdict === 'revoked' ? ' (the key is revoked)' : ''}; someone may be intercepting the connection, or the host was reinstalled`);
@@ -119,6 +117,9 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
   if (verdict === 'unknown') {
     void key;
     return new VmigError('HOST_KEY_UNKNOWN', `the host key of ${where} is not in known_hosts; verify it and add it (ssh ${target.user}@${target.hostName} once), or pass --accept-new-host-key`);
+  }
+  if (error.level === 'client-authentication' && noKeys) {
+    return new VmigError('AUTH_FAILED', `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`);
   }
   if (error.level === 'client-authentication') return new VmigError('AUTH_FAILED', `authentication to ${where} as ${target.user} failed (no accepted key)`);
   if (error.level === 'client-timeout') return new VmigError('HOST_UNREACHABLE', `cannot reach ${where}: timed out`);

@@ -189,11 +189,15 @@ export class Lab {
     const env: NodeJS.ProcessEnv = { ...process.env };
     // The developer's agent and vmig settings must not leak into the lab.
     for (const k of Object.keys(env)) if (k.startsWith('VMIG_') || k.startsWith('SSH_')) delete env[k];
+    // Nor the test runner's colour settings: output is checked as a script sees it, unless a test sets them.
+    delete env.FORCE_COLOR;
+    delete env.NO_COLOR;
     return { ...env, HOME: this.home, PATH: this.path, VMIG_STATE_DIR: this.controllerStateDir, ...extra };
   }
 
   private vmigArgv(args: string[]): string[] {
-    return ['netns', 'exec', this.controllerNs, process.execPath, join(this.repoRoot, 'bin', 'vmig'), ...args];
+    // Through its #! line, as a user runs it (with its node flags); PATH finds this same node.
+    return ['netns', 'exec', this.controllerNs, join(this.repoRoot, 'bin', 'vmig'), ...args];
   }
 
   /** Runs vmig in the controller namespace. Never throws on non-zero exit. Default timeout 5 min. */

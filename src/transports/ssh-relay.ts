@@ -2,29 +2,18 @@
 // No port between the hosts and no credentials for each other: the stream rides direct-streamlocal channels of
 // the SSH connections the controller already holds. The source opens the stream with a header line proving
 // the cookie (stream-header.ts); the destination checks it before QEMU sees a byte.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { VmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import type { Cookie } from './cookie.js';
+import { acceptOne, closeServer, listenUnix, OpenSockets } from './listeners.js';
 import { checkHeader, scanHeader, streamHeader } from './stream-header.js';
-import { splice, type SpliceResult } from './splice.js';
+import { BUFFERED, splice, STREAM_BUFFER_BYTES, type SpliceResult } from './splice.js';
 import { HANDSHAKE_TIMEOUT_MS, type TunnelEnd, type TunnelLog } from './tls.js';
 
-const closeServer = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
-
-async function listenUnix(server: Server, path: string): Promise<void> {
-  await unlinkIfPresent(path);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 /** Destination: the unix socket the relay attaches to. One stream with a valid header reaches QEMU; others are dropped. */
 export async function openSshIncoming(options: {
@@ -36,14 +25,13 @@ export async function openSshIncoming(options: {
   const { cookie, log } = options;
   let accepted = false;
   let stopped = false;
-  const open = new Set<Socket>();
+  const open = new OpenSockets();
   const refuse = (socket: Socket, reason: string) => {
     if (!stopped) log(`ssh tunnel of migration ${cookie.migrationId}: refused a stream (${reason})`);
     socket.destroy();
   };
-  const server = createServer({ allowHalfOpen: true }, (peer) => {
+  const server = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES }, (peer) => {
     open.add(peer);
-    peer.once('close', () => open.delete(peer));
     if (accepted) return refuse(peer, 'the migration already has its stream');
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => refuse(peer, `no header within ${HANDSHAKE_TIMEOUT_MS / 1000} s`), HANDSHAKE_TIMEOUT_MS);
@@ -61,7 +49,7 @@ export async function openSshIncoming(options: {
       accepted = true;
       void closeServer(server);
       if (scan.rest.length > 0) peer.unshift(scan.rest);
-      const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true });
+      const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true, ...BUFFERED });
       open.add(qemu);
       qemu.once('connect', () => {
         log(`ssh tunnel of migration ${cookie.migrationId}: stream authenticated, streaming into QEMU`);
@@ -82,7 +70,7 @@ export async function openSshIncoming(options: {
   return {
     async close() {
       stopped = true;
-      for (const socket of open) socket.destroy();
+      open.destroyAll();
       if (server.listening) await closeServer(server);
       await unlinkIfPresent(options.socketPath);
     },
@@ -104,7 +92,7 @@ export async function openSshOutgoing(options: {
   let failure: string | undefined;
   let qemu: Socket | undefined;
   let relay: Socket | undefined;
-  const open = new Set<Socket>();
+  const open = new OpenSockets();
   const join = () => {
     if (!qemu || !relay) return;
     const relayed = relay;
@@ -113,41 +101,29 @@ export async function openSshOutgoing(options: {
       log(`ssh tunnel of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
     });
   };
-  const single = (accept: (socket: Socket) => void) => (socket: Socket) => {
-    open.add(socket);
-    accept(socket);
-  };
-  const outServer = createServer(
-    { allowHalfOpen: true },
-    single((socket) => {
-      if (qemu) return void socket.destroy();
-      qemu = socket;
-      void closeServer(outServer);
-      socket.pause();
-      socket.once('error', (error) => {
-        if (!stopped) failure ??= `QEMU's outgoing socket failed: ${error.message}`;
-      });
-      join();
-    }),
-  );
-  const relayServer = createServer(
-    { allowHalfOpen: true },
-    single((socket) => {
-      if (relay) return void socket.destroy();
-      relay = socket;
-      void closeServer(relayServer);
-      socket.once('error', (error) => {
-        if (!stopped) failure ??= `the ssh relay failed: ${error.message}`;
-        qemu?.destroy();
-      });
-      socket.once('close', () => {
-        if (!stopped && !qemu) failure ??= 'the ssh relay closed before QEMU connected';
-      });
-      socket.write(streamHeader(cookie));
-      log(`ssh tunnel of migration ${cookie.migrationId}: relay attached`);
-      join();
-    }),
-  );
+  const outServer = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES });
+  acceptOne(outServer, open, (socket) => {
+    qemu = socket;
+    socket.pause();
+    socket.once('error', (error) => {
+      if (!stopped) failure ??= `QEMU's outgoing socket failed: ${error.message}`;
+    });
+    join();
+  });
+  const relayServer = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES });
+  acceptOne(relayServer, open, (socket) => {
+    relay = socket;
+    socket.once('error', (error) => {
+      if (!stopped) failure ??= `the ssh relay failed: ${error.message}`;
+      qemu?.destroy();
+    });
+    socket.once('close', () => {
+      if (!stopped && !qemu) failure ??= 'the ssh relay closed before QEMU connected';
+    });
+    socket.write(streamHeader(cookie));
+    log(`ssh tunnel of migration ${cookie.migrationId}: relay attached`);
+    join();
+  });
   await listenUnix(outServer, options.outPath);
   await listenUnix(relayServer, options.relayPath);
   return {
@@ -156,7 +132,7 @@ export async function openSshOutgoing(options: {
     end: {
       async close() {
         stopped = true;
-        for (const socket of open) socket.destroy();
+        open.destroyAll();
         await Promise.all([outServer, relayServer].filter((server) => server.listening).map(closeServer));
         await Promise.all([unlinkIfPresent(options.outPath), unlinkIfPresent(options.relayPath)]);
       },
@@ -171,7 +147,7 @@ export function openHostSocket(host: HostConnection, path: string): Promise<Dupl
     new VmigError('MIGRATION_FAILED', `${host.label} refused the ssh relay's stream to its vmig socket (${error.message}); sshd must allow AllowStreamLocalForwarding`);
   if (!ssh) {
     return new Promise((resolve, reject) => {
-      const socket = createConnection({ path, allowHalfOpen: true });
+      const socket = createConnection({ path, allowHalfOpen: true, ...BUFFERED });
       const onError = (error: Error) => reject(refused(error));
       socket.once('connect', () => {
         socket.off('error', onError);

@@ -1,12 +1,13 @@
 // tls:  qemu(SRC) ─unix─▶ agent(SRC) ══TLS 1.3, PSK = cookie secret, identity = migration id══▶ agent(DST) ─unix─▶ qemu(DST)
 // No certificates: the one-time pre-shared key authenticates both ends, and OpenSSL's psk_dhe_ke mode adds an
 // ephemeral X25519 key share, so a key that leaks later does not decrypt a recorded stream.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { unlinkIfPresent } from '../util/fs.js';
 import { hostForUri, pskOf, secretsEqual, type Cookie, type Endpoint } from './cookie.js';
+import { acceptOne, closeServer, listenUnix, OpenSockets } from './listeners.js';
 import { bindInRange } from './ports.js';
-import { splice } from './splice.js';
+import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
 
 /** TLS 1.3 with a PSK needs a SHA-256 suite (the PSK's hash); AES-GCM first for AES-NI hosts. */
 const TLS_OPTIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' } as const;
@@ -18,8 +19,6 @@ export interface TunnelEnd {
 }
 
 export type TunnelLog = (message: string) => void;
-
-const closeServer = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 
 const bytes = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
@@ -38,7 +37,7 @@ export async function openTlsIncoming(options: {
   const key = pskOf(cookie);
   let accepted = false;
   let stopped = false;
-  const open = new Set<Socket>();
+  const open = new OpenSockets();
   const server = tls.createServer({
     ...TLS_OPTIONS,
     allowHalfOpen: true,
@@ -50,10 +49,7 @@ export async function openTlsIncoming(options: {
     },
   });
   // Every raw connection, so that closing does not wait for a handshake in progress to time out.
-  server.on('connection', (socket: Socket) => {
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
-  });
+  server.on('connection', (socket: Socket) => open.add(socket));
   server.on('tlsClientError', (error, socket) => {
     if (!stopped) log(`tls listener of migration ${cookie.migrationId}: refused a connection from ${socket.remoteAddress ?? 'unknown'} (${(error as NodeJS.ErrnoException).code ?? error.message})`);
     socket.destroy();
@@ -66,7 +62,7 @@ export async function openTlsIncoming(options: {
     }
     accepted = true;
     void closeServer(server);
-    const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true });
+    const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true, ...BUFFERED });
     open.add(qemu);
     qemu.once('connect', () => {
       log(`tls tunnel of migration ${cookie.migrationId}: ${peer.remoteAddress ?? 'peer'} authenticated, streaming into QEMU`);
@@ -95,7 +91,7 @@ export async function openTlsIncoming(options: {
     end: {
       async close() {
         stopped = true;
-        for (const socket of open) socket.destroy();
+        open.destroyAll();
         if (server.listening) await closeServer(server);
       },
     },
@@ -116,20 +112,17 @@ export async function openTlsOutgoing(options: {
   const key = pskOf(cookie);
   let failure: string | undefined;
   let stopped = false;
-  let taken = false;
-  const open = new Set<Socket>();
+  const open = new OpenSockets();
   const where = `${hostForUri(endpoint.host)}:${endpoint.port}`;
-  const server = createServer({ allowHalfOpen: true }, (qemu) => {
-    // QEMU connects once per migration; anything else on this socket is not QEMU's stream.
-    if (taken) return void qemu.destroy();
-    taken = true;
-    open.add(qemu);
-    void closeServer(server);
+  const server = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES });
+  // QEMU connects once per migration; anything else on this socket is not QEMU's stream.
+  acceptOne(server, open, (qemu) => {
     qemu.pause();
-    const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean; highWaterMark: number } = {
       ...TLS_OPTIONS,
-      // Node honours it (net.Socket option) although @types/node does not list it for tls.connect.
+      // Node honours both (net.Socket options) although @types/node does not list them for tls.connect.
       allowHalfOpen: true,
+      highWaterMark: STREAM_BUFFER_BYTES,
       host: endpoint.host,
       port: endpoint.port,
       pskCallback: () => ({ identity: cookie.migrationId, psk: key }),
@@ -154,21 +147,14 @@ export async function openTlsOutgoing(options: {
       qemu.destroy();
     });
   });
-  await unlinkIfPresent(options.socketPath);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenUnix(server, options.socketPath);
   return {
     uri: `unix:${options.socketPath}`,
     failure: () => failure,
     end: {
       async close() {
         stopped = true;
-        for (const socket of open) socket.destroy();
+        open.destroyAll();
         if (server.listening) await closeServer(server);
         await unlinkIfPresent(options.socketPath);
       },
