@@ -126,15 +126,17 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       // The source reported completion (or post-copy); the destination may take a moment more to load the device state.
       // "inmigrate" turns into "paused" once QEMU has loaded it, in post-copy before the last page arrives.
       for (;;) {
+        // Woken by QEMU's own MIGRATION event (sent once the state is loaded): every ms here is guest downtime.
+        // Listening before the query, so that an event sent during it is not missed. The short timeout covers
+        // the post-copy run command, which changes the run state without an event.
+        const wake = qmp.waitForEvent((event) => event.event === 'MIGRATION', 50).catch(() => undefined);
         const state = await incoming();
         if (state.migration === 'completed' && state.run !== 'inmigrate') break;
         if (options.postcopy && state.migration === 'postcopy-active' && state.run !== 'inmigrate') break;
         if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed')) throw brokenPostcopy(state);
         if (state.migration === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${where} failed: ${state.reply['error-desc'] ?? 'no reason given'}`);
         if (Date.now() > deadline) throw new VmigError(options.postcopy ? 'NEEDS_RECOVERY' : 'MIGRATION_FAILED', `the incoming stream of ${where} did not ${options.postcopy ? 'switch to post-copy' : 'complete'} within ${options.timeoutMs} ms`);
-        // Woken by QEMU's own MIGRATION event (sent once the state is loaded): every ms here is guest downtime.
-        // The short timeout covers the post-copy run command, which changes the run state without an event.
-        await qmp.waitForEvent((event) => event.event === 'MIGRATION', 50).catch(() => undefined);
+        await wake;
       }
       let resumedAt: number | undefined;
       if (!options.suspend) {

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { toProgress, type MigrationProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import { outgoingStatus, toProgress, type MigrationProgress, type QueryMigrate } from '../qemu/migration-stats.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
@@ -69,7 +69,8 @@ export function jobHandlers(context: AgentContext) {
         name,
         active: holder !== undefined,
         ...(holder ? { job: holder } : {}),
-        ...(reply.status ? { progress: toProgress(reply) } : {}),
+        // A guest that arrived by migration reports that one as "completed": not a job of its own.
+        ...(outgoingStatus(reply) !== 'none' ? { progress: toProgress(reply) } : {}),
         parameters: { maxBandwidthBps: parameters['max-bandwidth'] ?? 0, downtimeLimitMs: parameters['downtime-limit'] ?? 0 },
       };
     },

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { TERMINAL_STATUSES, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
+import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { cookieSchema, endpointSchema, type Cookie } from '../transports/cookie.js';
 import { directOutgoingUri } from '../transports/direct.js';
@@ -24,7 +24,8 @@ import { ConvergenceWatch, convergenceHints, convergenceSchema, downtimeSchedule
 async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => ({ status: 'failed' }) as QueryMigrate);
-    if (!reply.status || reply.status === 'none' || TERMINAL_STATUSES.has(reply.status)) return;
+    const status = outgoingStatus(reply);
+    if (status === 'none' || TERMINAL_STATUSES.has(status)) return;
     await sleep(100);
   }
 }
@@ -171,6 +172,12 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         warn(`${migration.name}: switching to post-copy (${why}); from now on the destination holds the guest`);
       };
       for (;;) {
+        // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
+        // The switch to post-copy too: the destination resumes the guest as soon as the controller hears of it.
+        // Listening before the query: an event sent while this iteration awaits something else is not missed.
+        const wake = qmp
+          .waitForEvent((event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
+          .catch(() => undefined);
         try {
           reply = await qmp.execute<QueryMigrate>('query-migrate');
         } catch (error) {
@@ -178,7 +185,20 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
           if ((migration.phase as SourceMigration['phase']) === 'done') throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
           throw error;
         }
-        if (TERMINAL_STATUSES.has(reply.status ?? '')) break;
+        const status = outgoingStatus(reply);
+        if (TERMINAL_STATUSES.has(status)) break;
+        if (status === 'none') {
+          // QEMU has not started our stream yet (see outgoingStatus); it must within the stall timeout.
+          if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
+          if (Date.now() - performStarted > options.stallTimeoutMs) {
+            await qmp.execute('migrate_cancel').catch(() => undefined);
+            await restoreSource(migration);
+            migration.phase = 'begun';
+            throw new VmigError('MIGRATION_FAILED', `QEMU did not start the migration stream of ${migration.name} within ${Math.round(options.stallTimeoutMs / 1000)} s`);
+          }
+          await qmp.waitForEvent((event) => event.event === 'MIGRATION', 100).catch(() => undefined);
+          continue;
+        }
         const progress = toProgress(reply);
         context.emit('migration.progress', { migrationId: migration.migrationId, ...progress });
         if (progress.status.startsWith('postcopy') && !postcopyStarted) {
@@ -233,14 +253,16 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         }
         // The controller is gone: abandonSource() now decides; this loop just stops watching.
         if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
-        // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
-        // The switch to post-copy too: the destination resumes the guest as soon as the controller hears of it.
-        await qmp
-          .waitForEvent((event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
-          .catch(() => undefined);
+        await wake;
       }
       if (reply.status === 'completed') {
         migration.phase = 'completed';
+        // QEMU announces "completed" a moment before it has computed total-time and downtime (both read 0 until
+        // then); woken by the event, we can be inside that moment. Wait (bounded) for the figures.
+        for (let attempt = 0; attempt < 50 && !((reply['total-time'] ?? 0) > 0); attempt++) {
+          await sleep(10);
+          reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => reply);
+        }
         await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'completed' });
         stopWatch.stop();
         return { ...toOutcome(reply), ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}), ...(parameters ? { parameters } : {}) };
@@ -280,12 +302,12 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const qmp = await agentQmp(migration);
       await qmp.execute('migrate_cancel');
       for (let waited = 0; waited < 100; waited++) {
-        const reply = await qmp.execute<QueryMigrate>('query-migrate');
-        if (reply.status === 'completed') {
+        const status = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
+        if (status === 'completed') {
           migration.phase = 'completed';
           throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} completed before it could be cancelled`);
         }
-        if (!reply.status || TERMINAL_STATUSES.has(reply.status) || reply.status === 'none') break;
+        if (TERMINAL_STATUSES.has(status) || status === 'none') break;
         await sleep(100);
       }
       await restoreSource(migration);

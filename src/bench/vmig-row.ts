@@ -73,7 +73,7 @@ export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round
     return { transport, kind: 'failed', reason: result?.error?.message ?? `exit ${run.exitCode}: ${errorLine(run.stderr)}` };
   }
   if (!result.transferredBytes || !result.qemuTotalTimeMs) {
-    return { transport, kind: 'failed', reason: 'the result event lacks QEMU\'s figures (transferredBytes, qemuTotalTimeMs)', moved: true };
+    return { transport, kind: 'failed', reason: `the result event lacks QEMU's figures (transferredBytes ${result.transferredBytes}, qemuTotalTimeMs ${result.qemuTotalTimeMs})`, moved: true };
   }
   return {
     transport,

@@ -35,6 +35,16 @@ export interface MigrationProgress {
 
 export const TERMINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
 
+/**
+ * The status of this QEMU's *outgoing* migration. A QEMU that itself arrived by migration answers
+ * query-migrate with its incoming stream's "completed" (and no figures) until its own outgoing migration has
+ * set a state: seen right after `migrate`, that is not the outcome of ours, and must not end the wait.
+ */
+export function outgoingStatus(reply: QueryMigrate): string {
+  if (reply.status === 'completed' && reply['total-time'] === undefined) return 'none';
+  return reply.status ?? 'none';
+}
+
 export function toProgress(reply: QueryMigrate): MigrationProgress {
   const ram = reply.ram ?? {};
   const pageSize = ram['page-size'] ?? 4096;

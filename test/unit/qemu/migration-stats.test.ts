@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TERMINAL_STATUSES, toOutcome, toProgress, type QueryMigrate } from '../../../src/qemu/migration-stats.js';
+import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type QueryMigrate } from '../../../src/qemu/migration-stats.js';
 
 // query-migrate replies as QEMU 7.2 sends them (trimmed of fields vmig ignores).
 const active: QueryMigrate = {
@@ -69,5 +69,15 @@ describe('toOutcome', () => {
   it('knows the terminal statuses', () => {
     expect([...TERMINAL_STATUSES].sort()).toEqual(['cancelled', 'completed', 'failed']);
     expect(TERMINAL_STATUSES.has('active')).toBe(false);
+  });
+});
+
+describe('outgoingStatus', () => {
+  it("does not take a migrated-in QEMU's incoming \"completed\" for the end of its own outgoing stream", () => {
+    // What QEMU 7.2 answered right after `migrate` on a guest that had arrived by migration (seen in npm run bench).
+    expect(outgoingStatus({ status: 'completed' })).toBe('none');
+    expect(outgoingStatus({ status: 'completed', 'total-time': 3616, ram: { transferred: 1 } })).toBe('completed');
+    expect(outgoingStatus({ status: 'active', ram: { transferred: 1 } })).toBe('active');
+    expect(outgoingStatus({})).toBe('none');
   });
 });
