@@ -1,6 +1,6 @@
 // Every bad input is refused with one line naming the problem and its documented exit code, and leaves
 // both hosts exactly as they were: the guest still runs on the source, the destination has nothing new.
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
@@ -126,6 +126,20 @@ describe('bad input changes nothing', () => {
 
   it('authentication failure → exit 3', async () => {
     expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'nosuchuser@h2', '--direct']), 3, /authentication to nosuchuser@h2 .* failed/);
+    await expectUnchanged();
+  });
+
+  it('no SSH key at all → exit 3 naming the missing key for a reachable host, and "cannot reach" for an unreachable one', async () => {
+    const key = join(lab.home, '.ssh', 'id_ed25519');
+    const aside = `${key}.aside`;
+    await rename(key, aside);
+    try {
+      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 3, /no SSH key for h1: start ssh-agent or create ~\/\.ssh\/id_ed25519/);
+      // Port 1 on the controller's own loopback: nothing listens there.
+      expectCleanFailure(await lab.vmig(['-c', 'ssh://root@127.0.0.1:1', 'list']), 3, /cannot reach root@127\.0\.0\.1:1 .*connection refused/);
+    } finally {
+      await rename(aside, key);
+    }
     await expectUnchanged();
   });
 
