@@ -45,3 +45,10 @@ export function acceptOne(server: Server, open: OpenSockets, accept: (socket: So
     accept(socket);
   });
 }
+
+/** Ends a tunnel end that listens on unix sockets: its open sockets, its listeners, then its socket files. */
+export async function closeUnixEnd(open: OpenSockets, servers: Server[], paths: string[]): Promise<void> {
+  open.destroyAll();
+  await Promise.all(servers.filter((server) => server.listening).map(closeServer));
+  await Promise.all(paths.map(unlinkIfPresent));
+}

@@ -6,9 +6,8 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { VmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
-import { unlinkIfPresent } from '../util/fs.js';
 import type { Cookie } from './cookie.js';
-import { acceptOne, closeServer, listenUnix, OpenSockets } from './listeners.js';
+import { acceptOne, closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.js';
 import { checkHeader, scanHeader, streamHeader } from './stream-header.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES, type SpliceResult } from './splice.js';
 import { HANDSHAKE_TIMEOUT_MS, type TunnelEnd, type TunnelLog } from './tls.js';
@@ -70,9 +69,7 @@ export async function openSshIncoming(options: {
   return {
     async close() {
       stopped = true;
-      open.destroyAll();
-      if (server.listening) await closeServer(server);
-      await unlinkIfPresent(options.socketPath);
+      await closeUnixEnd(open, [server], [options.socketPath]);
     },
   };
 }
@@ -132,9 +129,7 @@ export async function openSshOutgoing(options: {
     end: {
       async close() {
         stopped = true;
-        open.destroyAll();
-        await Promise.all([outServer, relayServer].filter((server) => server.listening).map(closeServer));
-        await Promise.all([unlinkIfPresent(options.outPath), unlinkIfPresent(options.relayPath)]);
+        await closeUnixEnd(open, [outServer, relayServer], [options.outPath, options.relayPath]);
       },
     },
   };

@@ -3,9 +3,8 @@
 // ephemeral X25519 key share, so a key that leaks later does not decrypt a recorded stream.
 import { createConnection, createServer, type Socket } from 'node:net';
 import tls from 'node:tls';
-import { unlinkIfPresent } from '../util/fs.js';
 import { hostForUri, pskOf, secretsEqual, type Cookie, type Endpoint } from './cookie.js';
-import { acceptOne, closeServer, listenUnix, OpenSockets } from './listeners.js';
+import { acceptOne, closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.js';
 import { bindInRange } from './ports.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
 
@@ -154,9 +153,7 @@ export async function openTlsOutgoing(options: {
     end: {
       async close() {
         stopped = true;
-        open.destroyAll();
-        if (server.listening) await closeServer(server);
-        await unlinkIfPresent(options.socketPath);
+        await closeUnixEnd(open, [server], [options.socketPath]);
       },
     },
   };

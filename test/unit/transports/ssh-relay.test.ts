@@ -11,27 +11,9 @@ import { mintCookie, type Cookie } from '../../../src/transports/cookie.js';
 import { openSshIncoming, openSshOutgoing, relayBetween } from '../../../src/transports/ssh-relay.js';
 import { streamHeader } from '../../../src/transports/stream-header.js';
 import type { TunnelEnd } from '../../../src/transports/tls.js';
+import { fakeQemu, waitFor } from './fixtures.js';
 
 const localHost = { label: 'local', ssh: undefined } as unknown as HostConnection;
-
-async function fakeQemu(path: string): Promise<{ server: Server; connections: Socket[]; received: () => Buffer }> {
-  const connections: Socket[] = [];
-  const chunks: Buffer[] = [];
-  const server = createServer((socket) => {
-    connections.push(socket);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.write('ack');
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  return { server, connections, received: () => Buffer.concat(chunks) };
-}
-
-const waitFor = async (check: () => boolean, ms = 5_000) => {
-  for (const start = Date.now(); !check(); ) {
-    if (Date.now() - start > ms) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 /** Sends `data` to the socket and resolves once the other side has closed it. */
 const sendAndWaitClose = (path: string, data: string | Buffer) =>

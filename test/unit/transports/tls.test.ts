@@ -8,26 +8,7 @@ import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintCookie, pskOf, type Cookie } from '../../../src/transports/cookie.js';
 import { openTlsIncoming, openTlsOutgoing, type TunnelEnd } from '../../../src/transports/tls.js';
-
-/** A stand-in for the receiving QEMU: records every connection and the bytes it got. */
-async function fakeQemu(path: string): Promise<{ server: Server; connections: Socket[]; received: () => Buffer }> {
-  const connections: Socket[] = [];
-  const chunks: Buffer[] = [];
-  const server = createServer((socket) => {
-    connections.push(socket);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.write('ack');
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  return { server, connections, received: () => Buffer.concat(chunks) };
-}
-
-const waitFor = async (check: () => boolean, ms = 5_000) => {
-  for (const start = Date.now(); !check(); ) {
-    if (Date.now() - start > ms) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
+import { fakeQemu, waitFor } from './fixtures.js';
 
 /** Resolves with how a client's TLS attempt ended. */
 function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' | 'refused'> {
