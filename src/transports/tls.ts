@@ -13,6 +13,27 @@ const TLS_OPTIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TL
 /** A peer that has not completed its handshake by then is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * The only proof a destination can give is the one-time PSK. A server that ignores the offered PSK and presents a
+ * certificate instead (any certificate, even one a CA in the trust store or NODE_EXTRA_CA_CERTS vouches for) is not
+ * the destination: no CA store, and any certificate fails the identity check, so the handshake is aborted.
+ */
+const PSK_ONLY_CLIENT = {
+  ca: [] as string[],
+  rejectUnauthorized: true,
+  checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => {
+    const refusal = certificateRefusal(cert);
+    return refusal ? new Error(refusal) : undefined;
+  },
+};
+
+/** Why a handshake that shows a certificate is refused; undefined for a PSK handshake (TLS 1.3: no certificate). */
+export function certificateRefusal(cert: tls.PeerCertificate | Record<string, never> | null | undefined): string | undefined {
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const subject = (cert as tls.PeerCertificate).subject?.CN;
+  return `presented a certificate${subject ? ` for ${subject}` : ''} instead of proving the migration's one-time key: refused, nothing was sent`;
+}
+
 export interface TunnelEnd {
   close(): Promise<void>;
 }
@@ -125,14 +146,21 @@ export async function openTlsOutgoing(options: {
       host: endpoint.host,
       port: endpoint.port,
       pskCallback: () => ({ identity: cookie.migrationId, psk: key }),
-      // The PSK authenticates the destination; there is no certificate to check.
-      checkServerIdentity: () => undefined,
+      ...PSK_ONLY_CLIENT,
     };
     const peer = tls.connect(connectOptions);
     open.add(peer);
     peer.setTimeout(HANDSHAKE_TIMEOUT_MS, () => peer.destroy(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)));
     peer.once('secureConnect', () => {
       peer.setTimeout(0);
+      // Belt and braces: not a byte of the guest goes out unless the handshake was keyed by our PSK.
+      const refusal = certificateRefusal(peer.getPeerCertificate());
+      if (refusal) {
+        failure ??= `the tls endpoint ${where} ${refusal}`;
+        peer.destroy();
+        qemu.destroy();
+        return;
+      }
       const keyShare = (peer.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? 'none';
       log(`tls tunnel of migration ${cookie.migrationId}: connected to ${where} (${peer.getCipher().name}, key share ${keyShare})`);
       const joined = splice(qemu, peer);
