@@ -2,19 +2,17 @@
 // serving that evacuation's controller), cleared by the next taker once that process is gone. Beside it an
 // abort marker, written by `vmig evacuate SRC --abort` from another shell and polled by the running job.
 // Both names start with "@", which no domain name can, so they never collide with per-domain locks.
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { VmigError } from '../errors.js';
 import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
-import { pidAlive } from '../util/process.js';
 import type { AgentContext } from './context.js';
+import { LockFile, type LockOwner } from './lock-file.js';
 
-export interface EvacuationHolder {
+export interface EvacuationHolder extends LockOwner {
   jobId: string;
   controller: string;
   startedAt: string;
-  agentPid: number;
 }
 
 const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/) });
@@ -22,13 +20,12 @@ const lockParams = jobParams.extend({ controller: z.string().max(255) });
 const abortParams = z.object({ requestedBy: z.string().max(255).default('unknown') });
 
 export function evacuationHandlers(context: AgentContext) {
-  const lockPath = () => join(context.state.locksDir, '@evacuation.lock');
+  const lockFile = () => new LockFile<Omit<EvacuationHolder, keyof LockOwner>>(join(context.state.locksDir, '@evacuation.lock'));
   const abortPath = () => join(context.state.locksDir, '@evacuation.abort');
 
   async function liveHolder(): Promise<EvacuationHolder | undefined> {
-    // A torn or unreadable lock file (a crash mid-write) counts as stale, like a dead holder.
-    const holder = await readJsonOrUndefined<EvacuationHolder>(lockPath()).catch(() => undefined);
-    return holder && pidAlive(holder.agentPid) ? holder : undefined;
+    const state = await lockFile().inspect();
+    return state?.alive ? state.holder : undefined;
   }
 
   return {
@@ -36,38 +33,24 @@ export function evacuationHandlers(context: AgentContext) {
     async 'evacuation.lock'(params: unknown) {
       const { jobId, controller } = lockParams.parse(params);
       await context.state.ensure();
-      const holder: EvacuationHolder = { jobId, controller, startedAt: new Date().toISOString(), agentPid: process.pid };
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          const handle = await open(lockPath(), 'wx', 0o644);
-          try {
-            await handle.writeFile(`${JSON.stringify(holder)}\n`);
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
-          // A marker left by an earlier, finished job must not abort this one.
-          await unlinkIfPresent(abortPath());
-          return { jobId };
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        }
-        const current = await liveHolder();
-        if (current) {
-          throw new VmigError('LOCKED', `${context.host} is already being evacuated by job ${current.jobId} (controller ${current.controller}, started ${current.startedAt})`);
-        }
-        await unlinkIfPresent(lockPath());
+      let result;
+      try {
+        result = await lockFile().acquire({ jobId, controller, startedAt: new Date().toISOString() });
+      } catch (error) {
+        throw new VmigError('LOCKED', `could not take the evacuation lock of ${context.host}: ${(error as Error).message}`);
       }
-      throw new VmigError('LOCKED', `could not take the evacuation lock of ${context.host}`);
+      if (!result.acquired) {
+        const current = result.holder;
+        throw new VmigError('LOCKED', `${context.host} is already being evacuated by job ${current.jobId} (controller ${current.controller}, started ${current.startedAt})`);
+      }
+      // A marker left by an earlier, finished job must not abort this one.
+      await unlinkIfPresent(abortPath());
+      return { jobId };
     },
 
     async 'evacuation.unlock'(params: unknown) {
       const { jobId } = jobParams.parse(params);
-      const current = await readJsonOrUndefined<EvacuationHolder>(lockPath()).catch(() => undefined);
-      if (current?.jobId === jobId) {
-        await unlinkIfPresent(lockPath());
-        await unlinkIfPresent(abortPath());
-      }
+      if (await lockFile().release((holder) => holder.jobId === jobId)) await unlinkIfPresent(abortPath());
       return {};
     },
 
@@ -76,7 +59,7 @@ export function evacuationHandlers(context: AgentContext) {
       const { requestedBy } = abortParams.parse(params ?? {});
       const current = await liveHolder();
       if (!current) throw new VmigError('NO_JOB', `no evacuation of ${context.host} is running`);
-      await writeFileDurable(abortPath(), `${JSON.stringify({ jobId: current.jobId, requestedBy, requestedAt: new Date().toISOString() })}\n`, 0o644);
+      await writeFileDurable(abortPath(), `${JSON.stringify({ jobId: current.jobId, requestedBy, requestedAt: new Date().toISOString() })}\n`);
       context.log(`abort of evacuation ${current.jobId} requested by ${requestedBy}`);
       return { jobId: current.jobId };
     },

@@ -6,7 +6,7 @@ import { qemuArgv } from '../qemu/argv.js';
 import { launchQemu, resolveAccel, stopQemu } from '../qemu/process.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
-import { pidRunsWith } from '../util/process.js';
+import { identityAlive, pidRunsWith, processIdentity } from '../util/process.js';
 import type { StateDir } from './state.js';
 import { readdir } from 'node:fs/promises';
 
@@ -19,6 +19,19 @@ export interface InstanceRecord {
   incomingMigrationId?: string;
   /** The agent process that prepared it: once that is gone, nothing will finish or abort it but `vmig recover`. */
   ownerAgentPid?: number;
+  /** That agent's start time and boot (see util/process.ts): a reused pid is not the owner. */
+  ownerAgentStartTime?: string;
+  ownerBootId?: string;
+}
+
+/** Whether another agent process, still running, prepared this instance (and so still owns it). */
+export function ownedByOtherLiveAgent(record: InstanceRecord): boolean {
+  if (record.ownerAgentPid === undefined || record.ownerAgentPid === process.pid) return false;
+  return identityAlive({
+    pid: record.ownerAgentPid,
+    ...(record.ownerAgentStartTime !== undefined ? { startTime: record.ownerAgentStartTime } : {}),
+    ...(record.ownerBootId !== undefined ? { bootId: record.ownerBootId } : {}),
+  });
 }
 
 export interface Instance extends InstanceRecord {
@@ -26,6 +39,11 @@ export interface Instance extends InstanceRecord {
 }
 
 export type DomainState = 'running' | 'paused' | 'incoming' | 'migrating' | 'shut off' | 'unknown';
+
+function ownerFields(): Pick<InstanceRecord, 'ownerAgentPid' | 'ownerAgentStartTime' | 'ownerBootId'> {
+  const self = processIdentity();
+  return { ownerAgentPid: self.pid, ...(self.startTime !== undefined ? { ownerAgentStartTime: self.startTime } : {}), ...(self.bootId !== undefined ? { ownerBootId: self.bootId } : {}) };
+}
 
 export class Instances {
   constructor(
@@ -84,7 +102,7 @@ export class Instances {
       accel,
       pid,
       startedAt: new Date().toISOString(),
-      ...(incoming ? { incomingMigrationId: options.incomingMigrationId, ownerAgentPid: process.pid } : {}),
+      ...(incoming ? { incomingMigrationId: options.incomingMigrationId, ...ownerFields() } : {}),
     };
     await writeFileDurable(paths.record, JSON.stringify(record, null, 2));
     return { ...record, paths };

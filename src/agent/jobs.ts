@@ -46,7 +46,8 @@ export function jobHandlers(context: AgentContext) {
     const holder = await context.locks.heldBy(name);
     if (!holder) return undefined;
     const entry = await context.journal.read(holder.migrationId);
-    return { ...holder, phase: entry?.phase ?? 'begun' };
+    const { migrationId, controller, startedAt, agentPid } = holder;
+    return { migrationId, controller, startedAt, agentPid, phase: entry?.phase ?? 'begun' };
   }
 
   async function requireJob(name: string): Promise<{ instance: Instance; holder: LockHolder & { phase: string } }> {

@@ -1,17 +1,17 @@
-// Per-domain migration locks on the source host. A lock file names its holder; a holder whose agent process
-// is gone leaves a stale lock that the next taker clears (the journal, not the lock, records what happened).
-import { open, readFile } from 'node:fs/promises';
+// Per-domain migration locks on the source host. A lock file names its holder (see lock-file.ts for how it is
+// taken and broken); a holder whose agent process is gone - exited, its pid reused, or the host rebooted -
+// leaves a stale lock that the next taker clears (the journal, not the lock, records what happened).
 import { VmigError } from '../errors.js';
-import { unlinkIfPresent } from '../util/fs.js';
-import { pidAlive } from '../util/process.js';
+import { LockFile, type LockOwner, type LockState } from './lock-file.js';
 import type { StateDir } from './state.js';
 
-export interface LockHolder {
+export interface LockHolder extends LockOwner {
   migrationId: string;
   controller: string;
   startedAt: string;
-  agentPid: number;
 }
+
+type HolderFields = Omit<LockHolder, keyof LockOwner>;
 
 export class Locks {
   constructor(
@@ -23,49 +23,47 @@ export class Locks {
     return this.label();
   }
 
-  async heldBy(name: string): Promise<LockHolder | undefined> {
-    const holder = await this.read(name);
-    if (!holder) return undefined;
-    return pidAlive(holder.agentPid) ? holder : undefined;
+  private file(name: string): LockFile<HolderFields> {
+    return new LockFile<HolderFields>(this.state.lockPath(name));
   }
 
-  async acquire(name: string, holder: LockHolder): Promise<void> {
-    const path = this.state.lockPath(name);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(path, 'wx', 0o644);
-        try {
-          await handle.writeFile(`${JSON.stringify(holder)}\n`);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const current = await this.read(name);
-      if (current && pidAlive(current.agentPid)) {
-        throw new VmigError(
-          'LOCKED',
-          `domain ${name} on ${this.host} is already being migrated by job ${current.migrationId} (controller ${current.controller}, started ${current.startedAt})`,
-        );
-      }
-      await unlinkIfPresent(path);
+  async heldBy(name: string): Promise<LockHolder | undefined> {
+    const state = await this.inspect(name);
+    return state?.alive ? state.holder : undefined;
+  }
+
+  /** The holder on record and whether it still runs; undefined when there is no lock. */
+  inspect(name: string): Promise<LockState<HolderFields> | undefined> {
+    return this.file(name).inspect();
+  }
+
+  async acquire(name: string, holder: HolderFields & Partial<LockOwner>): Promise<void> {
+    const { migrationId, controller, startedAt } = holder;
+    let result;
+    try {
+      result = await this.file(name).acquire({ migrationId, controller, startedAt });
+    } catch (error) {
+      throw new VmigError('LOCKED', `could not take the migration lock of ${name} on ${this.host}: ${(error as Error).message}`);
     }
-    throw new VmigError('LOCKED', `could not take the migration lock of ${name} on ${this.host}`);
+    if (!result.acquired) {
+      const current = result.holder;
+      throw new VmigError(
+        'LOCKED',
+        `domain ${name} on ${this.host} is already being migrated by job ${current.migrationId} (controller ${current.controller}, started ${current.startedAt})`,
+      );
+    }
   }
 
   async release(name: string, migrationId: string): Promise<void> {
-    const current = await this.read(name);
-    if (current?.migrationId === migrationId) await unlinkIfPresent(this.state.lockPath(name));
+    await this.file(name).release((holder) => holder.migrationId === migrationId);
+  }
+
+  /** Removes the lock if its holder is gone; false while it still runs. */
+  clearStale(name: string): Promise<boolean> {
+    return this.file(name).clearStale();
   }
 
   async read(name: string): Promise<LockHolder | undefined> {
-    try {
-      return JSON.parse(await readFile(this.state.lockPath(name), 'utf8')) as LockHolder;
-    } catch {
-      return undefined;
-    }
+    return (await this.inspect(name))?.holder;
   }
 }

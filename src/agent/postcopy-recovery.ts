@@ -17,11 +17,10 @@ import { directOutgoingUri } from '../transports/direct.js';
 import { closeEnds, openIncoming, type IncomingEnds } from '../transports/incoming.js';
 import { openOutgoing, type OutgoingTunnel } from '../transports/outgoing.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
-import { pidAlive } from '../util/process.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
-import type { Instance } from './instances.js';
+import { ownedByOtherLiveAgent, type Instance } from './instances.js';
 
 const listenParams = z.object({
   name: z.string(),
@@ -51,7 +50,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
     assertDomainName(name);
     const instance = await instances.find(name);
     if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `no QEMU of ${name} on ${context.host}`);
-    if (instance.ownerAgentPid !== undefined && instance.ownerAgentPid !== process.pid && pidAlive(instance.ownerAgentPid)) {
+    if (ownedByOtherLiveAgent(instance)) {
       throw new VmigError('LOCKED', `${name} on ${context.host} still belongs to a running migration`);
     }
     return instance;
@@ -168,7 +167,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
       }
       const instance = await pausedInstance(name);
       await instances.update(instance, { incomingMigrationId: undefined });
-      await unlinkIfPresent(context.state.lockPath(name));
+      await context.locks.clearStale(name);
       const latest = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt)).at(-1);
       if (latest) await context.journal.record({ ...latest, phase: 'finished', detail: 'vmig recover: post-copy resumed and completed' });
       return { name, state: 'running' };

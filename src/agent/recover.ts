@@ -5,9 +5,8 @@ import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
 import { qmpOnce } from '../qemu/qmp.js';
-import { unlinkIfPresent } from '../util/fs.js';
-import { pidAlive } from '../util/process.js';
 import type { AgentContext } from './context.js';
+import { ownedByOtherLiveAgent } from './instances.js';
 import type { JournalEntry } from './journal.js';
 
 export interface HostView {
@@ -39,15 +38,15 @@ export function recoverHandlers(context: AgentContext) {
       view.instance = {
         qemuStatus: status.status,
         ...(instance.incomingMigrationId ? { incomingMigrationId: instance.incomingMigrationId } : {}),
-        ownerAlive: instance.ownerAgentPid !== undefined && instance.ownerAgentPid !== process.pid && pidAlive(instance.ownerAgentPid),
+        ownerAlive: ownedByOtherLiveAgent(instance),
         migrationStatus: migration.status ?? 'none',
       };
     }
     const entries = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     const latest = entries.at(-1);
     if (latest) view.journal = latest;
-    const lock = await context.locks.read(name);
-    if (lock) view.lock = { migrationId: lock.migrationId, controller: lock.controller, startedAt: lock.startedAt, alive: pidAlive(lock.agentPid) && lock.agentPid !== process.pid };
+    const lock = await context.locks.inspect(name);
+    if (lock) view.lock = { migrationId: lock.holder.migrationId, controller: lock.holder.controller, startedAt: lock.holder.startedAt, alive: lock.alive && lock.holder.agentPid !== process.pid };
     return view;
   }
 
@@ -61,17 +60,17 @@ export function recoverHandlers(context: AgentContext) {
     async 'recover.apply'(params: unknown) {
       const { name, action } = applyParams.parse(params);
       assertDomainName(name);
-      const lock = await context.locks.read(name);
-      if (lock && pidAlive(lock.agentPid) && lock.agentPid !== process.pid) {
-        throw new VmigError('LOCKED', `migration ${lock.migrationId} of ${name} on ${context.host} is still in progress (controller ${lock.controller}); let it finish or abort it first`);
+      const lock = await context.locks.inspect(name);
+      if (lock?.alive && lock.holder.agentPid !== process.pid) {
+        throw new VmigError('LOCKED', `migration ${lock.holder.migrationId} of ${name} on ${context.host} is still in progress (controller ${lock.holder.controller}); let it finish or abort it first`);
       }
       const instance = await instances.find(name);
       if (action === 'clear-lock') {
-        await unlinkIfPresent(context.state.lockPath(name));
+        if (!(await context.locks.clearStale(name))) throw new VmigError('LOCKED', `the migration lock of ${name} on ${context.host} was just taken by a running migration`);
         return { done: true };
       }
       if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `no QEMU of ${name} on ${context.host}`);
-      if (instance.incomingMigrationId && instance.ownerAgentPid !== undefined && instance.ownerAgentPid !== process.pid && pidAlive(instance.ownerAgentPid)) {
+      if (instance.incomingMigrationId && ownedByOtherLiveAgent(instance)) {
         throw new VmigError('LOCKED', `the incoming ${name} on ${context.host} still belongs to a running migration`);
       }
       if (action === 'retire') {
@@ -81,7 +80,7 @@ export function recoverHandlers(context: AgentContext) {
         if (status.status !== 'running') await qmpOnce(instance.paths.userQmpSocket, 'cont');
         if (instance.incomingMigrationId) await instances.update(instance, { incomingMigrationId: undefined });
       }
-      await unlinkIfPresent(context.state.lockPath(name));
+      await context.locks.clearStale(name);
       const { journal } = await inspect(name);
       if (journal) await context.journal.record({ ...journal, phase: action === 'retire' ? 'confirmed' : 'resumed', detail: 'vmig recover' });
       return { done: true };

@@ -117,7 +117,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       if (qemuStatus !== 'running' && qemuStatus !== 'paused') {
         throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`);
       }
-      await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString(), agentPid: process.pid });
+      await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString() });
       const migration: SourceMigration = { role: 'source', migrationId, name, peer, phase: 'begun', wasRunning: qemuStatus === 'running', cleanups: [] };
       registry.add(migration);
       await context.journal.record({ migrationId, role: 'source', domain: name, peer, phase: 'begun' });

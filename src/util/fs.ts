@@ -1,24 +1,41 @@
 // Small filesystem helpers for state that must survive crashes: write-then-rename with fsync.
+// New files are created exclusively ('wx'): an existing name, a symlink planted there included, is never
+// opened, truncated or followed.
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
-export async function writeFileDurable(path: string, content: string, mode = 0o600): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', mode);
+/** Creates `path` (which must not exist) with `content`, fsync'd. */
+export async function writeNewFile(path: string, content: string, mode = 0o600): Promise<void> {
+  const handle = await open(path, 'wx', mode);
   try {
     await handle.writeFile(content);
     await handle.sync();
   } finally {
     await handle.close();
   }
-  await rename(temp, path);
-  // The rename itself is durable only once the directory is synced.
-  const directory = await open(dirname(path), 'r');
+}
+
+/** fsync of a directory: what makes a rename or link in it durable. */
+export async function syncDir(path: string): Promise<void> {
+  const directory = await open(path, 'r');
   try {
     await directory.sync();
   } finally {
     await directory.close();
   }
+}
+
+export async function writeFileDurable(path: string, content: string, mode = 0o600): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeNewFile(temp, content, mode);
+    await rename(temp, path);
+  } catch (error) {
+    await unlinkIfPresent(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDir(dirname(path));
 }
 
 export async function readJsonOrUndefined<T>(path: string): Promise<T | undefined> {
@@ -38,6 +55,6 @@ export async function unlinkIfPresent(path: string): Promise<void> {
   }
 }
 
-export const ensureDir = (path: string, mode = 0o755): Promise<string | undefined> => mkdir(path, { recursive: true, mode });
+export const ensureDir = (path: string, mode = 0o700): Promise<string | undefined> => mkdir(path, { recursive: true, mode });
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,33 @@
+// Compiles a few source modules (and the relative modules they import) to plain JavaScript in a temp dir, so
+// that a test can run them in separate node processes: real concurrency, not promises in one event loop.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+
+const SRC = resolve(import.meta.dirname, '..', '..', '..', 'src');
+
+/** Returns the temp dir; `src/x/y.ts` becomes `<dir>/x/y.js`. Only node built-ins may be imported besides. */
+export function transpileForChildren(entries: string[]): string {
+  const out = mkdtempSync(join(tmpdir(), 'vmig-transpiled-'));
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  const pending = entries.map((entry) => resolve(SRC, entry));
+  const done = new Set<string>();
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (done.has(file)) continue;
+    done.add(file);
+    const source = readFileSync(file, 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+      fileName: file,
+    });
+    const target = join(out, relative(SRC, file).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
+    for (const match of outputText.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)\.js'/gm)) {
+      pending.push(resolve(dirname(file), `${match[1]}.ts`));
+    }
+  }
+  return out;
+}
