@@ -105,6 +105,7 @@ export async function runAgent(): Promise<void> {
     rpc = new RpcConnection(process.stdin, process.stdout, {
       peer: 'controller',
       handlers,
+      opening: 'hello',
       onClose: () => resolve(),
     });
     process.on('SIGTERM', () => rpc?.close());

@@ -1,6 +1,7 @@
 // The controller's config file (/etc/vmig/config.toml, ~/.config/vmig/config.toml, --config FILE): defaults
 // for commands and host aliases. Strict: an unknown key is an error that names it, never silently ignored.
 import { z } from 'zod';
+import { VMIG_PATH_PATTERN, VMIG_PATH_RULE } from '../hosts/uri.js';
 
 const port = z.number().int().min(1).max(65535);
 const portRange = z.tuple([port, port]).refine(([from, to]) => from <= to, 'must be [from, to] with from <= to');
@@ -29,7 +30,7 @@ const hostSchema = z
     /** What the alias stands for: local, ssh://[user@]host[:port] or a host from ~/.ssh/config. */
     uri: z.string().min(1).optional(),
     /** The path of vmig on that host, when it is not on the PATH. */
-    vmig: z.string().regex(/^\/[^\s'"`$\\;|&<>]*$/, 'must be an absolute path without spaces or shell characters').optional(),
+    vmig: z.string().regex(VMIG_PATH_PATTERN, `must be ${VMIG_PATH_RULE}`).optional(),
     ...migrationDefaults,
   })
   .strict();

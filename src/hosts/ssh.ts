@@ -6,7 +6,7 @@ import { VmigError } from '../errors.js';
 import { openAgentSession, StderrTail, type HostConnection } from './connection.js';
 import { fingerprint, knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
 import { loadSshConfig, resolveSshTarget, type SshTarget } from './ssh-config.js';
-import { hostLabel, type HostUri } from './uri.js';
+import { hostLabel, VMIG_PATH_PATTERN, VMIG_PATH_RULE, type HostUri } from './uri.js';
 
 export interface SshOptions {
   /** Like StrictHostKeyChecking=accept-new: record an unknown host's key; a changed key is still refused. */
@@ -76,7 +76,7 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
 
   const command = `${uri.vmigPath ?? 'vmig'} agent`;
   const channel = await new Promise<ClientChannel>((resolve, reject) => {
-    client.exec(command, (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run "${command}" on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
+    client.exec(agentCommand(uri.vmigPath), (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run "${command}" on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
   }).catch((error) => {
     client.end();
     throw error;
@@ -107,6 +107,13 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
       client.end();
     },
   });
+}
+
+/** The remote command line; the path was checked against VMIG_PATH_PATTERN and is quoted all the same. */
+export function agentCommand(vmigPath: string | undefined): string {
+  if (vmigPath === undefined) return 'vmig agent';
+  if (!VMIG_PATH_PATTERN.test(vmigPath)) throw new VmigError('BAD_URI', `vmig path "${vmigPath}" must be ${VMIG_PATH_RULE}`);
+  return `'${vmigPath}' agent`;
 }
 
 function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, verdict: HostKeyVerdict | undefined, key: Buffer | undefined, noKeys: boolean): VmigError {

@@ -8,6 +8,9 @@ export type HostUri =
 const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*)$/;
 const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const KNOWN_PARAMS = new Set(['vmig']);
+/** The only vmig paths accepted: they reach a remote shell, so nothing there may expand (globs, braces, $, quotes). */
+export const VMIG_PATH_PATTERN = /^\/[A-Za-z0-9._/+-]*$/;
+export const VMIG_PATH_RULE = 'an absolute path of letters, digits and . _ / + - only';
 
 export function parseHostUri(text: string): HostUri {
   const trimmed = text.trim();
@@ -56,7 +59,7 @@ function vmigParam(params: URLSearchParams, text: string): { vmigPath?: string }
   }
   const path = params.get('vmig');
   if (path === null) return {};
-  if (!path.startsWith('/') || /[\s'"`$\\;|&<>]/.test(path)) throw new VmigError('BAD_URI', `vmig= in "${text}" must be an absolute path without spaces or shell characters`);
+  if (!VMIG_PATH_PATTERN.test(path)) throw new VmigError('BAD_URI', `vmig= in "${text}" must be ${VMIG_PATH_RULE}`);
   return { vmigPath: path };
 }
 

@@ -2,7 +2,7 @@
 // the agent serves methods and emits events. The same code runs over an SSH exec channel and a child's stdio.
 import type { Readable, Writable } from 'node:stream';
 import { VmigError, errorFromWire, isVmigError } from '../errors.js';
-import { LineDecoder, encodeLine } from './framing.js';
+import { FramingError, LineDecoder, encodeLine } from './framing.js';
 import { classifyMessage, type AgentEvent } from './messages.js';
 
 export type Handler = (params: unknown, context: { signal: AbortSignal }) => Promise<unknown>;
@@ -20,6 +20,8 @@ export interface RpcOptions {
   onEvent?: (event: AgentEvent) => void;
   /** Called once when the input ends or breaks: the peer is gone. */
   onClose?: (reason: Error | undefined) => void;
+  /** The method that opens the session (the agent's hello): nothing else is served before it has succeeded. */
+  opening?: string;
 }
 
 export class RpcConnection {
@@ -29,6 +31,7 @@ export class RpcConnection {
   private closed: Error | undefined;
   private readonly inFlight = new AbortController();
   private readonly serving = new Set<Promise<void>>();
+  private opened = false;
 
   constructor(
     private readonly input: Readable,
@@ -63,6 +66,7 @@ export class RpcConnection {
   close(reason?: Error): void {
     if (this.closed) return;
     this.closed = reason ?? new VmigError('AGENT_FAILED', `connection to ${this.options.peer} closed`);
+    this.decoder.close();
     for (const [id, pending] of this.pending) {
       this.pending.delete(id);
       pending.reject(this.closed);
@@ -84,14 +88,14 @@ export class RpcConnection {
   }
 
   private receive(chunk: Buffer): void {
-    let values: unknown[];
     try {
-      values = this.decoder.push(chunk);
+      this.decoder.push(chunk, (value) => this.dispatch(value));
     } catch (error) {
-      this.close(new VmigError('PROTOCOL_MISMATCH', `${this.options.peer} spoke something other than the vmig protocol (${(error as Error).message})`));
-      return;
+      if (!(error instanceof FramingError)) throw error;
+      // The requests before the bad line were dispatched: let them answer, then hang up (the decoder reads no more).
+      const reason = new VmigError('PROTOCOL_MISMATCH', `${this.options.peer} spoke something other than the vmig protocol (${error.message})`);
+      void this.drain(5_000).then(() => this.close(reason));
     }
-    for (const value of values) this.dispatch(value);
   }
 
   private dispatch(value: unknown): void {
@@ -116,9 +120,14 @@ export class RpcConnection {
   private async serve(id: number, method: string, params: unknown): Promise<void> {
     const handlers = this.options.handlers;
     const handler = handlers && Object.hasOwn(handlers, method) ? handlers[method] : undefined;
+    const opening = this.options.opening;
     try {
       if (!handler) throw new VmigError('PROTOCOL_MISMATCH', `unknown method ${method}`);
+      if (opening !== undefined && !this.opened && method !== opening) {
+        throw new VmigError('PROTOCOL_MISMATCH', `${method} before a successful ${opening}: refused`);
+      }
       const result = await handler(params, { signal: this.inFlight.signal });
+      if (method === opening) this.opened = true;
       if (!this.closed) this.output.write(encodeLine({ id, result: result ?? null }));
     } catch (error) {
       if (this.closed) return;

@@ -49,7 +49,7 @@ export class QmpProtocol {
 
   /** Feeds bytes from QEMU. */
   receive(chunk: Buffer | string): void {
-    for (const message of this.decoder.push(chunk)) this.dispatch(message as Record<string, unknown>);
+    this.decoder.push(chunk, (message) => this.dispatch(message as Record<string, unknown>));
   }
 
   /** Fails everything still waiting (the socket closed). */

@@ -38,6 +38,8 @@ describe('parseConfig', () => {
     expect(() => parseConfig('transport = "carrier-pigeon"\n', 'c.toml')).toThrow(/config c\.toml: transport: /);
     expect(() => parseConfig('migration_ports = [9, 3]\n', 'c.toml')).toThrow(/migration_ports: must be \[from, to\]/);
     expect(() => parseConfig('[hosts.hv2]\nvmig = "relative/vmig"\n', 'c.toml')).toThrow(/hosts\.hv2\.vmig: must be an absolute path/);
+    // Brace expansion in a remote shell would run other programs.
+    expect(() => parseConfig('[hosts.hv2]\nvmig = "/{usr/bin/touch,tmp/x}"\n', 'c.toml')).toThrow(/hosts\.hv2\.vmig: must be an absolute path of letters, digits/);
     expect(() => parseConfig('connect = \n', 'c.toml')).toThrow(/^config c\.toml: /);
   });
 });

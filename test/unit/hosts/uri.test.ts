@@ -68,9 +68,16 @@ describe('parseHostUri', () => {
 
   it('rejects a vmig path that is relative or carries shell characters', () => {
     badUri('ssh://h1?vmig=bin/vmig');
-    expect(badUri('ssh://h1?vmig=/opt/vmig;rm%20-rf%20/').message).toMatch(/absolute path without spaces or shell characters/);
+    expect(badUri('ssh://h1?vmig=/opt/vmig;rm%20-rf%20/').message).toMatch(/must be an absolute path of letters, digits and \. _ \/ \+ - only/);
     badUri('ssh://h1?vmig=/opt/$(id)');
     badUri('local?vmig=/opt/a%20b');
+  });
+
+  it('rejects a vmig path that a shell would expand (braces, globs, tilde, newline)', () => {
+    for (const path of ['/{usr/bin/touch,tmp/x}', '/usr/bin/vm*', '/usr/bin/vmi?', '/opt/[a]/vmig', '/opt/~root/vmig', '/opt/vmig%0Aid', '/opt/v!g', '/opt/a,b']) {
+      expect(badUri(`ssh://h1?vmig=${path}`).code).toBe('BAD_URI');
+    }
+    expect(parseHostUri('ssh://h1?vmig=/opt/vmig-2.1_rc%2B1/bin/vmig')).toMatchObject({ vmigPath: '/opt/vmig-2.1_rc+1/bin/vmig' });
   });
 
   it('rejects unknown parameters, naming them', () => {

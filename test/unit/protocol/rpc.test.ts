@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { VmigError } from '../../../src/errors.js';
 import type { AgentEvent } from '../../../src/protocol/messages.js';
 import { RpcConnection, type Handler } from '../../../src/protocol/rpc.js';
@@ -119,5 +119,55 @@ describe('RpcConnection', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(agent.isClosed).toBe(true);
     expect(closes[0]).toMatchObject({ code: 'PROTOCOL_MISMATCH' });
+  });
+  it('answers the requests before a malformed line of the same chunk, then closes', async () => {
+    const toAgent = new PassThrough();
+    const toController = new PassThrough();
+    const served: string[] = [];
+    const closes: Array<Error | undefined> = [];
+    const agent = new RpcConnection(toAgent, toController, {
+      peer: 'controller',
+      handlers: { note: async (params) => void served.push(String(params)) },
+      onClose: (reason) => closes.push(reason),
+    });
+    opened.push(agent);
+    const replies: string[] = [];
+    toController.on('data', (chunk: Buffer) => replies.push(chunk.toString()));
+    toAgent.write('{"id":1,"method":"note","params":"a"}\n{"id":2,"method":"note","params":"b"}\n}{ garbage\n{"id":3,"method":"note","params":"c"}\n');
+    await vi.waitFor(() => expect(agent.isClosed).toBe(true));
+    expect(served).toEqual(['a', 'b']);
+    expect(replies.join('')).toBe('{"id":1,"result":null}\n{"id":2,"result":null}\n');
+    expect(closes[0]).toMatchObject({ code: 'PROTOCOL_MISMATCH' });
+  });
+
+  it('with an opening method, serves nothing else before it has succeeded', async () => {
+    const served: string[] = [];
+    let helloOk = false;
+    const toAgent = new PassThrough();
+    const toController = new PassThrough();
+    const controller = new RpcConnection(toController, toAgent, { peer: 'h1' });
+    const agent = new RpcConnection(toAgent, toController, {
+      peer: 'controller',
+      opening: 'hello',
+      handlers: {
+        hello: async () => {
+          if (!helloOk) throw new VmigError('PROTOCOL_MISMATCH', 'wrong protocol');
+          return 'hi';
+        },
+        destroy: async () => void served.push('destroy'),
+      },
+    });
+    opened.push(controller, agent);
+    expect((await rejection(controller.call('destroy'))).message).toBe('destroy before a successful hello: refused');
+    expect((await rejection(controller.call('hello'))).message).toBe('wrong protocol');
+    expect((await rejection(controller.call('destroy'))).message).toBe('destroy before a successful hello: refused');
+    // Pipelined behind a hello that has not answered yet: still refused.
+    helloOk = true;
+    const [hello, early] = await Promise.allSettled([controller.call('hello'), controller.call('destroy')]);
+    expect(hello).toMatchObject({ status: 'fulfilled', value: 'hi' });
+    expect(early).toMatchObject({ status: 'rejected', reason: { code: 'PROTOCOL_MISMATCH' } });
+    expect(served).toEqual([]);
+    await controller.call('destroy');
+    expect(served).toEqual(['destroy']);
   });
 });
