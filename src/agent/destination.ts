@@ -4,6 +4,7 @@ import { access, constants } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseDomain, requiredPaths } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
+import { migrationIdSchema } from '../protocol/ids.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
@@ -19,7 +20,7 @@ import { runCleanups, type DestinationMigration, type MigrationRegistry } from '
 import { readFile } from 'node:fs/promises';
 
 const prepareParams = z.object({
-  migrationId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  migrationId: migrationIdSchema,
   definition: z.unknown(),
   accel: z.enum(['kvm', 'tcg']),
   peer: z.string(),
@@ -30,7 +31,7 @@ const prepareParams = z.object({
   convergence: convergenceSchema,
 });
 const finishParams = z.object({
-  migrationId: z.string(),
+  migrationId: migrationIdSchema,
   suspend: z.boolean().default(false),
   persistent: z.boolean().default(false),
   timeoutMs: z.number().int().min(1000).default(60_000),
@@ -40,8 +41,8 @@ const finishParams = z.object({
    */
   postcopy: z.boolean().default(false),
 });
-const idParams = z.object({ migrationId: z.string() });
-const selectParams = z.object({ migrationId: z.string(), transport: z.enum(['tls', 'ssh']) });
+const idParams = z.object({ migrationId: migrationIdSchema });
+const selectParams = z.object({ migrationId: migrationIdSchema, transport: z.enum(['tls', 'ssh']) });
 
 export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
   const { instances } = context;

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { VmigError } from '../errors.js';
+import { jobIdSchema } from '../protocol/ids.js';
 import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { LockFile, type LockOwner } from './lock-file.js';
@@ -15,7 +16,7 @@ export interface EvacuationHolder extends LockOwner {
   startedAt: string;
 }
 
-const jobParams = z.object({ jobId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/) });
+const jobParams = z.object({ jobId: jobIdSchema });
 const lockParams = jobParams.extend({ controller: z.string().max(255) });
 const abortParams = z.object({ requestedBy: z.string().max(255).default('unknown') });
 

@@ -2,6 +2,7 @@
 // knows what this host last did instead of guessing.
 import { readdir } from 'node:fs/promises';
 import { readJsonOrUndefined, writeFileDurable } from '../util/fs.js';
+import { MIGRATION_ID_PATTERN } from '../protocol/ids.js';
 import type { StateDir } from './state.js';
 
 export type JournalPhase =
@@ -44,7 +45,7 @@ export class Journal {
     } catch {
       return [];
     }
-    const entries = await Promise.all(files.filter((file) => file.endsWith('.json')).map((file) => this.read(file.slice(0, -5))));
+    const entries = await Promise.all(files.filter((file) => file.endsWith('.json') && MIGRATION_ID_PATTERN.test(file.slice(0, -5))).map((file) => this.read(file.slice(0, -5))));
     return entries.filter((entry): entry is JournalEntry => entry !== undefined);
   }
 }

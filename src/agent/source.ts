@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
+import { migrationIdSchema } from '../protocol/ids.js';
 import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { cookieSchema, endpointSchema, type Cookie } from '../transports/cookie.js';
@@ -33,9 +34,9 @@ async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
 /** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
 const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused']);
 
-const beginParams = z.object({ name: z.string(), migrationId: z.string(), controller: z.string(), peer: z.string() });
+const beginParams = z.object({ name: z.string(), migrationId: migrationIdSchema, controller: z.string(), peer: z.string() });
 const performParams = z.object({
-  migrationId: z.string(),
+  migrationId: migrationIdSchema,
   cookie: cookieSchema,
   /** MiB/s; 0 means no cap beyond the link. */
   bandwidthMiBs: z.number().int().min(0).default(0),
@@ -45,10 +46,10 @@ const performParams = z.object({
   stallTimeoutMs: z.number().int().min(1_000).default(30_000),
   convergence: convergenceSchema,
 });
-const idParams = z.object({ migrationId: z.string() });
-const tunnelParams = z.object({ migrationId: z.string(), cookie: cookieSchema });
-const probeParams = z.object({ migrationId: z.string(), endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
-const confirmParams = z.object({ migrationId: z.string(), undefineSource: z.boolean().default(false) });
+const idParams = z.object({ migrationId: migrationIdSchema });
+const tunnelParams = z.object({ migrationId: migrationIdSchema, cookie: cookieSchema });
+const probeParams = z.object({ migrationId: migrationIdSchema, endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
+const confirmParams = z.object({ migrationId: migrationIdSchema, undefineSource: z.boolean().default(false) });
 
 /** QEMU takes bytes/s; "no cap" is its maximum. */
 const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
+import { assertMigrationId } from '../protocol/ids.js';
 import { ensureDir, writeFileDurable } from '../util/fs.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/vmig';
@@ -34,16 +36,21 @@ export class StateDir {
     return join(this.root, 'journal');
   }
 
+  // Every path built from a name or id that came over the wire is checked here too: none may leave its directory.
   definitionPath(name: string): string {
+    assertDomainName(name);
     return join(this.domainsDir, `${name}.json`);
   }
   instanceDir(name: string): string {
+    assertDomainName(name);
     return join(this.runDir, name);
   }
   lockPath(name: string): string {
+    assertDomainName(name);
     return join(this.locksDir, `${name}.lock`);
   }
   journalPath(migrationId: string): string {
+    assertMigrationId(migrationId);
     return join(this.journalDir, `${migrationId}.json`);
   }
 

@@ -2,6 +2,7 @@
 // carried by the controller over its SSH channels, presented by the source, and never printed.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { migrationIdSchema } from '../protocol/ids.js';
 
 export const TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
@@ -13,7 +14,7 @@ export const endpointSchema = z.object({ host: z.string().min(1), port: z.number
 export type Endpoint = z.infer<typeof endpointSchema>;
 
 export const cookieSchema = z.object({
-  migrationId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  migrationId: migrationIdSchema,
   /** `auto` while both the TLS listener and the SSH socket are open; the controller narrows it before Perform. */
   transport: z.enum(TRANSPORT_REQUESTS),
   /** The TCP endpoint (direct, tls). */

@@ -49,7 +49,10 @@ describe('migration lock under concurrent takers (separate processes)', () => {
       Array.from({ length: CHILDREN }, () => {
         const child = fork(join(dir, 'child.mjs'), [stateDir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
         children.push(child);
-        return new Promise<void>((resolve) => child.once('message', () => resolve()));
+        return new Promise<void>((resolve, reject) => {
+          child.once('message', () => resolve());
+          child.once('exit', (code) => reject(new Error(`a racer exited with ${code} before it was ready`)));
+        });
       }),
     );
   }, 30_000);

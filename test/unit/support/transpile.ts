@@ -1,15 +1,20 @@
 // Compiles a few source modules (and the relative modules they import) to plain JavaScript in a temp dir, so
 // that a test can run them in separate node processes: real concurrency, not promises in one event loop.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
-const SRC = resolve(import.meta.dirname, '..', '..', '..', 'src');
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const SRC = join(ROOT, 'src');
 
-/** Returns the temp dir; `src/x/y.ts` becomes `<dir>/x/y.js`. Only node built-ins may be imported besides. */
+/**
+ * Returns the temp dir; `src/x/y.ts` becomes `<dir>/x/y.js`. The dir lies under the repository's node_modules,
+ * so that the modules' own dependencies (zod) resolve as they do for the real code.
+ */
 export function transpileForChildren(entries: string[]): string {
-  const out = mkdtempSync(join(tmpdir(), 'vmig-transpiled-'));
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const out = mkdtempSync(join(cache, 'vmig-transpiled-'));
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
   const pending = entries.map((entry) => resolve(SRC, entry));
   const done = new Set<string>();
