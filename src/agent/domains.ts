@@ -41,7 +41,7 @@ export async function readDefinition(context: AgentContext, name: string): Promi
 }
 
 export async function writeDefinition(context: AgentContext, definition: DomainDefinition): Promise<void> {
-  await writeFileDurable(context.state.definitionPath(definition.name), `${JSON.stringify(definition, null, 2)}\n`, 0o644);
+  await writeFileDurable(context.state.definitionPath(definition.name), `${JSON.stringify(definition, null, 2)}\n`);
 }
 
 async function definedNames(context: AgentContext): Promise<string[]> {

@@ -35,7 +35,7 @@ export async function runAgent(): Promise<void> {
   const log = (message: string) => {
     const line = `${new Date().toISOString()} [${process.pid}] ${message}\n`;
     process.stderr.write(line);
-    void appendFile(logFile, line).catch(() => undefined);
+    void appendFile(logFile, line, { mode: 0o600 }).catch(() => undefined);
   };
   await state.ensure().catch(() => undefined);
   const registry = new MigrationRegistry();

@@ -5,7 +5,7 @@
 //   journal/ID.json        per-migration phase journal (fsync'd)
 //   host-id                a random id that tells two hosts apart even when they share a kernel
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
@@ -70,16 +70,27 @@ export class StateDir {
     return paths;
   }
 
-  /** Creates the layout; fails with a clear message when the directory is not writable. */
+  /**
+   * Creates the layout (0700: definitions may hold secrets in extraArgs) and checks an existing one: the state
+   * dir must belong to this user and be writable by nobody else, or anyone who can write there could plant
+   * definitions and locks. Subdirectories vmig made looser in older versions are tightened.
+   */
   async ensure(): Promise<void> {
     try {
-      await ensureDir(this.root, 0o755);
-      await ensureDir(this.domainsDir, 0o755);
-      await ensureDir(this.runDir, 0o700);
-      await ensureDir(this.locksDir, 0o755);
-      await ensureDir(this.journalDir, 0o700);
+      await ensureDir(this.root, 0o700);
     } catch (error) {
       throw new VmigError('HOST_UNSUITABLE', `state directory ${this.root} is not usable: ${(error as Error).message}`);
+    }
+    await checkPrivateDir(this.root, false);
+    for (const dir of [this.domainsDir, this.runDir, this.locksDir, this.journalDir]) {
+      try {
+        await mkdir(dir, { mode: 0o700 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new VmigError('HOST_UNSUITABLE', `state directory ${this.root} is not usable: ${(error as Error).message}`);
+        }
+      }
+      await checkPrivateDir(dir, true);
     }
   }
 
@@ -89,8 +100,26 @@ export class StateDir {
       return (await readFile(path, 'utf8')).trim();
     } catch {
       const id = randomUUID();
-      await writeFileDurable(path, `${id}\n`, 0o644);
+      await writeFileDurable(path, `${id}\n`);
       return id;
     }
+  }
+}
+
+/** Refuses a directory of another owner or one others may write; `tighten` makes one of ours 0700. */
+async function checkPrivateDir(dir: string, tighten: boolean): Promise<void> {
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} is not a directory`);
+  const uid = process.geteuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} belongs to uid ${info.uid}, not to uid ${uid} that runs the vmig agent; run chown ${uid} ${dir} (or point VMIG_STATE_DIR elsewhere)`);
+  }
+  const mode = info.mode & 0o777;
+  if (tighten && (mode & 0o077) !== 0) {
+    await chmod(dir, 0o700);
+    return;
+  }
+  if ((mode & 0o022) !== 0) {
+    throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} is writable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod go-w ${dir}`);
   }
 }
