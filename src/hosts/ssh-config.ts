@@ -1,9 +1,10 @@
 // Resolves an ssh host URI the way OpenSSH would: URI parts first, then ~/.ssh/config (HostName, User, Port,
-// IdentityFile, UserKnownHostsFile, HostKeyAlias), then OpenSSH's defaults.
+// IdentityFile, UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias), then OpenSSH's defaults.
 import { readFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
+import { knownHostsName } from './known-hosts.js';
 import type { HostUri } from './uri.js';
 
 export interface SshTarget {
@@ -15,13 +16,17 @@ export interface SshTarget {
   identityFiles: string[];
   /** Only the listed identities (IdentitiesOnly yes): the agent's keys are not offered. */
   identitiesOnly: boolean;
+  /** The user's files (UserKnownHostsFile); an accepted new key goes to the first. */
   knownHostsFiles: string[];
-  /** The name under which known_hosts records this host's key. */
+  /** The system-wide files (GlobalKnownHostsFile), read with the user's, never written. */
+  globalKnownHostsFiles: string[];
+  /** The name known_hosts records this host's key under: HostKeyAlias as is, else "host" or "[host]:port"; lowercased. */
   hostKeyName: string;
   connectTimeoutMs?: number;
 }
 
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+const DEFAULT_GLOBAL_KNOWN_HOSTS = ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
 
 export const sshDir = (): string => join(process.env.HOME || homedir(), '.ssh');
 
@@ -61,9 +66,14 @@ export function resolveSshTarget(uri: Extract<HostUri, { kind: 'ssh' }>, config:
   const base = { hostName, user, port, alias: uri.host };
   const configured = getAll('IdentityFile').map((path) => expandPath(path, base));
   const identityFiles = configured.length > 0 ? configured : DEFAULT_IDENTITIES.map((name) => join(sshDir(), name));
-  const knownHostsFiles = getAll('UserKnownHostsFile')
-    .flatMap((value) => value.split(/\s+/))
-    .map((path) => expandPath(path, base));
+  const files = (key: string) =>
+    getAll(key)
+      .flatMap((value) => value.split(/\s+/))
+      .filter((path) => path !== '')
+      .map((path) => expandPath(path, base));
+  const knownHostsFiles = files('UserKnownHostsFile');
+  const globalKnownHostsFiles = files('GlobalKnownHostsFile');
+  const alias = get('HostKeyAlias');
   const timeout = get('ConnectTimeout');
   return {
     alias: uri.host,
@@ -73,7 +83,9 @@ export function resolveSshTarget(uri: Extract<HostUri, { kind: 'ssh' }>, config:
     identityFiles,
     identitiesOnly: get('IdentitiesOnly')?.toLowerCase() === 'yes',
     knownHostsFiles: knownHostsFiles.length > 0 ? knownHostsFiles : [join(sshDir(), 'known_hosts'), join(sshDir(), 'known_hosts2')],
-    hostKeyName: get('HostKeyAlias') ?? hostName,
+    globalKnownHostsFiles: globalKnownHostsFiles.length > 0 ? globalKnownHostsFiles : DEFAULT_GLOBAL_KNOWN_HOSTS,
+    // OpenSSH looks an alias up bare, without the port (sshconnect.c), and lowercases names before matching.
+    hostKeyName: alias !== undefined ? alias.toLowerCase() : knownHostsName(hostName, port),
     ...(timeout ? { connectTimeoutMs: Number(timeout) * 1000 } : {}),
   };
 }

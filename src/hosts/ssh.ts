@@ -1,10 +1,11 @@
 // ssh://: one ssh2 connection per host, host key checked against known_hosts, keys from ssh-agent and
 // ~/.ssh; the agent runs as `vmig agent` on an exec channel of that connection.
-import { appendFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import ssh2, { type AuthenticationType, type ClientChannel } from 'ssh2';
 import { VmigError } from '../errors.js';
 import { openAgentSession, StderrTail, type HostConnection } from './connection.js';
-import { fingerprint, knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+import { decideHostKey, hostKeyError, loadHostKeyPolicy, type HostKeyDecision } from './host-key.js';
+import { fingerprint } from './known-hosts.js';
 import { loadSshConfig, resolveSshTarget, type SshTarget } from './ssh-config.js';
 import { hostLabel, VMIG_PATH_PATTERN, VMIG_PATH_RULE, type HostUri } from './uri.js';
 
@@ -42,17 +43,18 @@ async function authMethods(target: SshTarget): Promise<Array<AuthenticationType 
 export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<HostConnection> {
   const label = hostLabel(uri);
   const target = resolveSshTarget(uri, await loadSshConfig());
-  const knownHostsText = (await Promise.all(target.knownHostsFiles.map(readOptional))).join('\n');
-  const names = [knownHostsName(target.hostKeyName, target.port)];
+  const policy = await loadHostKeyPolicy(target);
   // An empty list still connects: an unreachable host must be reported as unreachable, not as keyless.
   const methods = await authMethods(target);
 
-  let verdict: HostKeyVerdict | undefined;
-  let offeredKey: Buffer | undefined;
+  let refused: HostKeyDecision | undefined;
   const client = new ssh2.Client();
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) => reject(classifyConnectError(error, label, target, verdict, offeredKey, methods.length === 0)));
+    client.once('error', (error: Error & { level?: string; code?: string }) => {
+      const where = `${label} (${target.hostName}:${target.port})`;
+      reject(refused ? hostKeyError(refused, uri, where, target) : classifyConnectError(error, label, target, methods.length === 0));
+    });
     client.connect({
       host: target.hostName,
       port: target.port,
@@ -61,14 +63,13 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
       keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
       keepaliveCountMax: options.keepaliveCountMax ?? 3,
       authHandler: methods as never,
-      hostVerifier: (key: Buffer) => {
-        offeredKey = key;
-        verdict = verifyHostKey(knownHostsText, names, key);
-        if (verdict === 'unknown' && options.acceptNewHostKey) {
-          void appendFile(target.knownHostsFiles[0]!, knownHostsLine(names[0]!, key), { mode: 0o600 });
-          return true;
-        }
-        return verdict === 'match' || (verdict === 'unknown' && options.acceptNewHostKey === true);
+      // The key types on record first, as OpenSSH orders HostKeyAlgorithms: a host with several keys shows the known one.
+      algorithms: { serverHostKey: policy.algorithms as never },
+      hostVerifier: (key: Buffer, verify: (accept: boolean) => void) => {
+        void decideHostKey(policy, target, key, options.acceptNewHostKey === true).then((decision) => {
+          if (!decision.accept) refused = decision;
+          verify(decision.accept);
+        });
       },
     });
   });
@@ -116,15 +117,8 @@ export function agentCommand(vmigPath: string | undefined): string {
   return `'${vmigPath}' agent`;
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, verdict: HostKeyVerdict | undefined, key: Buffer | undefined, noKeys: boolean): VmigError {
+function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, noKeys: boolean): VmigError {
   const where = `${label} (${target.hostName}:${target.port})`;
-  if (verdict === 'changed' || verdict === 'revoked') {
-    return new VmigError('HOST_KEY_CHANGED', `REFUSED: the host key of ${where} does not match known_hosts${verdict === 'revoked' ? ' (the key is revoked)' : ''}; someone may be intercepting the connection, or the host was reinstalled`);
-  }
-  if (verdict === 'unknown') {
-    void key;
-    return new VmigError('HOST_KEY_UNKNOWN', `the host key of ${where} is not in known_hosts; verify it and add it (ssh ${target.user}@${target.hostName} once), or pass --accept-new-host-key`);
-  }
   if (error.level === 'client-authentication' && noKeys) {
     return new VmigError('AUTH_FAILED', `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`);
   }

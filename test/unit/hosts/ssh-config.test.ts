@@ -32,6 +32,18 @@ Host h1
 
 Host bare
   HostName %h.lab.example
+
+Host CapHost
+  HostName HV9.Example
+  Port 2222
+
+Host aliased
+  HostName 10.0.0.12
+  Port 2222
+  HostKeyAlias H2-Key
+
+Host central
+  GlobalKnownHostsFile /etc/vmig/global_known_hosts ~/extra_known_hosts
 `);
 
 describe('resolveSshTarget', () => {
@@ -70,6 +82,21 @@ describe('resolveSshTarget', () => {
     expect(target.hostKeyName).toBe('other.example');
     expect(target.identityFiles).toEqual(['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => join(HOME, '.ssh', name)));
     expect(target.knownHostsFiles).toEqual([join(HOME, '.ssh', 'known_hosts'), join(HOME, '.ssh', 'known_hosts2')]);
+    expect(target.globalKnownHostsFiles).toEqual(['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']);
     expect(target.connectTimeoutMs).toBeUndefined();
+  });
+
+  it('looks HostKeyAlias up bare, without the port, lowercased (as OpenSSH)', () => {
+    expect(resolveSshTarget(sshUri('aliased'), CONFIG)).toMatchObject({ port: 2222, hostKeyName: 'h2-key' });
+    expect(resolveSshTarget(sshUri('ssh://aliased:2299'), CONFIG).hostKeyName).toBe('h2-key');
+  });
+
+  it('looks a host without alias up as [host]:port off port 22, lowercased', () => {
+    expect(resolveSshTarget(sshUri('CapHost'), CONFIG).hostKeyName).toBe('[hv9.example]:2222');
+    expect(resolveSshTarget(sshUri('ssh://other.example:2200'), CONFIG).hostKeyName).toBe('[other.example]:2200');
+  });
+
+  it('takes GlobalKnownHostsFile from the config, split and expanded', () => {
+    expect(resolveSshTarget(sshUri('central'), CONFIG).globalKnownHostsFiles).toEqual(['/etc/vmig/global_known_hosts', `${HOME}/extra_known_hosts`]);
   });
 });
