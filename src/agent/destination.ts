@@ -97,7 +97,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         });
         const incomingParameters = destinationParameters(options.convergence);
         if (Object.keys(incomingParameters).length > 0) await qmp.execute('migrate-set-parameters', incomingParameters);
-        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log });
+        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}) });
         registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] });
         await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared' });
         context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}`);

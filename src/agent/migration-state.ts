@@ -1,7 +1,8 @@
 // The migrations this agent process is part of, so that it can act alone when its controller vanishes.
 import type { QmpClient } from '../qemu/qmp.js';
 import type { Cookie } from '../transports/cookie.js';
-import type { TunnelEnd } from '../transports/tls.js';
+import type { OutgoingSocket } from '../transports/streams.js';
+import type { TunnelEnd } from '../transports/tunnel.js';
 import type { Instance } from './instances.js';
 
 export interface SourceMigration {
@@ -14,7 +15,7 @@ export interface SourceMigration {
   wasRunning: boolean;
   qmp?: QmpClient;
   /** The outgoing tunnel (tls, ssh) once opened: where QEMU sends its stream, and why the tunnel broke if it did. */
-  tunnel?: { transport: 'tls' | 'ssh'; uri: string; relaySocket?: string; failure(): string | undefined };
+  tunnel?: { transport: 'tls' | 'ssh'; uri: string; sockets: OutgoingSocket[]; failure(): string | undefined };
   /** Resources of a tunnel (listeners, sockets) to close when the migration ends. */
   cleanups: Array<() => Promise<void> | void>;
 }

@@ -17,6 +17,7 @@ import { directOutgoingUri } from '../transports/direct.js';
 import { closeEnds, openIncoming, type IncomingEnds } from '../transports/incoming.js';
 import { openOutgoing, type OutgoingTunnel } from '../transports/outgoing.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
+import type { OutgoingSocket } from '../transports/streams.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
@@ -128,13 +129,13 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
     },
 
     /** Source, tunnelled transports: open the tunnel end before QEMU connects (ssh: for the relay to attach). */
-    async 'recover.postcopy-tunnel'(params: unknown): Promise<{ relaySocket?: string }> {
+    async 'recover.postcopy-tunnel'(params: unknown): Promise<{ sockets: OutgoingSocket[] }> {
       const { name, cookie } = tunnelParams.parse(params);
       const recovery = await open(name);
       const instance = await pausedInstance(name);
       await recovery.outgoing?.end.close().catch(() => undefined);
       recovery.outgoing = await openOutgoing(cookie, instance.paths.dir, context.log);
-      return recovery.outgoing.relaySocket ? { relaySocket: recovery.outgoing.relaySocket } : {};
+      return { sockets: recovery.outgoing.sockets };
     },
 
     /** Source: send the pages the destination still lacks, until QEMU reports the migration completed. */

@@ -91,7 +91,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     const instance = await liveInstance(migration);
     const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log);
     migration.cleanups.push(() => tunnel.end.close());
-    migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, ...(tunnel.relaySocket ? { relaySocket: tunnel.relaySocket } : {}), failure: tunnel.failure };
+    migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, sockets: tunnel.sockets, failure: tunnel.failure };
     return tunnel.uri;
   }
 
@@ -278,12 +278,12 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       throw new VmigError(reply.status === 'cancelled' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `the migration stream of ${migration.name} ${reason}`);
     },
 
-    /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to attach. */
+    /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
     async 'migrate.tunnel'(params: unknown) {
       const { migrationId, cookie } = tunnelParams.parse(params);
       const migration = sourceMigration(migrationId);
       await outgoingUri(migration, cookie);
-      return { ...(migration.tunnel?.relaySocket ? { relaySocket: migration.tunnel.relaySocket } : {}) };
+      return { sockets: migration.tunnel?.sockets ?? [] };
     },
 
     /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */

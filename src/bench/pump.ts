@@ -1,8 +1,9 @@
 // `node dist/bench/pump.js [--gib N] [--runs R] [--pumps LIST] [--json]`: the CPU cost of our tunnel pumps, without QEMU.
 //   writer ─unix─▶ pump(s) ─unix─▶ sink (discards)
 // Pumps: tls (the real openTlsOutgoing → TLS on 127.0.0.1 → openTlsIncoming), splice (a plain unix → unix
-// splice() with the tunnels' socket buffers), ssh (the real openSshOutgoing → controller relayBetween over two ssh2 connections to a throw-away
-// OpenSSH sshd on 127.0.0.1 → openSshIncoming), stunnel (stunnel4 client + server in PSK mode, TCP on loopback).
+// splice() with the tunnels' socket buffers), ssh (sshd's streamlocal-forward socket → the controller's relayStreams
+// over two ssh2 connections to a throw-away OpenSSH sshd on 127.0.0.1 → openSshIncoming), stunnel (stunnel4
+// client + server in PSK mode, TCP on loopback).
 // Every end runs in its own process, so that its CPU time (user + sys of all its threads, from /proc) is its own.
 // CPU seconds per GiB is the figure to compare: it does not depend on what else runs on the machine; MB/s does.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,8 @@ import type { HostConnection } from '../hosts/connection.js';
 import { findRepoRoot } from '../lab/repo.js';
 import { mintCookie, type Cookie, type Endpoint } from '../transports/cookie.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES } from '../transports/splice.js';
-import { openSshIncoming, openSshOutgoing, relayBetween } from '../transports/ssh-relay.js';
+import { relayStreams } from '../controller/stream-relay.js';
+import { openSshIncoming } from '../transports/ssh-relay.js';
 import { openTlsIncoming, openTlsOutgoing } from '../transports/tls.js';
 
 const PUMPS = ['tls', 'splice', 'ssh', 'stunnel'] as const;
@@ -83,12 +85,12 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
     untilStopped(() => void socket.destroy());
   },
   async 'tls-in'(args) {
-    const { endpoint, end } = await openTlsIncoming({ cookie: args.cookie as Cookie, listenHost: '127.0.0.1', portRange: [49152, 49215], qemuSocket: args.sink as string, log: quiet });
+    const { endpoint, end } = await openTlsIncoming({ cookie: args.cookie as Cookie, streams: [{ id: 'ram', socket: args.sink as string }], listenHost: '127.0.0.1', portRange: [49152, 49215], log: quiet });
     send({ ready: endpoint });
     untilStopped(() => end.close());
   },
   async 'tls-out'(args) {
-    const opened = await openTlsOutgoing({ cookie: args.cookie as Cookie, endpoint: args.endpoint as Endpoint, socketPath: args.listen as string, log: (line) => send({ log: line }) });
+    const opened = await openTlsOutgoing({ cookie: args.cookie as Cookie, endpoint: args.endpoint as Endpoint, sockets: [{ path: args.listen as string, streams: ['ram'] }], log: (line) => send({ log: line }) });
     send({ ready: true });
     untilStopped(() => opened.end.close());
   },
@@ -104,19 +106,11 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
     untilStopped(() => void server.close());
   },
   async 'ssh-in'(args) {
-    const end = await openSshIncoming({ cookie: args.cookie as Cookie, socketPath: args.listen as string, qemuSocket: args.sink as string, log: quiet });
+    const end = await openSshIncoming({ cookie: args.cookie as Cookie, socketPath: args.listen as string, streams: [{ id: 'ram', socket: args.sink as string }], log: quiet });
     send({ ready: true });
     untilStopped(() => end.close());
   },
-  async 'ssh-out'(args) {
-    const opened = await openSshOutgoing({ cookie: args.cookie as Cookie, outPath: args.listen as string, relayPath: args.relay as string, log: quiet });
-    send({ ready: true });
-    untilStopped(async () => {
-      send({ failure: opened.failure() });
-      await opened.end.close();
-    });
-  },
-  /** The controller: two ssh2 connections (as src/hosts/ssh.ts makes them) and relayBetween. */
+  /** The controller: two ssh2 connections (as src/hosts/ssh.ts makes them) and relayStreams. */
   async 'ssh-relay'(args) {
     const connect = async (label: string): Promise<HostConnection> => {
       const client = new ssh2.Client();
@@ -135,10 +129,11 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
       return { label, ssh: client } as unknown as HostConnection;
     };
     const [source, destination] = [await connect('source'), await connect('destination')];
-    const relay = await relayBetween(source, args.relay as string, destination, args.tunnel as string);
+    const cookie = { ...(args.cookie as Cookie), socketPath: args.tunnel as string };
+    const relay = await relayStreams({ source, destination, cookie, sockets: [{ path: args.entry as string, streams: ['ram'] }] });
     send({ ready: true });
     untilStopped(async () => {
-      relay.close();
+      await relay.close();
       source.ssh!.end();
       destination.ssh!.end();
     });
@@ -253,21 +248,20 @@ const setups: Record<PumpName, (dir: string, sink: Address, flags: string[]) => 
     const sshd = await startSshd(dir);
     const cookie = mintCookie(randomUUID(), 'ssh', undefined);
     const incoming = startRole('ssh-in', { cookie, listen: join(dir, 'dst.sock'), sink: (sink as { path: string }).path }, 'ssh dst', flags);
-    const outgoing = startRole('ssh-out', { cookie, listen: join(dir, 'out.sock'), relay: join(dir, 'relay.sock') }, 'ssh src', flags);
-    await Promise.all([incoming.next('ready'), outgoing.next('ready')]);
-    const controller = startRole('ssh-relay', { port: sshd.port, key: sshd.key, relay: join(dir, 'relay.sock'), tunnel: join(dir, 'dst.sock') }, 'controller', flags);
+    await incoming.next('ready');
+    // The source agent is out of the path: sshd listens on out.sock for the controller (streamlocal-forward).
+    const controller = startRole('ssh-relay', { cookie, port: sshd.port, key: sshd.key, entry: join(dir, 'out.sock'), tunnel: join(dir, 'dst.sock') }, 'controller', flags);
     await controller.next('ready');
     return {
       ends: [
-        { name: 'src agent', pid: outgoing.proc.pid!, ours: true },
         { name: 'controller', pid: controller.proc.pid!, ours: true },
         { name: 'dst agent', pid: incoming.proc.pid!, ours: true },
         { name: 'sshd (both)', pid: sshd.proc.pid!, withChildren: true, ours: false },
       ],
       entry: { path: join(dir, 'out.sock') },
-      procs: [controller.proc, outgoing.proc, incoming.proc, sshd.proc],
+      procs: [controller.proc, incoming.proc, sshd.proc],
       stop: async () => {
-        await stopChildren([controller, outgoing, incoming]);
+        await stopChildren([controller, incoming]);
         await waitProcExit(sshd.proc);
       },
       describe: async () => `ssh2 cipher ${String(await controller.next('cipher'))}`,
@@ -309,7 +303,7 @@ async function startSshd(dir: string): Promise<{ proc: ChildProcess; port: numbe
   await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')));
   await writeFile(
     join(dir, 'sshd_config'),
-    [`ListenAddress 127.0.0.1:${port}`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'StrictModes no', 'AllowStreamLocalForwarding yes', 'UsePAM no', `PidFile ${join(dir, 'sshd.pid')}`, 'LogLevel VERBOSE', ''].join('\n'),
+    [`ListenAddress 127.0.0.1:${port}`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'StrictModes no', 'AllowStreamLocalForwarding yes', 'StreamLocalBindUnlink yes', 'UsePAM no', `PidFile ${join(dir, 'sshd.pid')}`, 'LogLevel VERBOSE', ''].join('\n'),
   );
   let log = '';
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });

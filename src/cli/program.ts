@@ -113,7 +113,7 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .option('--downtime-steps <n>', 'start at 1/N of --max-downtime and allow one step more each time the copy stops converging')
     .option('--postcopy', 'enable post-copy; it starts only with --timeout-action postcopy', false)
     .option('--postcopy-after-precopy', 'switch to post-copy after the first full pass: the guest resumes on DEST at once and fetches the rest', false)
-    .option('--parallel <n>', 'send over N parallel connections (multifd; direct transport only)')
+    .option('--parallel <n>', 'send over N parallel connections (multifd; each its own stream over tls and ssh)')
     .option('--compressed', 'send re-dirtied pages as deltas (xbzrle)', false)
     .option('--timeout <seconds>', 'act (see --timeout-action) when the copy has not finished after this long')
     .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (guest stays on the source), suspend (pause it so the copy finishes), postcopy').choices(['abort', 'suspend', 'postcopy']))

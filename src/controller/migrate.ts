@@ -9,7 +9,8 @@ import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
-import { relayBetween, type ControllerRelay } from '../transports/ssh-relay.js';
+import type { OutgoingSocket } from '../transports/streams.js';
+import { relayStreams, type StreamRelay } from './stream-relay.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 
 export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
@@ -117,7 +118,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   }
 
   let transport: TransportDecision | undefined;
-  let relay: ControllerRelay | undefined;
+  let relay: StreamRelay | undefined;
   type Finished = { state: 'running' | 'paused'; resumedAt?: number };
   const finish = (postcopy: boolean) => destination.call<Finished>('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent, postcopy });
   // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed,
@@ -149,12 +150,9 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     cookie = { ...cookie, transport: transport.transport };
     reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
     if (transport.transport !== 'direct') {
-      // The source's tunnel end exists before QEMU starts; the ssh relay attaches to it before any byte flows.
-      const { relaySocket } = await source.call<{ relaySocket?: string }>('migrate.tunnel', { migrationId, cookie });
-      if (transport.transport === 'ssh') {
-        if (!relaySocket || !cookie.socketPath) throw new VmigError('INTERNAL', 'an ssh tunnel end is missing its socket');
-        relay = await relayBetween(source, relaySocket, destination, cookie.socketPath);
-      }
+      // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
+      const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('migrate.tunnel', { migrationId, cookie });
+      if (transport.transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
     }
     reporter.phase('perform', `copying ${domain} to ${destination.label} over ${transport.transport}`);
     outcome = await source.call<MigrationOutcome>('migrate.perform', {
@@ -169,20 +167,22 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) {
       // Post-copy: the guest's memory is split between the hosts; resuming the source or removing the destination
       // would lose it. Both sides are paused so that `vmig recover` can resume the stream.
-      relay?.close();
+      await relay?.close();
       await bestEffort(() => destination.call('migrate.postcopy-pause', { migrationId }));
       await postcopyFinish?.catch(() => undefined);
       throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
     }
     reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
-    relay?.close();
+    // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
+    const relayFailure = relay?.failure();
+    await relay?.close();
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));
     if (connectionLost(error)) {
       throw new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${(error as Error).message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
     }
     await bestEffort(() => source.call('migrate.release', { migrationId }));
     const aborted = isVmigError(error) && error.code === 'MIGRATION_ABORTED';
-    throw new VmigError(aborted ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `${(error as Error).message}; ${domain} is still running on ${source.label}`, { cause: error });
+    throw new VmigError(aborted ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `${(error as Error).message}${relayFailure ? ` (${relayFailure})` : ''}; ${domain} is still running on ${source.label}`, { cause: error });
   } finally {
     request.signal?.removeEventListener('abort', cancel);
     source.events.off('event', onEvent);

@@ -4,20 +4,18 @@
 import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { Cookie } from '../transports/cookie.js';
-import { relayBetween, type ControllerRelay } from '../transports/ssh-relay.js';
+import type { OutgoingSocket } from '../transports/streams.js';
+import { relayStreams, type StreamRelay } from './stream-relay.js';
 
 export type RecoveryTransport = 'direct' | 'tls' | 'ssh';
 
 export async function resumePostcopy(source: HostConnection, destination: HostConnection, name: string, transport: RecoveryTransport): Promise<void> {
-  let relay: ControllerRelay | undefined;
+  let relay: StreamRelay | undefined;
   try {
     const { cookie } = await destination.call<{ cookie: Cookie }>('recover.postcopy-listen', { name, transport });
     if (transport !== 'direct') {
-      const { relaySocket } = await source.call<{ relaySocket?: string }>('recover.postcopy-tunnel', { name, cookie });
-      if (transport === 'ssh') {
-        if (!relaySocket || !cookie.socketPath) throw new VmigError('INTERNAL', 'an ssh tunnel end is missing its socket');
-        relay = await relayBetween(source, relaySocket, destination, cookie.socketPath);
-      }
+      const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('recover.postcopy-tunnel', { name, cookie });
+      if (transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
     }
     await source.call('recover.postcopy-resume', { name, cookie });
     await destination.call('recover.postcopy-finish', { name });
@@ -25,6 +23,6 @@ export async function resumePostcopy(source: HostConnection, destination: HostCo
     const detail = isVmigError(error) ? error.message : `${(error as Error).message}`;
     throw new VmigError('NEEDS_RECOVERY', `resuming the post-copy of ${name} from ${source.label} to ${destination.label} over ${transport} failed: ${detail}. Both sides stay paused; run vmig recover again (--transport ssh needs no port between the hosts)`);
   } finally {
-    relay?.close();
+    await relay?.close();
   }
 }

@@ -15,7 +15,7 @@ export interface ConvergenceOptions {
   /** Enables post-copy (both sides); the switch happens only on postcopyAfterPrecopy or the postcopy timeout action. */
   postcopy?: boolean;
   postcopyAfterPrecopy?: boolean;
-  /** multifd channels; direct transport only. */
+  /** multifd channels; over tls/ssh each is a stream of its own (transports/streams.ts). */
   parallel?: number;
   /** xbzrle: re-sent pages go as deltas. */
   compressed?: boolean;
@@ -49,14 +49,6 @@ export interface Capability {
 /** Post-copy must be enabled (on both sides) before `migrate` for any way of switching to it later. */
 export function postcopyEnabled(options: ConvergenceOptions): boolean {
   return options.postcopy === true || options.postcopyAfterPrecopy === true || (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy');
-}
-
-/**
- * multifd opens several connections, which the tls/ssh tunnels (one stream each) do not carry. Post-copy needs
- * only the return path on the same connection, which the tunnels carry both ways.
- */
-export function needsDirectTransport(options: ConvergenceOptions): string | undefined {
-  return (options.parallel ?? 1) > 1 ? '--parallel' : undefined;
 }
 
 /**

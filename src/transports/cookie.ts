@@ -3,6 +3,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { migrationIdSchema } from '../protocol/ids.js';
+import { checkStreamSet, streamIdSchema, type StreamId } from './streams.js';
 
 export const TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
@@ -22,21 +23,29 @@ export const cookieSchema = z.object({
   /** The destination agent's unix socket that the controller's SSH relay attaches to (ssh). */
   socketPath: z.string().min(1).max(107).optional(),
   expiresAt: z.number().int(),
-  /** 256 bits, hex. */
+  /** 256 bits, hex. Never a key itself: each stream derives its own (stream-keys.ts). */
   secret: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The stream set the destination accepts, each once (streams.ts). */
+  streams: z
+    .array(streamIdSchema)
+    .min(1)
+    .max(128)
+    .default(['ram'])
+    .refine((streams) => checkStreamSet(streams) === undefined, { message: 'not a valid stream set' }),
 });
 export type Cookie = z.infer<typeof cookieSchema>;
 
 /** How long a prepared destination waits for its source before the cookie is void. */
 export const COOKIE_LIFETIME_MS = 5 * 60_000;
 
-export function mintCookie(migrationId: string, transport: TransportRequest, endpoint: Endpoint | undefined, now = Date.now()): Cookie {
+export function mintCookie(migrationId: string, transport: TransportRequest, endpoint: Endpoint | undefined, now = Date.now(), streams: StreamId[] = ['ram']): Cookie {
   return {
     migrationId,
     transport,
     ...(endpoint ? { endpoint } : {}),
     expiresAt: now + COOKIE_LIFETIME_MS,
     secret: randomBytes(32).toString('hex'),
+    streams,
   };
 }
 
@@ -46,9 +55,6 @@ export function secretsEqual(a: string, b: string): boolean {
   const right = Buffer.from(b, 'utf8');
   return left.length === right.length && timingSafeEqual(left, right);
 }
-
-/** The TLS pre-shared key: the secret's 32 bytes. */
-export const pskOf = (cookie: Pick<Cookie, 'secret'>): Buffer => Buffer.from(cookie.secret, 'hex');
 
 /** Formats an endpoint for QEMU's URIs (IPv6 literals in brackets). */
 export const hostForUri = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);

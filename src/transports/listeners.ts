@@ -1,4 +1,4 @@
-// The listening side of the tunnel ends: each listens for one stream, stops listening once it has it, and on
+// The listening side of the tunnel ends: each listens for its streams, stops listening once it has them, and on
 // close() destroys every socket it still has open, so that nothing outlives the migration.
 import type { Server, Socket } from 'node:net';
 import { unlinkIfPresent } from '../util/fs.js';
@@ -32,17 +32,17 @@ export class OpenSockets {
 }
 
 /**
- * Hands the server's first connection to `accept` and stops listening. A connection that slipped in before the
- * listener closed is destroyed: only one peer may ever own the stream.
+ * Hands the server's first `count` connections to `accept` (with their index) and then stops listening. A
+ * connection beyond those, or one that slipped in before the listener closed, is destroyed: each stream has one peer.
  */
-export function acceptOne(server: Server, open: OpenSockets, accept: (socket: Socket) => void): void {
-  let taken = false;
+export function acceptEach(server: Server, open: OpenSockets, count: number, accept: (socket: Socket, index: number) => void): void {
+  let taken = 0;
   server.on('connection', (socket: Socket) => {
-    if (taken) return void socket.destroy();
-    taken = true;
+    if (taken >= count) return void socket.destroy();
+    const index = taken++;
     open.add(socket);
-    void closeServer(server);
-    accept(socket);
+    if (taken === count) void closeServer(server);
+    accept(socket, index);
   });
 }
 

@@ -1,31 +1,43 @@
-// Source: where QEMU sends its stream for the cookie's transport. direct → the destination's TCP endpoint;
-// tls / ssh → a private unix socket (out.sock, in the 0700 instance directory) that the agent tunnels onwards.
-import { join } from 'node:path';
+// Source: where the local clients of each stream connect for the cookie's transport. direct → QEMU connects to
+// the destination's TCP endpoint itself; tls → this agent listens on each stream's unix socket (in the 0700
+// instance directory) and carries each connection over its own TLS connection; ssh → the controller listens on
+// those sockets through the SSH connection it holds (controller/stream-relay.ts): this agent only clears them.
 import { VmigError } from '../errors.js';
+import { unlinkIfPresent } from '../util/fs.js';
 import type { Cookie } from './cookie.js';
-import { openSshOutgoing } from './ssh-relay.js';
-import { openTlsOutgoing, type TunnelEnd, type TunnelLog } from './tls.js';
+import { outgoingSockets, sourceSocketOf, type OutgoingSocket, type StreamId } from './streams.js';
+import { openTlsOutgoing } from './tls.js';
+import type { TunnelEnd, TunnelLog } from './tunnel.js';
 
 export interface OutgoingTunnel {
   transport: 'tls' | 'ssh';
+  /** QEMU's `migrate` URI: ram and every multifd channel connect there. */
   uri: string;
-  /** ssh: the socket the controller's relay attaches to. */
-  relaySocket?: string;
+  /** Each source-side socket with the streams it takes, in order (for the controller's ssh relay). */
+  sockets: OutgoingSocket[];
+  /** The unix socket a stream's local client connects to (e.g. QEMU's NBD client for disk-<name>). */
+  socketOf(stream: StreamId): string;
   failure(): string | undefined;
   end: TunnelEnd;
 }
 
 export async function openOutgoing(cookie: Cookie, instanceDir: string, log: TunnelLog): Promise<OutgoingTunnel> {
-  const outPath = join(instanceDir, 'out.sock');
+  const sockets = outgoingSockets(instanceDir, cookie.streams);
+  const socketOf = (stream: StreamId) => {
+    if (!cookie.streams.includes(stream)) throw new VmigError('INTERNAL', `migration ${cookie.migrationId} has no stream ${stream}`);
+    return sourceSocketOf(instanceDir, stream);
+  };
+  const uri = `unix:${sourceSocketOf(instanceDir, 'ram')}`;
   if (cookie.transport === 'tls') {
     if (!cookie.endpoint) throw new VmigError('COOKIE_REJECTED', `the cookie of migration ${cookie.migrationId} names no TLS endpoint`);
-    const tunnel = await openTlsOutgoing({ cookie, endpoint: cookie.endpoint, socketPath: outPath, log });
-    return { transport: 'tls', ...tunnel };
+    const tunnel = await openTlsOutgoing({ cookie, endpoint: cookie.endpoint, sockets, log });
+    return { transport: 'tls', uri, sockets, socketOf, ...tunnel };
   }
   if (cookie.transport === 'ssh') {
-    const relaySocket = join(instanceDir, 'ssh.sock');
-    const tunnel = await openSshOutgoing({ cookie, outPath, relayPath: relaySocket, log });
-    return { transport: 'ssh', relaySocket, ...tunnel };
+    // sshd creates these sockets for the controller; one left by an earlier run would make it refuse.
+    const clear = () => Promise.all(sockets.map((socket) => unlinkIfPresent(socket.path))).then(() => undefined);
+    await clear();
+    return { transport: 'ssh', uri, sockets, socketOf, failure: () => undefined, end: { close: clear } };
   }
   throw new VmigError('INTERNAL', `migration ${cookie.migrationId}: no tunnel for transport ${cookie.transport}`);
 }

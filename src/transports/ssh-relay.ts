@@ -1,181 +1,116 @@
-// ssh:  qemu(SRC) ─unix─▶ agent(SRC) ─unix─ [SSH channel] ─ controller ─ [SSH channel] ─unix─▶ agent(DST) ─unix─▶ qemu(DST)
-// No port between the hosts and no credentials for each other: the stream rides direct-streamlocal channels of
-// the SSH connections the controller already holds. The source opens the stream with a header line proving
-// the cookie (stream-header.ts); the destination checks it before QEMU sees a byte.
-import { createConnection, createServer, type Socket } from 'node:net';
+// ssh, per stream:  client(SRC) ─unix─▶ sshd(SRC) ═[SSH]═ controller ═[SSH]═ sshd(DST) ─unix─▶ agent(DST) ─unix─▶ server(DST)
+// No port between the hosts and no credentials for each other: each stream rides channels of the SSH connections
+// the controller already holds (controller/stream-relay.ts). The destination agent challenges every connection
+// with a fresh nonce and delivers it only once it proved its stream's key (stream-proof.ts).
 import type { Duplex } from 'node:stream';
-import { VmigError } from '../errors.js';
-import type { HostConnection } from '../hosts/connection.js';
+import { createConnection, createServer, type Socket } from 'node:net';
 import type { Cookie } from './cookie.js';
-import { acceptOne, closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.js';
-import { checkHeader, scanHeader, streamHeader } from './stream-header.js';
-import { BUFFERED, splice, STREAM_BUFFER_BYTES, type SpliceResult } from './splice.js';
-import { HANDSHAKE_TIMEOUT_MS, type TunnelEnd, type TunnelLog } from './tls.js';
+import { AcceptanceSet } from './acceptance.js';
+import { closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.js';
+import { challengeLine, checkProof, newNonce, parseChallenge, proofLine, scanLine } from './stream-proof.js';
+import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
+import type { IncomingStream, StreamId } from './streams.js';
+import { HANDSHAKE_TIMEOUT_MS, mib, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
 
-const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+/**
+ * Reads one line from the head of a stream (bounded in size and time) and leaves the stream paused with what
+ * followed the line pushed back. Rejects with a reason fit for a log line.
+ */
+export function readLine(stream: Duplex, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered: Buffer = Buffer.alloc(0);
+    const finish = (error: Error | undefined, line?: string) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onEnd);
+      stream.pause();
+      if (error) reject(error);
+      else resolve(line!);
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const scan = scanLine(buffered);
+      if (scan.kind === 'incomplete') return;
+      if (scan.kind === 'too-long') return finish(new Error('not a vmig stream line'));
+      finish(undefined, scan.line);
+      if (scan.rest.length > 0) stream.unshift(scan.rest);
+    };
+    const onEnd = () => finish(new Error('the peer closed before a complete line'));
+    const timer = setTimeout(() => finish(new Error(`no line within ${timeoutMs / 1000} s`)), timeoutMs);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onEnd);
+  });
+}
 
-/** Destination: the unix socket the relay attaches to. One stream with a valid header reaches QEMU; others are dropped. */
+/** Prover side: answers the destination's challenge on `channel` for `stream`; the stream's bytes may follow. */
+export async function proveStream(channel: Duplex, cookie: Pick<Cookie, 'migrationId' | 'secret'>, stream: StreamId): Promise<void> {
+  const nonce = parseChallenge(await readLine(channel));
+  if (!nonce) throw new Error('the destination did not send a vmig challenge');
+  channel.write(proofLine(cookie, stream, nonce));
+}
+
+/**
+ * Destination: the unix socket the relay attaches to, for the whole stream set. Each connection is challenged,
+ * and delivered to its stream's socket once it proved that stream's key; each stream once; the listener closes
+ * once the set is complete. A refused connection is dropped without touching the others.
+ */
 export async function openSshIncoming(options: {
   cookie: Pick<Cookie, 'migrationId' | 'secret' | 'expiresAt'>;
   socketPath: string;
-  qemuSocket: string;
+  streams: IncomingStream[];
+  acceptance?: AcceptanceSet;
   log: TunnelLog;
 }): Promise<TunnelEnd> {
   const { cookie, log } = options;
-  let accepted = false;
+  const targets = new Map(options.streams.map((stream) => [stream.id, stream.socket]));
+  const acceptance = options.acceptance ?? new AcceptanceSet([...targets.keys()]);
+  const refusals = refusalLog(log);
   let stopped = false;
   const open = new OpenSockets();
   const refuse = (socket: Socket, reason: string) => {
-    if (!stopped) log(`ssh tunnel of migration ${cookie.migrationId}: refused a stream (${reason})`);
+    if (!stopped) refusals.refused(`ssh tunnel of migration ${cookie.migrationId}: refused a stream (${reason})`);
     socket.destroy();
   };
   const server = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES }, (peer) => {
     open.add(peer);
-    if (accepted) return refuse(peer, 'the migration already has its stream');
-    let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => refuse(peer, `no header within ${HANDSHAKE_TIMEOUT_MS / 1000} s`), HANDSHAKE_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const scan = scanHeader(buffered);
-      if (scan.kind === 'incomplete') return;
-      clearTimeout(timer);
-      peer.off('data', onData);
-      peer.pause();
-      if (scan.kind === 'too-long') return refuse(peer, 'not a vmig stream header');
-      const verdict = checkHeader(scan.line, cookie);
-      if (!verdict.ok) return refuse(peer, verdict.reason);
-      if (accepted) return refuse(peer, 'the migration already has its stream');
-      accepted = true;
-      void closeServer(server);
-      if (scan.rest.length > 0) peer.unshift(scan.rest);
-      const qemu = createConnection({ path: options.qemuSocket, allowHalfOpen: true, ...BUFFERED });
-      open.add(qemu);
-      qemu.once('connect', () => {
-        log(`ssh tunnel of migration ${cookie.migrationId}: stream authenticated, streaming into QEMU`);
-        void splice(peer, qemu).done.then(({ forward, backward, error }) => {
-          log(`ssh tunnel of migration ${cookie.migrationId} closed: ${mib(forward)} in, ${mib(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
-        });
-      });
-      qemu.once('error', (error) => {
-        log(`ssh tunnel of migration ${cookie.migrationId}: QEMU's incoming socket failed: ${error.message}`);
-        peer.destroy();
-      });
-    };
-    peer.on('data', onData);
-    peer.on('error', () => clearTimeout(timer));
-    peer.once('close', () => clearTimeout(timer));
+    peer.on('error', () => undefined);
+    const nonce = newNonce();
+    peer.write(challengeLine(nonce));
+    readLine(peer).then(
+      (line) => {
+        const verdict = checkProof(line, cookie, nonce);
+        if (!verdict.ok) return refuse(peer, verdict.reason);
+        const claim = stopped ? { ok: false as const, reason: 'the tunnel is closed' } : acceptance.claim(verdict.stream);
+        if (!claim.ok) return refuse(peer, claim.reason);
+        if (claim.complete) void closeServer(server).then(refusals.flush);
+        deliver(peer, verdict.stream);
+      },
+      (error: Error) => refuse(peer, error.message),
+    );
   });
+  server.maxConnections = targets.size + PENDING_CONNECTIONS;
+  const deliver = (peer: Socket, stream: StreamId) => {
+    const target = createConnection({ path: targets.get(stream)!, allowHalfOpen: true, ...BUFFERED });
+    open.add(target);
+    target.once('connect', () => {
+      log(`ssh stream ${stream} of migration ${cookie.migrationId}: authenticated, streaming in`);
+      void splice(peer, target).done.then(({ forward, backward, error }) => {
+        log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} in, ${mib(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+      });
+    });
+    target.once('error', (error) => {
+      log(`ssh stream ${stream} of migration ${cookie.migrationId}: its destination socket failed: ${error.message}`);
+      peer.destroy();
+    });
+  };
   await listenUnix(server, options.socketPath);
   return {
     async close() {
       stopped = true;
+      refusals.flush();
       await closeUnixEnd(open, [server], [options.socketPath]);
     },
   };
-}
-
-/**
- * Source: QEMU's outgoing stream arrives on `outPath`, the controller's relay on `relayPath`. The relay gets
- * the header at once; once both are connected, QEMU's bytes follow it.
- */
-export async function openSshOutgoing(options: {
-  cookie: Pick<Cookie, 'migrationId' | 'secret'>;
-  outPath: string;
-  relayPath: string;
-  log: TunnelLog;
-}): Promise<{ uri: string; end: TunnelEnd; failure(): string | undefined }> {
-  const { cookie, log } = options;
-  let stopped = false;
-  let failure: string | undefined;
-  let qemu: Socket | undefined;
-  let relay: Socket | undefined;
-  const open = new OpenSockets();
-  const join = () => {
-    if (!qemu || !relay) return;
-    const relayed = relay;
-    void splice(qemu, relayed).done.then(({ forward, backward, error }) => {
-      if (error && !stopped) failure ??= `the ssh relay broke: ${error.message}`;
-      log(`ssh tunnel of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
-    });
-  };
-  const outServer = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES });
-  acceptOne(outServer, open, (socket) => {
-    qemu = socket;
-    socket.pause();
-    socket.once('error', (error) => {
-      if (!stopped) failure ??= `QEMU's outgoing socket failed: ${error.message}`;
-    });
-    join();
-  });
-  const relayServer = createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_BYTES });
-  acceptOne(relayServer, open, (socket) => {
-    relay = socket;
-    socket.once('error', (error) => {
-      if (!stopped) failure ??= `the ssh relay failed: ${error.message}`;
-      qemu?.destroy();
-    });
-    socket.once('close', () => {
-      if (!stopped && !qemu) failure ??= 'the ssh relay closed before QEMU connected';
-    });
-    socket.write(streamHeader(cookie));
-    log(`ssh tunnel of migration ${cookie.migrationId}: relay attached`);
-    join();
-  });
-  await listenUnix(outServer, options.outPath);
-  await listenUnix(relayServer, options.relayPath);
-  return {
-    uri: `unix:${options.outPath}`,
-    failure: () => failure,
-    end: {
-      async close() {
-        stopped = true;
-        await closeUnixEnd(open, [outServer, relayServer], [options.outPath, options.relayPath]);
-      },
-    },
-  };
-}
-
-/** A stream to a unix socket on the host: a direct-streamlocal channel over SSH, or a plain connection for `local`. */
-export function openHostSocket(host: HostConnection, path: string): Promise<Duplex> {
-  const ssh = host.ssh;
-  const refused = (error: Error) =>
-    new VmigError('MIGRATION_FAILED', `${host.label} refused the ssh relay's stream to its vmig socket (${error.message}); sshd must allow AllowStreamLocalForwarding`);
-  if (!ssh) {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ path, allowHalfOpen: true, ...BUFFERED });
-      const onError = (error: Error) => reject(refused(error));
-      socket.once('connect', () => {
-        socket.off('error', onError);
-        resolve(socket);
-      });
-      socket.once('error', onError);
-    });
-  }
-  return new Promise((resolve, reject) => {
-    try {
-      ssh.openssh_forwardOutStreamLocal(path, (error, channel) => (error ? reject(refused(error)) : resolve(channel)));
-    } catch (error) {
-      reject(refused(error as Error));
-    }
-  });
-}
-
-export interface ControllerRelay {
-  readonly done: Promise<SpliceResult>;
-  close(): void;
-}
-
-/** Controller: joins the source agent's relay socket to the destination agent's tunnel socket. */
-export async function relayBetween(source: HostConnection, relayPath: string, destination: HostConnection, tunnelPath: string): Promise<ControllerRelay> {
-  // Destination first: the source writes its header as soon as the relay attaches.
-  const toDestination = await openHostSocket(destination, tunnelPath);
-  let fromSource: Duplex;
-  try {
-    fromSource = await openHostSocket(source, relayPath);
-  } catch (error) {
-    toDestination.destroy();
-    throw error;
-  }
-  const joined = splice(fromSource, toDestination);
-  return { done: joined.done, close: () => joined.destroy() };
 }

@@ -9,6 +9,7 @@ import { Lab } from '../../src/lab/lab.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { RpcConnection } from '../../src/protocol/rpc.js';
 import type { Cookie } from '../../src/transports/cookie.js';
+import { streamKey, tlsIdentity } from '../../src/transports/stream-keys.js';
 import { expectGuestContinued, expectOk, expectRunsOnlyOn, GUEST_KERNEL, guestStatus, qemuPids, startGuest } from './support.js';
 
 const HEX_SECRET = /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g;
@@ -72,7 +73,7 @@ describe('tunnelled transports', () => {
     expect(await qemuPids(lab, 'h1')).toEqual([]);
     // Agents log the tunnel, never the key.
     const log = await readFile(join(lab.hosts.h2!.stateDir, 'agent.log'), 'utf8');
-    expect(log).toMatch(/tls tunnel of migration .* authenticated/);
+    expect(log).toMatch(/tls stream ram of migration .* authenticated/);
     expect(log.match(HEX_SECRET)).toBeNull();
   });
 
@@ -84,7 +85,7 @@ describe('tunnelled transports', () => {
     await expectGuestContinued(lab, 'h1', 'g1', before);
     expect(await qemuPids(lab, 'h2')).toEqual([]);
     const log = await readFile(join(lab.hosts.h1!.stateDir, 'agent.log'), 'utf8');
-    expect(log).toMatch(/ssh tunnel of migration .* stream authenticated/);
+    expect(log).toMatch(/ssh stream ram of migration .*: authenticated/);
   });
 
   it('direct: still moves it h1 → h2, with the warning', async () => {
@@ -195,11 +196,14 @@ describe('tunnelled transports', () => {
         expect(garbage.stdout.trim()).toBe('0');
         expect(await lab.tcpConnect('h1', host, port)).toBe('ok');
 
-        const client = (key: string) => lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], { input: JSON.stringify({ host, port, identity: migrationId, key }), timeoutMs: 20_000 });
+        const ramKey = streamKey(cookie, 'tls-psk', 'ram').toString('hex');
+        const client = (key: string, identity = tlsIdentity(migrationId, 'ram')) => lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], { input: JSON.stringify({ host, port, identity, key }), timeoutMs: 20_000 });
+        // The cookie's secret itself is no key: only the key derived for the stream is.
+        expect((await client(cookie.secret)).stdout.trim()).toMatch(/^(refused|closed)/);
         // None of that reached QEMU or used up the listener: the cookie's holder still gets the one stream.
-        const first = await client(cookie.secret);
+        const first = await client(ramKey);
         expect(first.stdout.trim()).toBe('held');
-        const replay = await client(cookie.secret);
+        const replay = await client(ramKey);
         expect(replay.stdout.trim()).toMatch(/^(refused|closed)/);
         expect(replay.exitCode).not.toBe(0);
       } finally {

@@ -5,7 +5,7 @@ import { VmigError, isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { migrationSettings, type MigrationSettings } from '../../config/resolve.js';
-import { needsDirectTransport, type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
+import { type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import { Output, formatBytes, formatDuration, type GlobalOptions } from '../output.js';
@@ -98,11 +98,6 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
   });
   const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
-  const directOnly = needsDirectTransport(convergence);
-  if (directOnly && intent.request !== 'direct') {
-    // multifd opens several connections; each tls/ssh tunnel carries exactly one.
-    throw new VmigError('USAGE', `${directOnly} needs the direct transport (--direct): the tls and ssh tunnels carry a single stream`);
-  }
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase = 'begin';

@@ -5,7 +5,6 @@ import {
   destinationCapabilities,
   destinationParameters,
   downtimeSchedule,
-  needsDirectTransport,
   postcopyDue,
   sourceCapabilities,
   sourceParameters,
@@ -20,7 +19,6 @@ describe('capabilities and parameters', () => {
     expect(sourceCapabilities({}).map((entry) => entry.capability)).toEqual(['postcopy-ram', 'multifd', 'auto-converge', 'xbzrle']);
     expect(sourceParameters({})).toEqual({});
     expect(destinationCapabilities({}).filter((entry) => entry.state)).toEqual([]);
-    expect(needsDirectTransport({})).toBeUndefined();
   });
 
   it('maps each option to its QEMU name', () => {
@@ -43,12 +41,9 @@ describe('capabilities and parameters', () => {
     expect(destinationParameters(options)).toEqual({ 'multifd-channels': 2 });
   });
 
-  it('enables post-copy for the postcopy timeout action, which the tunnels carry (only multifd needs direct)', () => {
+  it('enables post-copy for the postcopy timeout action, which the tunnels carry', () => {
     const options = { timeoutMs: 10_000, timeoutAction: 'postcopy' as const };
     expect(destinationCapabilities(options).filter((entry) => entry.state)).toEqual([{ capability: 'postcopy-ram', state: true }]);
-    expect(needsDirectTransport(options)).toBeUndefined();
-    expect(needsDirectTransport({ parallel: 3 })).toBe('--parallel');
-    expect(needsDirectTransport({ parallel: 1, timeoutMs: 10_000, timeoutAction: 'suspend' })).toBeUndefined();
   });
 
   it('starts post-copy after precopy only from the second dirty sync', () => {

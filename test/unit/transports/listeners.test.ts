@@ -1,10 +1,10 @@
-// The one-stream listener helpers on a real unix socket.
+// The tunnel listener helpers on a real unix socket.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acceptOne, listenUnix, OpenSockets } from '../../../src/transports/listeners.js';
+import { acceptEach, listenUnix, OpenSockets } from '../../../src/transports/listeners.js';
 
 const closed = (socket: Socket) => new Promise<void>((resolve) => socket.on('error', () => undefined).once('close', () => resolve()));
 
@@ -17,12 +17,12 @@ describe('tunnel listeners', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('hands over the first connection only, stops listening, and destroys what is open on demand', async () => {
+  it('hands over the first connection of a one-stream socket only, stops listening, and destroys what is open on demand', async () => {
     const path = join(dir, 'one.sock');
     const server = createServer();
     const open = new OpenSockets();
     const accepted: Socket[] = [];
-    acceptOne(server, open, (socket) => accepted.push(socket));
+    acceptEach(server, open, 1, (socket: Socket) => accepted.push(socket));
     await listenUnix(server, path);
     const first = createConnection(path);
     await new Promise((resolve) => first.once('connect', resolve));

@@ -1,72 +1,103 @@
-// The ssh transport's three parts on real unix sockets: the source end writes the header, the controller
-// relays (here as for a `local` host, without SSH), the destination end checks the header before QEMU.
+// The ssh transport on real unix sockets: the controller's relay (here as for a `local` host, without SSH)
+// listens on the source sockets and proves each stream; the destination end challenges every connection.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { relayStreams } from '../../../src/controller/stream-relay.js';
 import type { HostConnection } from '../../../src/hosts/connection.js';
 import { mintCookie, type Cookie } from '../../../src/transports/cookie.js';
-import { openSshIncoming, openSshOutgoing, relayBetween } from '../../../src/transports/ssh-relay.js';
-import { streamHeader } from '../../../src/transports/stream-header.js';
-import type { TunnelEnd } from '../../../src/transports/tls.js';
+import { openSshIncoming, readLine } from '../../../src/transports/ssh-relay.js';
+import { parseChallenge, proofLine } from '../../../src/transports/stream-proof.js';
+import type { TunnelEnd } from '../../../src/transports/tunnel.js';
 import { fakeQemu, waitFor } from './fixtures.js';
 
 const localHost = { label: 'local', ssh: undefined } as unknown as HostConnection;
+const ID = '5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f';
 
-/** Sends `data` to the socket and resolves once the other side has closed it. */
-const sendAndWaitClose = (path: string, data: string | Buffer) =>
-  new Promise<void>((resolve) => {
-    const socket = createConnection(path, () => socket.write(data));
-    socket.on('error', () => undefined).once('close', () => resolve());
+/** Connects to the destination socket, answers its challenge with `answer(nonce)`, sends `data`; resolves with the socket and whether it stayed open. */
+async function present(path: string, answer: (nonce: string) => string, data = 'QEVM'): Promise<{ socket: Socket; accepted: boolean }> {
+  const socket = createConnection(path);
+  socket.on('error', () => undefined);
+  const nonce = parseChallenge(await readLine(socket));
+  socket.resume();
+  socket.write(`${answer(nonce!)}${data}`);
+  const accepted = await new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(false));
+    setTimeout(() => resolve(!socket.destroyed), 300);
   });
+  return { socket, accepted };
+}
 
-describe('ssh relay tunnel', () => {
+describe('ssh relay, one relayed connection per stream', () => {
   let dir: string;
   let cookie: Cookie;
   let qemu: Awaited<ReturnType<typeof fakeQemu>>;
+  let nbd: Awaited<ReturnType<typeof fakeQemu>>;
   const ends: TunnelEnd[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vmig-ssh-'));
-    cookie = mintCookie('5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f', 'ssh', undefined);
+    cookie = { ...mintCookie(ID, 'ssh', undefined, Date.now(), ['ram', 'multifd-0', 'disk-vda']), socketPath: join(dir, 'dst.sock') };
     qemu = await fakeQemu(join(dir, 'in.sock'));
-    ends.push(await openSshIncoming({ cookie, socketPath: join(dir, 'dst.sock'), qemuSocket: join(dir, 'in.sock'), log: () => undefined }));
+    nbd = await fakeQemu(join(dir, 'nbd.sock'));
+    const streams = [
+      { id: 'ram', socket: join(dir, 'in.sock') },
+      { id: 'multifd-0', socket: join(dir, 'in.sock') },
+      { id: 'disk-vda', socket: join(dir, 'nbd.sock') },
+    ];
+    ends.push(await openSshIncoming({ cookie, socketPath: join(dir, 'dst.sock'), streams, log: () => undefined }));
   });
   afterEach(async () => {
     for (const end of ends.splice(0)) await end.close();
     qemu.server.close();
+    nbd.server.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('relays the stream both ways after the header, and takes only one stream', async () => {
-    const outgoing = await openSshOutgoing({ cookie, outPath: join(dir, 'out.sock'), relayPath: join(dir, 'relay.sock'), log: () => undefined });
-    ends.push(outgoing.end);
-    const relay = await relayBetween(localHost, join(dir, 'relay.sock'), localHost, join(dir, 'dst.sock'));
-    const payload = randomBytes(4 * 1024 * 1024);
-    const source = createConnection(join(dir, 'out.sock'));
-    let back = '';
-    source.on('data', (chunk: Buffer) => (back += chunk.toString()));
-    source.end(payload);
-    await waitFor(() => qemu.received().length === payload.length && back === 'ack');
-    expect(qemu.received().equals(payload)).toBe(true);
-    expect(qemu.connections).toHaveLength(1);
-    expect(outgoing.failure()).toBeUndefined();
-    // A second stream, even with a valid header, finds no listener any more.
-    await expect(sendAndWaitClose(join(dir, 'dst.sock'), streamHeader(cookie))).resolves.toBeUndefined();
-    expect(qemu.connections).toHaveLength(1);
-    relay.close();
+  it('relays every stream both ways after its proof, then stops listening', async () => {
+    const sockets = [
+      { path: join(dir, 'out.sock'), streams: ['ram', 'multifd-0'] },
+      { path: join(dir, 'out-disk-vda.sock'), streams: ['disk-vda'] },
+    ];
+    const relay = await relayStreams({ source: localHost, destination: localHost, cookie, sockets });
+    const payload = randomBytes(2 * 1024 * 1024);
+    const backs = ['', '', ''];
+    for (const [i, path] of [join(dir, 'out.sock'), join(dir, 'out.sock'), join(dir, 'out-disk-vda.sock')].entries()) {
+      const client = createConnection(path);
+      client.on('data', (chunk: Buffer) => (backs[i] += chunk.toString()));
+      client.end(payload);
+    }
+    await waitFor(() => qemu.received().length === 2 * payload.length && nbd.received().length === payload.length && backs.every((back) => back === 'ack'));
+    expect(nbd.received().equals(payload)).toBe(true);
+    expect(qemu.connections).toHaveLength(2);
+    expect(relay.failure()).toBeUndefined();
+    // Every stream taken: neither the destination nor the source sockets listen any more.
+    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'dst.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
+    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
+    await relay.close();
   });
 
-  it('drops streams without a valid header before QEMU sees them', async () => {
-    const other = mintCookie(cookie.migrationId, 'ssh', undefined);
-    await sendAndWaitClose(join(dir, 'dst.sock'), `${streamHeader(other)}QEVM`);
-    await sendAndWaitClose(join(dir, 'dst.sock'), Buffer.alloc(1024, 0x41));
-    await sendAndWaitClose(join(dir, 'dst.sock'), 'QEVM\n');
+  it('refuses a wrong key, a replayed proof, an unknown stream and garbage; a duplicate once taken; the others still get in', async () => {
+    const wrong = mintCookie(ID, 'ssh', undefined);
+    expect((await present(cookie.socketPath!, (nonce) => proofLine(wrong, 'ram', nonce))).accepted).toBe(false);
+    expect((await present(cookie.socketPath!, (nonce) => proofLine(cookie, 'multifd-1', nonce))).accepted).toBe(false);
+    expect((await present(cookie.socketPath!, () => 'QEVM\n')).accepted).toBe(false);
+    expect((await present(cookie.socketPath!, () => 'x'.repeat(1024))).accepted).toBe(false);
     expect(qemu.connections).toHaveLength(0);
-    // The migration is not disturbed: the right header still gets through, followed by QEMU's bytes.
-    const socket = createConnection(join(dir, 'dst.sock'), () => socket.write(`${streamHeader(cookie)}QEVM`));
+    let recorded = '';
+    const first = await present(cookie.socketPath!, (nonce) => (recorded = proofLine(cookie, 'ram', nonce)));
+    expect(first.accepted).toBe(true);
     await waitFor(() => qemu.received().toString() === 'QEVM');
-    socket.destroy();
+    // The same proof on a new connection answers a nonce that is not this one's.
+    expect((await present(cookie.socketPath!, () => recorded)).accepted).toBe(false);
+    expect((await present(cookie.socketPath!, (nonce) => proofLine(cookie, 'ram', nonce))).accepted).toBe(false);
+    expect(qemu.connections).toHaveLength(1);
+    const disk = await present(cookie.socketPath!, (nonce) => proofLine(cookie, 'disk-vda', nonce), 'NBD');
+    expect(disk.accepted).toBe(true);
+    await waitFor(() => nbd.received().toString() === 'NBD');
+    first.socket.destroy();
+    disk.socket.destroy();
   });
 });

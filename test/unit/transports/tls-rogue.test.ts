@@ -60,7 +60,7 @@ describe('tls source against a certificate-bearing server', () => {
       import { openTlsOutgoing } from ${JSON.stringify(builtTls)};
       const socketPath = ${JSON.stringify(join(dir, 'out.sock'))};
       const out = await openTlsOutgoing({ cookie: { migrationId: 'm-1', secret: 'a'.repeat(64) },
-        endpoint: { host: '127.0.0.1', port: ${port} }, socketPath, log: () => {} });
+        endpoint: { host: '127.0.0.1', port: ${port} }, sockets: [{ path: socketPath, streams: ['ram'] }], log: () => {} });
       const qemu = createConnection(socketPath);
       qemu.on('error', () => {});
       qemu.on('connect', () => qemu.write(Buffer.alloc(1 << 20, 0x5a)));

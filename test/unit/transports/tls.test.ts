@@ -1,20 +1,23 @@
-// Real TLS 1.3 on loopback between the two tunnel ends, with a unix server standing in for each QEMU.
+// Real TLS 1.3 on loopback between the two tunnel ends, one connection per stream, with unix servers standing in
+// for QEMU (ram, multifd) and for an NBD export (a disk stream).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createConnection, createServer, type Server, type Socket } from 'node:net';
+import { connect, createConnection, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mintCookie, pskOf, type Cookie } from '../../../src/transports/cookie.js';
-import { openTlsIncoming, openTlsOutgoing, type TunnelEnd } from '../../../src/transports/tls.js';
+import { mintCookie, type Cookie } from '../../../src/transports/cookie.js';
+import { streamKey, tlsIdentity } from '../../../src/transports/stream-keys.js';
+import { openTlsIncoming, openTlsOutgoing } from '../../../src/transports/tls.js';
+import type { TunnelEnd } from '../../../src/transports/tunnel.js';
 import { fakeQemu, waitFor } from './fixtures.js';
 
 /** Resolves with how a client's TLS attempt ended. */
 function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' | 'refused'> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', pskCallback: () => ({ identity, psk }), checkServerIdentity: () => undefined });
-    // A handshake can complete on the client before the server's rejection of a used cookie arrives: wait for data or close.
+    // A handshake can complete on the client before the server's rejection arrives: wait for data or close.
     socket.once('secureConnect', () => socket.write('x'));
     socket.once('data', () => {
       socket.destroy();
@@ -25,14 +28,16 @@ function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' 
   });
 }
 
-describe('tls tunnel', () => {
+const ID = '5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f';
+
+describe('tls tunnel, one connection per stream', () => {
   let dir: string;
   let cookie: Cookie;
   const ends: TunnelEnd[] = [];
   const servers: Server[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vmig-tls-'));
-    cookie = mintCookie('5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f', 'tls', undefined);
+    cookie = mintCookie(ID, 'tls', undefined, Date.now(), ['ram', 'multifd-0', 'disk-vda']);
   });
   afterEach(async () => {
     for (const end of ends.splice(0)) await end.close();
@@ -42,59 +47,80 @@ describe('tls tunnel', () => {
 
   async function incoming(overrides: Partial<Cookie> = {}) {
     const qemu = await fakeQemu(join(dir, 'in.sock'));
-    servers.push(qemu.server);
-    const opened = await openTlsIncoming({ cookie: { ...cookie, ...overrides }, listenHost: '127.0.0.1', portRange: [49152, 49215], qemuSocket: join(dir, 'in.sock'), log: () => undefined });
+    const nbd = await fakeQemu(join(dir, 'nbd.sock'));
+    servers.push(qemu.server, nbd.server);
+    const streams = [
+      { id: 'ram', socket: join(dir, 'in.sock') },
+      { id: 'multifd-0', socket: join(dir, 'in.sock') },
+      { id: 'disk-vda', socket: join(dir, 'nbd.sock') },
+    ];
+    const opened = await openTlsIncoming({ cookie: { ...cookie, ...overrides }, streams, listenHost: '127.0.0.1', portRange: [49152, 49215], log: () => undefined });
     ends.push(opened.end);
-    return { qemu, endpoint: opened.endpoint };
+    return { qemu, nbd, endpoint: opened.endpoint };
   }
+  const psk = (stream: string) => streamKey(cookie, 'tls-psk', stream);
 
-  it('carries the stream both ways, with an ephemeral key share, and listens for one connection only', async () => {
-    const { qemu, endpoint } = await incoming();
+  it('carries each stream over its own connection both ways, with an ephemeral key share, then stops listening', async () => {
+    const { qemu, nbd, endpoint } = await incoming();
     expect(endpoint.port).toBeGreaterThanOrEqual(49152);
     const lines: string[] = [];
-    const outgoing = await openTlsOutgoing({ cookie, endpoint, socketPath: join(dir, 'out.sock'), log: (line) => lines.push(line) });
+    const sockets = [
+      { path: join(dir, 'out.sock'), streams: ['ram', 'multifd-0'] },
+      { path: join(dir, 'out-disk-vda.sock'), streams: ['disk-vda'] },
+    ];
+    const outgoing = await openTlsOutgoing({ cookie, endpoint, sockets, log: (line) => lines.push(line) });
     ends.push(outgoing.end);
-    expect(outgoing.uri).toBe(`unix:${join(dir, 'out.sock')}`);
-    const payload = randomBytes(4 * 1024 * 1024);
-    const source = createConnection(join(dir, 'out.sock'));
-    let back = '';
-    source.on('data', (chunk: Buffer) => (back += chunk.toString()));
-    source.end(payload);
-    await waitFor(() => qemu.received().length === payload.length && back === 'ack');
-    expect(qemu.received().equals(payload)).toBe(true);
-    expect(lines.join('\n')).toMatch(/TLS_AES_128_GCM_SHA256, key share X25519/);
+    const payload = randomBytes(2 * 1024 * 1024);
+    const backs = ['', '', ''];
+    for (const [i, path] of [join(dir, 'out.sock'), join(dir, 'out.sock'), join(dir, 'out-disk-vda.sock')].entries()) {
+      const client = createConnection(path);
+      client.on('data', (chunk: Buffer) => (backs[i] += chunk.toString()));
+      client.end(payload);
+    }
+    await waitFor(() => qemu.received().length === 2 * payload.length && nbd.received().length === payload.length && backs.every((back) => back === 'ack'));
+    expect(qemu.connections).toHaveLength(2);
+    expect(nbd.received().equals(payload)).toBe(true);
+    expect(lines.join('\n')).toMatch(/tls stream multifd-0 .*TLS_AES_128_GCM_SHA256, key share X25519/);
     expect(outgoing.failure()).toBeUndefined();
-    // The listener closed after its one connection.
+    // The set is complete: the listener is closed, and a third client on out.sock finds nobody.
     const refused = await new Promise<boolean>((resolve) => connect(endpoint.port, '127.0.0.1').once('error', () => resolve(true)).once('connect', () => resolve(false)));
     expect(refused).toBe(true);
+    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
   });
 
-  it('refuses a wrong key, a wrong identity, raw TCP and garbage without touching QEMU, then still accepts the right key once', async () => {
-    const { qemu, endpoint } = await incoming();
-    expect(await attempt(endpoint.port, cookie.migrationId, randomBytes(32))).toBe('refused');
-    expect(await attempt(endpoint.port, 'someone-else', pskOf(cookie))).toBe('refused');
+  it('refuses a wrong key, another stream\'s key, an unknown or extra stream, raw TCP; a duplicate once taken; and the rest still gets in', async () => {
+    const { qemu, nbd, endpoint } = await incoming();
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), randomBytes(32))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('multifd-0'))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), Buffer.from(cookie.secret, 'hex'))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'multifd-1'), psk('multifd-1'))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity('00000000-1b2d-4c3e-8f9a-0a1b2c3d4e5f', 'ram'), psk('ram'))).toBe('refused');
+    expect(await attempt(endpoint.port, ID, psk('ram'))).toBe('refused');
     await new Promise<void>((resolve) => {
       const raw = connect(endpoint.port, '127.0.0.1', () => raw.write('GET / HTTP/1.0\r\n\r\n'));
       raw.on('error', () => undefined).once('close', () => resolve());
     });
     expect(qemu.connections).toHaveLength(0);
-    expect(await attempt(endpoint.port, cookie.migrationId, pskOf(cookie))).toBe('secure');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('ram'))).toBe('secure');
     await waitFor(() => qemu.connections.length === 1);
-    expect(await attempt(endpoint.port, cookie.migrationId, pskOf(cookie))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('ram'))).toBe('refused');
     expect(qemu.connections).toHaveLength(1);
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'disk-vda'), psk('disk-vda'))).toBe('secure');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'multifd-0'), psk('multifd-0'))).toBe('secure');
+    await waitFor(() => qemu.connections.length === 2 && nbd.connections.length === 1);
   });
 
   it('refuses an expired cookie', async () => {
     const { qemu, endpoint } = await incoming({ expiresAt: Date.now() - 1 });
-    expect(await attempt(endpoint.port, cookie.migrationId, pskOf(cookie))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('ram'))).toBe('refused');
     expect(qemu.connections).toHaveLength(0);
   });
 
-  it('reports why the tunnel failed when the destination is not there', async () => {
-    const outgoing = await openTlsOutgoing({ cookie, endpoint: { host: '127.0.0.1', port: 1 }, socketPath: join(dir, 'out.sock'), log: () => undefined });
+  it('reports why a stream failed when the destination is not there', async () => {
+    const outgoing = await openTlsOutgoing({ cookie, endpoint: { host: '127.0.0.1', port: 1 }, sockets: [{ path: join(dir, 'out.sock'), streams: ['ram'] }], log: () => undefined });
     ends.push(outgoing.end);
     const source = createConnection(join(dir, 'out.sock'));
     await new Promise((resolve) => source.on('error', resolve).once('close', resolve));
-    expect(outgoing.failure()).toMatch(/the tls tunnel to 127\.0\.0\.1:1 failed: .*ECONNREFUSED/);
+    expect(outgoing.failure()).toMatch(/tls stream ram to 127\.0\.0\.1:1 failed: .*ECONNREFUSED/);
   });
 });
