@@ -25,13 +25,13 @@ _vmig_hosts() {
 
 _vmig() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD - 1]}"
-    local commands="define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover help"
+    local commands="define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover host help"
     local global_opts="-c --connect --config --json -q --quiet -v --verbose --no-color --debug --accept-new-host-key -V --version -h --help"
     COMPREPLY=()
 
     # Options that take a value: complete the value.
     case "$prev" in
-        -c | --connect | --destination | --to | --migrate-uri)
+        -c | --connect | --destination | --to | --migrate-uri | --from)
             _vmig_hosts "$cur"
             return
             ;;
@@ -56,7 +56,7 @@ _vmig() {
     local i cmd="" positional=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            -c | --connect | --config | --destination | --to | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude) ((i++)) ;;
+            -c | --connect | --config | --destination | --to | --from | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude) ((i++)) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd="${COMP_WORDS[i]}"; else ((positional++)); fi ;;
         esac
@@ -79,6 +79,7 @@ _vmig() {
         migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range" ;;
         evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range" ;;
         recover) opts="--destination --dry-run --transport" ;;
+        host) opts="--from --parallel" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts $global_opts" -- "$cur"))
@@ -90,6 +91,9 @@ _vmig() {
         completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
         evacuate) _vmig_hosts "$cur" ;;
+        host)
+            if ((positional == 0)); then COMPREPLY=($(compgen -W "install check" -- "$cur")); else _vmig_hosts "$cur"; fi
+            ;;
         migrate)
             if ((positional == 0)); then COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")); else _vmig_hosts "$cur"; fi
             ;;

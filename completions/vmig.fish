@@ -2,7 +2,7 @@
 # Load with:  vmig completion fish | source
 # or install: vmig completion fish > ~/.config/fish/completions/vmig.fish
 
-set -l vmig_commands define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover help
+set -l vmig_commands define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover host help
 set -l domain_commands undefine start destroy dominfo qemu-monitor-command migrate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime recover
 
 # Domain names from the host named on the command line (-c/--connect, --config): one bounded `vmig list`.
@@ -49,6 +49,11 @@ complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a dominfo 
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a qemu-monitor-command -d 'send one QMP command to QEMU'
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a migrate -d 'live-migrate a running domain'
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a evacuate -d 'move every running guest off a host'
+complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a host -d 'install vmig on hosts, check them'
+complete -c vmig -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from install check" -a 'install check'
+complete -c vmig -n "__fish_seen_subcommand_from install check" -a '(__vmig_hosts)'
+complete -c vmig -n "__fish_seen_subcommand_from check" -l from -x -a '(__vmig_hosts)' -d 'also check the path from this source host'
+complete -c vmig -n "__fish_seen_subcommand_from install" -l parallel -x -d 'hosts at once'
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a domjobinfo -d 'show the migration job of a domain'
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a domjobabort -d 'cancel the migration job of a domain'
 complete -c vmig -n "not __fish_seen_subcommand_from $vmig_commands" -a migrate-setspeed -d 'change the bandwidth cap of a running job'

@@ -43,6 +43,7 @@ _vmig() {
     'migrate-setmaxdowntime:change the max downtime of a running migration job'
     'completion:print the shell completion script'
     'recover:resolve a guest whose migration was interrupted'
+    'host:install vmig on hosts, check them (host install, host check)'
     'help:display help for a command'
   )
   local -a transfer
@@ -120,6 +121,10 @@ _vmig() {
         migrate-setmaxdowntime) _arguments '1:domain:_vmig_domains' '2:milliseconds:' && ret=0 ;;
         recover)
           _arguments '--destination[the other host of the migration]:host:_vmig_hosts' '--dry-run[show what would be done]' '--transport[stream that resumes a broken post-copy]:transport:(ssh tls direct)' '1:domain:_vmig_domains' && ret=0
+          ;;
+        host)
+          _arguments '--from[also check the path from this source host]:host:_vmig_hosts' '--parallel[hosts at once]:n:' \
+            '1:action:((install\:"copy this vmig to the hosts" check\:"validate the hosts"))' '*:host:_vmig_hosts' && ret=0
           ;;
         completion) _arguments '1:shell:(bash zsh fish)' && ret=0 ;;
         help) _describe -t commands 'vmig command' commands && ret=0 ;;

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { abandonDestination, destinationHandlers } from './destination.js';
 import { domainHandlers } from './domains.js';
+import { hostCheckHandlers } from './host-checks.js';
 import { evacuationHandlers } from './host-lock.js';
 import { Instances } from './instances.js';
 import { jobHandlers } from './jobs.js';
@@ -73,8 +74,10 @@ export async function runAgent(): Promise<void> {
     return result;
   };
 
+  const hostChecks = hostCheckHandlers(context);
   const handlers: Record<string, Handler> = {
     hello,
+    ...(hostChecks.handlers as Record<string, Handler>),
     ping: async () => ({}),
     ...(domainHandlers(context) as Record<string, Handler>),
     ...(sourceHandlers(context, registry) as Record<string, Handler>),
@@ -121,6 +124,7 @@ export async function runAgent(): Promise<void> {
   // A Prepare or Begin still running when the controller vanished registers its migration when it ends:
   // wait for it, or its half-started QEMU or lock would be left for nobody.
   await rpc?.drain(120_000);
+  await hostChecks.closeAll();
   for (const migration of registry.all()) {
     try {
       if (migration.role === 'source') await abandonSource(context, registry, migration);

@@ -10,7 +10,8 @@ const lazy =
   (load: () => Promise<{ default: Action }>) =>
   async (...received: unknown[]) => {
     const command = received.at(-1) as Command;
-    const args = received.slice(0, -2).map(String);
+    // A variadic argument (`host install HOST…`) arrives as one array.
+    const args = received.slice(0, -2).flatMap((value) => (Array.isArray(value) ? value.map(String) : [String(value)]));
     const [{ default: action }, { applyConfig }] = await Promise.all([load(), import('../config/index.js')]);
     // Merge order: config files < $VMIG_DEFAULT_CONNECT < flags (commander knows where each value came from).
     const connectSource = command.getOptionValueSourceWithGlobals('connect');
@@ -215,6 +216,42 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .addOption(new Option('--transport <name>', 'stream for resuming a broken post-copy (default: ssh, which needs no port between the hosts)').choices(['ssh', 'tls', 'direct']))
     .addHelpText('after', '\nExample:\n  $ vmig -c hv1 recover web1 --destination hv2')
     .action(lazy(() => import('./commands/recover.js')));
+
+  const host = program.command('host').description('prepare and check hypervisor hosts: install this vmig on them, validate them');
+  host
+    .command('install')
+    .description("copy this vmig (this exact version, with its Node modules) to each host over SSH, next to other versions")
+    .argument('<hosts...>', 'host URIs or names from ~/.ssh/config')
+    .option('--parallel <n>', 'hosts at once', '4')
+    .addHelpText(
+      'after',
+      `
+Needs Node.js 20.19+ and tar on each host; nothing is downloaded there. Installs into /usr/local/lib/vmig/<version>/
+(as root) or ~/.local/lib/vmig/<version>/; vmig then uses that build for the host automatically. Installing the
+same build again copies nothing.
+
+Examples:
+  $ vmig host install hv1 hv2 hv3
+  $ vmig host install ssh://root@10.0.9.12 --json
+
+Exit codes: 0 every host has this version, 2 a host is unsuitable (e.g. no Node.js), 3 a host cannot be reached.`,
+    )
+    .action(lazy(() => import('./commands/host-install.js')));
+  host
+    .command('check')
+    .description('validate hosts like virt-host-validate: agent and version, QEMU, KVM, state dir, host.toml, migration port, memory, disk')
+    .argument('<hosts...>', 'host URIs or names from ~/.ssh/config')
+    .option('--from <source>', 'also check what a migration from SOURCE to each host can use: its migration port (tls, direct) or only SSH')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vmig host check hv1 hv2 --from hv1
+  $ vmig host check hv2 --json | jq '.hosts[].checks[] | select(.status == "fail")'
+
+Exit codes: 0 every check passed, 1 a check failed (one line each on stderr, with its fix), 2 bad usage.`,
+    )
+    .action(lazy(() => import('./commands/host-check.js')));
 
   program
     .command('agent', { hidden: true })

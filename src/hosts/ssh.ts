@@ -8,6 +8,8 @@ import { decideHostKey, hostKeyError, loadHostKeyPolicy, type HostKeyDecision } 
 import { fingerprint } from './known-hosts.js';
 import { loadSshConfig, resolveSshTarget, type SshTarget } from './ssh-config.js';
 import { hostLabel, VMIG_PATH_PATTERN, VMIG_PATH_RULE, type HostUri } from './uri.js';
+import { installedAgentCommand } from './install-layout.js';
+import { VERSION } from '../version.js';
 
 export interface SshOptions {
   /** Like StrictHostKeyChecking=accept-new: record an unknown host's key; a changed key is still refused. */
@@ -40,7 +42,8 @@ async function authMethods(target: SshTarget): Promise<Array<AuthenticationType 
   return methods;
 }
 
-export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<HostConnection> {
+/** An authenticated SSH connection with its host key checked, before any agent runs (`vmig host install` uses it alone). */
+export async function openSshClient(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<ssh2.Client> {
   const label = hostLabel(uri);
   const target = resolveSshTarget(uri, await loadSshConfig());
   const policy = await loadHostKeyPolicy(target);
@@ -74,10 +77,16 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
     });
   });
   client.on('error', () => undefined);
+  return client;
+}
 
-  const command = `${uri.vmigPath ?? 'vmig'} agent`;
+export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<HostConnection> {
+  const label = hostLabel(uri);
+  const client = await openSshClient(uri, options);
+  const command = agentCommand(uri.vmigPath);
+  const shown = uri.vmigPath ? `"${uri.vmigPath} agent"` : `vmig ${VERSION}`;
   const channel = await new Promise<ClientChannel>((resolve, reject) => {
-    client.exec(agentCommand(uri.vmigPath), (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run "${command}" on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
+    client.exec(command, (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run ${shown} on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
   }).catch((error) => {
     client.end();
     throw error;
@@ -86,7 +95,7 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
   channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   let exitInfo: string | undefined;
   channel.on('exit', (code: number | null) => {
-    exitInfo = code === 127 ? `"${command}" not found (install vmig there or give its path as ?vmig=/path/to/vmig)` : `agent exited with code ${code}`;
+    exitInfo = code === 127 ? `${shown} not found (install it with: vmig host install ${uri.text}, or give its path as ?vmig=/path/to/vmig)` : `agent exited with code ${code}`;
   });
   return openAgentSession({
     uri,
@@ -112,7 +121,8 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
 
 /** The remote command line; the path was checked against VMIG_PATH_PATTERN and is quoted all the same. */
 export function agentCommand(vmigPath: string | undefined): string {
-  if (vmigPath === undefined) return 'vmig agent';
+  // No path: this controller's version from `vmig host install`'s directories, else `vmig` on the PATH.
+  if (vmigPath === undefined) return installedAgentCommand(VERSION);
   if (!VMIG_PATH_PATTERN.test(vmigPath)) throw new VmigError('BAD_URI', `vmig path "${vmigPath}" must be ${VMIG_PATH_RULE}`);
   return `'${vmigPath}' agent`;
 }

@@ -37,7 +37,11 @@ export { sweepStaleLabs } from './netns.js';
 export { findRepoRoot } from './repo.js';
 export type { ProcHandle, RunResult, WaitLineOptions } from './proc.js';
 
-export interface LabOptions { hosts: string[]; repoRoot?: string /* default findRepoRoot() */; ipv6?: boolean }
+export interface LabOptions {
+  hosts: string[]; repoRoot?: string /* default findRepoRoot() */; ipv6?: boolean;
+  /** Hosts whose PATH has no vmig (for `vmig host install`); every host installs into <its dir>/lib. */
+  withoutVmig?: string[];
+}
 export interface LabHost { name: string; ns: string; ipv4: string; ipv6?: string; stateDir: string; dir: string; home: string; port: string }
 export interface LabRunOptions { env?: Record<string, string>; timeoutMs?: number; input?: string }
 export const CONTROLLER = 'controller';
@@ -57,6 +61,8 @@ export class Lab {
   /** PATH used on every host and for the controller. */
   readonly path: string;
   private readonly sshds = new Map<string, SshdProcess>();
+  private readonly withoutVmig = new Set<string>();
+  private readonly extraEnv = new Map<string, Record<string, string>>();
   private destroying?: Promise<void>;
 
   private constructor(readonly id: string, readonly dir: string, readonly labIndex: number,
@@ -92,6 +98,7 @@ export class Lab {
     const n = threadId * 1000 + (++labCounter % 1000);
     const dir = await mkdtemp(`/tmp/vl-${process.pid}-${n}-`);
     const lab = new Lab(`vmig-${process.pid}-${n}`, dir, ((labCounter - 1) % 254) + 1, opts.repoRoot ?? findRepoRoot(), names, opts.ipv6 ?? false);
+    for (const name of opts.withoutVmig ?? []) lab.withoutVmig.add(name);
     registerLab(lab); // from here on, even a crash mid-setup is cleaned up
     try {
       await lab.setup();
@@ -132,19 +139,34 @@ export class Lab {
 
     for (const h of this.hostList) {
       await writePrivate(join(h.dir, 'authorized_keys'), `${clientPub}\n`);
-      await writeFile(join(h.dir, 'sshd_config'), sshdConfigText({
-        listen: [h.ipv4, ...(h.ipv6 ? [h.ipv6] : [])],
-        hostKey: join(h.dir, 'ssh_host_ed25519_key'),
-        authorizedKeys: join(h.dir, 'authorized_keys'),
-        env: this.hostEnvVars(h),
-      }));
+      await this.writeSshdConfig(h);
     }
     await Promise.all(this.hostList.map((h) => this.startSshd(h.name)));
     await this.checkMesh();
   }
 
   private hostEnvVars(h: LabHost): Record<string, string> {
-    return { PATH: this.path, VMIG_STATE_DIR: h.stateDir, HOME: h.home, VMIG_HOST_CONFIG: join(h.dir, 'host.toml') };
+    const path = this.withoutVmig.has(h.name) ? this.path.split(':').filter((dir) => dir !== this.binDir).join(':') : this.path;
+    return { PATH: path, VMIG_STATE_DIR: h.stateDir, HOME: h.home, VMIG_HOST_CONFIG: join(h.dir, 'host.toml'),
+      VMIG_INSTALL_DIR: join(h.dir, 'lib'), ...this.extraEnv.get(h.name) };
+  }
+
+  private writeSshdConfig(h: LabHost): Promise<void> {
+    return writeFile(join(h.dir, 'sshd_config'), sshdConfigText({
+      listen: [h.ipv4, ...(h.ipv6 ? [h.ipv6] : [])],
+      hostKey: join(h.dir, 'ssh_host_ed25519_key'),
+      authorizedKeys: join(h.dir, 'authorized_keys'),
+      env: this.hostEnvVars(h),
+    }));
+  }
+
+  /** Adds to (or overrides) a host's session environment and restarts its sshd; new sessions see it. */
+  async setHostEnv(name: string, env: Record<string, string>): Promise<void> {
+    const h = this.host(name);
+    this.extraEnv.set(name, { ...this.extraEnv.get(name), ...env });
+    await this.writeSshdConfig(h);
+    await this.stopSshd(name);
+    await this.startSshd(name);
   }
 
   private host(name: string): LabHost {

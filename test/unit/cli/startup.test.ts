@@ -1,4 +1,4 @@
-// `vmig --help` and `--version` must stay fast: only commander and the program definition load, never ssh2,
+// `vmig --help` and `--version` must stay fast: `--version` loads nothing; for help only commander and the program definition load, never ssh2,
 // ora, zod or the config loader (those load when a command runs). Checks the built CLI (npm run test:unit builds).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,11 @@ const loaded = (args: string[]): string[] => {
 };
 
 describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))('start-up', () => {
-  it.each([['--help'], ['--version'], ['migrate', '--help']])('vmig %s loads nothing heavy', (...args) => {
+  it('vmig --version answers from bin/vmig alone: no CLI module, no dependency', () => {
+    for (const flag of ['--version', '-V']) expect(loaded([flag]).filter((url) => /node_modules|\/dist\//.test(url))).toEqual([]);
+  });
+
+  it.each([['--help'], ['migrate', '--help'], ['host', 'install', '--help']])('vmig %s loads nothing heavy', (...args) => {
     const modules = loaded(args);
     expect(modules.some((url) => url.includes('/commander/'))).toBe(true);
     expect(modules.filter((url) => /node_modules\/(ssh2|ora|zod|smol-toml|chalk|execa)\/|\/dist\/(config|hosts|agent|controller)\//.test(url))).toEqual([]);

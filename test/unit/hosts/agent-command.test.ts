@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { installedAgentCommand } from '../../../src/hosts/install-layout.js';
 import { agentCommand } from '../../../src/hosts/ssh.js';
+import { VERSION } from '../../../src/version.js';
 
 describe('agentCommand', () => {
   it('runs vmig from the PATH, or the given path quoted for the remote shell', () => {
-    expect(agentCommand(undefined)).toBe('vmig agent');
+    expect(agentCommand(undefined)).toBe(installedAgentCommand(VERSION));
+    expect(agentCommand(undefined)).toMatch(/lib\/vmig.*command -v vmig >\/dev\/null 2>&1; then exec vmig agent/);
     expect(agentCommand('/opt/vmig/bin/vmig')).toBe("'/opt/vmig/bin/vmig' agent");
   });
 
