@@ -101,6 +101,6 @@ complete -c vmig -n "__fish_seen_subcommand_from evacuate" -l headroom -x -d 'me
 complete -c vmig -n "__fish_seen_subcommand_from evacuate" -l only -x -d 'only guests matching these globs'
 complete -c vmig -n "__fish_seen_subcommand_from evacuate" -l exclude -x -d 'leave guests matching these globs'
 complete -c vmig -n "__fish_seen_subcommand_from evacuate" -l abort -d 'ask the running evacuation to start no new migrations'
-complete -c vmig -n "__fish_seen_subcommand_from evacuate recover" -l dry-run -d 'show what would be done, change nothing'
+complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate recover" -l dry-run -d 'show what would be done, change nothing'
 complete -c vmig -n "__fish_seen_subcommand_from recover" -l destination -x -a '(__vmig_hosts)' -d 'the other host of the migration'
 complete -c vmig -n "__fish_seen_subcommand_from recover" -l transport -x -a 'ssh tls direct' -d 'stream that resumes a broken post-copy'

@@ -98,6 +98,7 @@ _vmig() {
             '--timeout[act when the copy has not finished after this long (s)]:seconds:' \
             '--timeout-action[what to do at --timeout]:action:(abort suspend postcopy)' \
             '--listen-address[address the destination listens on]:address:' \
+            '--dry-run[check both hosts, print the plan, change nothing]' \
             '1:domain:_vmig_domains' '2:destination:_vmig_hosts' && ret=0
           ;;
         evacuate)

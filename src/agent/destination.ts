@@ -44,6 +44,30 @@ const finishParams = z.object({
 const idParams = z.object({ migrationId: migrationIdSchema });
 const selectParams = z.object({ migrationId: migrationIdSchema, transport: z.enum(['tls', 'ssh']) });
 
+/** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
+export async function checkHostCanRun(context: AgentContext, definition: ReturnType<typeof parseDomain>, config: HostConfig): Promise<void> {
+  const { instances } = context;
+  for (const path of requiredPaths(definition)) {
+    try {
+      await access(path, constants.R_OK);
+    } catch {
+      throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`);
+    }
+  }
+  const meminfo = await readFile('/proc/meminfo', 'utf8');
+  const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
+  const needed = (definition.memoryMiB + config.memory_headroom_mib) * 1024 * 1024;
+  if (available > 0 && available < needed) {
+    throw new VmigError('HOST_UNSUITABLE', `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`);
+  }
+  if (config.guest_memory_limit_mib !== undefined) {
+    const committed = (await instances.all()).reduce((sum, instance) => sum + instance.definition.memoryMiB, 0);
+    if (committed + definition.memoryMiB > config.guest_memory_limit_mib) {
+      throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`);
+    }
+  }
+}
+
 export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
   const { instances } = context;
 
@@ -53,35 +77,13 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
     return migration;
   }
 
-  async function checkHostCanRun(definition: ReturnType<typeof parseDomain>, config: HostConfig): Promise<void> {
-    for (const path of requiredPaths(definition)) {
-      try {
-        await access(path, constants.R_OK);
-      } catch {
-        throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`);
-      }
-    }
-    const meminfo = await readFile('/proc/meminfo', 'utf8');
-    const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
-    const needed = (definition.memoryMiB + config.memory_headroom_mib) * 1024 * 1024;
-    if (available > 0 && available < needed) {
-      throw new VmigError('HOST_UNSUITABLE', `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`);
-    }
-    if (config.guest_memory_limit_mib !== undefined) {
-      const committed = (await instances.all()).reduce((sum, instance) => sum + instance.definition.memoryMiB, 0);
-      if (committed + definition.memoryMiB > config.guest_memory_limit_mib) {
-        throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`);
-      }
-    }
-  }
-
   return {
     async 'migrate.prepare'(params: unknown) {
       const options = prepareParams.parse(params);
       const definition = parseDomain(options.definition, 'definition received from the source');
       await context.state.ensure();
       const config = await loadHostConfig();
-      await checkHostCanRun(definition, config);
+      await checkHostCanRun(context, definition, config);
       const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
       const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
       const instance = await instances.start({ ...definition, accel: options.accel }, { incomingMigrationId: options.migrationId });

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { abandonDestination, destinationHandlers } from './destination.js';
 import { domainHandlers } from './domains.js';
+import { dryRunHandlers } from './dry-run.js';
 import { hostCheckHandlers } from './host-checks.js';
 import { evacuationHandlers } from './host-lock.js';
 import { Instances } from './instances.js';
@@ -78,6 +79,7 @@ export async function runAgent(): Promise<void> {
   const handlers: Record<string, Handler> = {
     hello,
     ...(hostChecks.handlers as Record<string, Handler>),
+    ...(dryRunHandlers(context) as Record<string, Handler>),
     ping: async () => ({}),
     ...(domainHandlers(context) as Record<string, Handler>),
     ...(sourceHandlers(context, registry) as Record<string, Handler>),

@@ -38,10 +38,13 @@ export function buildProgram(version: string): Command {
       'after',
       `
 Examples:
-  $ vmig -c ssh://hv1 list --all
+  $ vmig host install hv1 hv2 && vmig host check hv1 hv2 --from hv1
   $ vmig -c hv1 define web1.json && vmig -c hv1 start web1
-  $ vmig -c hv1 migrate web1 ssh://hv2 --direct
-  $ vmig -c hv1 migrate web1 hv2 --direct --persistent --undefinesource --json
+  $ vmig -c hv1 migrate web1 hv2                        # encrypted by default: tls, or ssh behind a firewall
+  $ vmig -c hv1 migrate web1 hv2 --tunnelled --persistent --undefinesource --json
+  $ vmig -c hv1 migrate web1 hv2 --dry-run              # check both hosts, show the transport, change nothing
+  $ vmig -c ssh://hv1 list --all
+  $ vmig -c hv1 migrate web1 hv2 --direct               # WARNING: unencrypted, unauthenticated; trusted networks only
 
 Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or input,
 3 cannot connect or authenticate, 4 needs recovery (the message says how), 5 locked by another job,
@@ -120,14 +123,17 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (guest stays on the source), suspend (pause it so the copy finishes), postcopy').choices(['abort', 'suspend', 'postcopy']))
     .option('--listen-address <addr>', 'address the destination listens on and advertises to the source')
     .option('--port-range <from-to>', 'migration ports on the destination (default 49152-49215)')
+    .option('--dry-run', 'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing', false)
     .addHelpText(
       'after',
       `
 Examples:
-  $ vmig -c hv1 migrate web1 ssh://root@hv2                  # encrypted: tls, or ssh behind a firewall
-  $ vmig -c hv1 migrate web1 hv2 --transport ssh --persistent --undefinesource
+  $ vmig -c hv1 migrate web1 ssh://root@hv2                  # encrypted by default: tls, or ssh behind a firewall
+  $ vmig -c hv1 migrate web1 hv2 --tunnelled --persistent --undefinesource
+  $ vmig -c hv1 migrate web1 hv2 --dry-run                    # check both hosts, show the transport, change nothing
+  $ vmig -c hv1 migrate web1 hv2 --transport ssh              # relayed over SSH: no port between the hosts
   $ vmig -c hv1 migrate web1 hv2 --migrate-uri tcp:[fd00:9::12]:49200
-  $ vmig -c hv1 migrate web1 hv2 --direct                     # unencrypted: trusted networks only`,
+  $ vmig -c hv1 migrate web1 hv2 --direct                     # WARNING: unencrypted, unauthenticated; trusted networks only`,
     )
     .action(lazy(() => import('./commands/migrate.js')));
 

@@ -29,7 +29,8 @@ export function installedAgentCommand(version: string): string {
     `for d in "\${VMIG_INSTALL_DIR:-/nonexistent}" /usr/local/lib/vmig "$HOME/.local/lib/vmig"; do`,
     `if [ -x "$d/${v}/bin/vmig" ]; then exec "$d/${v}/bin/vmig" agent; fi; done;`,
     'if command -v vmig >/dev/null 2>&1; then exec vmig agent; fi;',
-    'echo "vmig: not installed" >&2; exit 127',
+    // Silent: the controller words the message, naming the host as the operator typed it.
+    'exit 127',
   ].join(' ');
   return `/bin/sh -c ${shellQuote(script)}`;
 }

@@ -94,6 +94,10 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
   const stderr = new StderrTail(options.onAgentLog);
   channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   let exitInfo: string | undefined;
+  let channelClosed = false;
+  channel.once('close', () => {
+    channelClosed = true;
+  });
   channel.on('exit', (code: number | null) => {
     exitInfo = code === 127 ? `${shown} not found (install it with: vmig host install ${uri.text}, or give its path as ?vmig=/path/to/vmig)` : `agent exited with code ${code}`;
   });
@@ -106,7 +110,8 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
     ssh: client,
     exitInfo: () => (exitInfo?.includes('not found') ? exitInfo : undefined),
     close: async () => {
-      await new Promise<void>((resolve) => {
+      // An agent that never started (exit 127) closed its channel already: no 'close' event will come again.
+      if (!channelClosed) await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 30_000);
         channel.once('close', () => {
           clearTimeout(timer);

@@ -98,6 +98,11 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
   });
   const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
+  if (options.dryRun === true) {
+    const { runDryRun } = await import('./migrate-dry-run.js');
+    await runDryRun(globals, { domain: name!, dest: dest!, intent, ...(listenAddress ? { listenAddress } : {}), ...(portRange ? { portRange } : {}) });
+    return;
+  }
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase = 'begin';

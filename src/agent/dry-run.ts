@@ -1,0 +1,53 @@
+// `vmig migrate --dry-run`, agent side: the checks of Begin (source) and Prepare (destination) without their
+// effects: no lock, no journal entry, no QEMU. The controller adds the port and the transport probe.
+import { z } from 'zod';
+import { assertDomainName, parseDomain } from '../domain/definition.js';
+import { VmigError } from '../errors.js';
+import { qemuArgv } from '../qemu/argv.js';
+import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
+import type { AgentContext } from './context.js';
+import { checkHostCanRun } from './destination.js';
+import { readDefinition } from './domains.js';
+import { loadHostConfig } from './host-config.js';
+
+const beginParams = z.object({ name: z.string() });
+const prepareParams = z.object({ definition: z.unknown(), accel: z.enum(['kvm', 'tcg']) });
+
+export function dryRunHandlers(context: AgentContext) {
+  const { instances, locks } = context;
+  return {
+    /** Begin's checks: the domain runs here, is not itself arriving, and no migration holds its lock. */
+    async 'migrate.dry-begin'(params: unknown) {
+      const { name } = beginParams.parse(params);
+      assertDomainName(name);
+      const instance = await instances.find(name);
+      if (!instance) {
+        const defined = await readDefinition(context, name);
+        throw new VmigError(defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND', defined ? `domain ${name} is not running on ${context.host}` : `domain ${name} does not exist on ${context.host}`);
+      }
+      if (instance.incomingMigrationId) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is itself still arriving from a migration`);
+      const { qemuStatus } = await instances.status(instance);
+      if (qemuStatus !== 'running' && qemuStatus !== 'paused') throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`);
+      const holder = await locks.heldBy(name);
+      if (holder) throw new VmigError('LOCKED', `domain ${name} on ${context.host} is being migrated by job ${holder.migrationId} (controller ${holder.controller}, since ${holder.startedAt})`);
+      return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent: (await readDefinition(context, name)) !== undefined };
+    },
+
+    /** Prepare's checks: the definition is valid here, its files exist, memory fits, the name and uuid are free, QEMU and the accelerator are there. */
+    async 'migrate.dry-prepare'(params: unknown) {
+      const options = prepareParams.parse(params);
+      const definition = parseDomain(options.definition, 'definition received from the source');
+      const config = await loadHostConfig();
+      await checkHostCanRun(context, definition, config);
+      if (await instances.find(definition.name)) throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
+      const sameUuid = (await instances.all()).find((instance) => instance.definition.uuid === definition.uuid);
+      if (sameUuid) throw new VmigError('DOMAIN_EXISTS', `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${context.host}`);
+      const qemu = await qemuVersion();
+      if (qemu === 'unavailable') throw new VmigError('HOST_UNSUITABLE', `${context.host} has no working ${qemuBinary()} (install QEMU there; check with: vmig host check)`);
+      const accel = await resolveAccel(options.accel, context.host);
+      // The same argv Prepare would build: a definition QEMU cannot be given fails here, not mid-migration.
+      qemuArgv({ ...definition, accel }, context.state.instancePaths(definition.name), { accel, incoming: true, paused: false });
+      return { qemu, accel, memoryMiB: definition.memoryMiB, headroomMiB: config.memory_headroom_mib };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// `vmig migrate --dry-run`: Begin's and Prepare's checks on the real hosts, a real listener on the
+// destination's migration address for the source to probe (what `auto` would pick, and why), then nothing
+// left behind: no lock, no journal entry, no QEMU on either host.
+import { VmigError } from '../errors.js';
+import type { HostConnection } from '../hosts/connection.js';
+import type { Endpoint, TransportRequest } from '../transports/cookie.js';
+import type { ProbeResult } from '../transports/probe.js';
+import { chooseTransport, type TransportDecision } from './transport-choice.js';
+
+export interface DryRunRequest {
+  domain: string;
+  source: HostConnection;
+  destination: HostConnection;
+  transport: TransportRequest;
+  transportReason: string;
+  listenAddress?: string;
+  portRange?: [number, number];
+}
+
+export interface DryRunPlan {
+  domain: string;
+  source: string;
+  destination: string;
+  state: string;
+  memoryMiB: number;
+  accel: 'kvm' | 'tcg';
+  persistent: boolean;
+  destinationQemu: string;
+  headroomMiB: number;
+  /** Where the destination would listen (tls, direct); absent for the ssh transport, which needs no port. */
+  endpoint?: Endpoint;
+  transport: TransportDecision;
+}
+
+export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPlan> {
+  const { source, destination, domain } = request;
+  if (source.hello.hostId === destination.hello.hostId) throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
+  const begun = await source.call<{ definition: { memoryMiB: number }; accel: 'kvm' | 'tcg'; state: string; persistent: boolean }>('migrate.dry-begin', { name: domain });
+  const prepared = await destination.call<{ qemu: string; accel: 'kvm' | 'tcg'; memoryMiB: number; headroomMiB: number }>('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel });
+  const intent = { request: request.transport, reason: request.transportReason };
+  let endpoint: Endpoint | undefined;
+  let probe: ProbeResult | undefined;
+  if (request.transport !== 'ssh') {
+    const listened = await destination.call<{ id: string; endpoint: Endpoint }>('host.listen', {
+      ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
+      ...(request.portRange ? { portRange: request.portRange } : {}),
+    });
+    endpoint = listened.endpoint;
+    try {
+      probe = await source.call<ProbeResult>('host.probe-tcp', { endpoint });
+    } finally {
+      await destination.call('host.unlisten', { id: listened.id }).catch(() => undefined);
+    }
+    // An explicit tls or direct that the source cannot reach would fail at Perform: say so now.
+    if (request.transport !== 'auto' && !probe.reachable) {
+      throw new VmigError('HOST_UNSUITABLE', `${source.label} cannot reach ${destination.label}'s migration port (${probe.reason}), which --transport ${request.transport} needs; use --transport ssh or open the port`);
+    }
+  }
+  return {
+    domain,
+    source: source.label,
+    destination: destination.label,
+    state: begun.state,
+    memoryMiB: prepared.memoryMiB,
+    accel: prepared.accel,
+    persistent: begun.persistent,
+    destinationQemu: prepared.qemu,
+    headroomMiB: prepared.headroomMiB,
+    ...(endpoint ? { endpoint } : {}),
+    transport: chooseTransport(intent, endpoint, probe),
+  };
+}
