@@ -20,6 +20,11 @@ export function agentFailure(host: string, error: unknown): CheckResult {
   if (code === 'HOST_UNREACHABLE' || code === 'AUTH_FAILED' || code === 'HOST_KEY_UNKNOWN' || code === 'HOST_KEY_CHANGED') {
     return fail('ssh', message, `make "ssh ${host} true" work from this controller (keys, known_hosts, network)`);
   }
+  // The agent ran but refused its state directory (owner, mode): that check failed, with the agent's own fix.
+  if (code === 'HOST_UNSUITABLE' && message.includes('state directory')) {
+    const [detail, fix] = message.split('; run ');
+    return fail('state-dir', detail ?? message, fix ?? 'see the message');
+  }
   return fail('agent', message, `vmig host install ${host}`);
 }
 

@@ -25,9 +25,9 @@ export interface DirFacts {
 /** The state dir and its private subdirectories must belong to the agent's user and not be writable by others. */
 export function judgeStateDir(root: DirFacts, privateDirs: DirFacts[], agentUid: number): CheckResult {
   const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
-  if (!root.exists) return warn('state-dir', `${root.path} does not exist yet`, `it is created on first use; or create it: mkdir -m 755 ${root.path}`);
+  if (!root.exists) return warn('state-dir', `${root.path} does not exist yet`, `it is created on first use; or create it: mkdir -m 700 ${root.path}`);
   if (root.uid !== agentUid) return fail('state-dir', `${root.path} belongs to uid ${root.uid}, the agent runs as uid ${agentUid}`, `chown ${agentUid} ${root.path}`);
-  if ((root.mode! & 0o022) !== 0) return fail('state-dir', `${root.path} is mode ${octal(root.mode!)}: others can write to it`, `chmod 755 ${root.path}`);
+  if ((root.mode! & 0o022) !== 0) return fail('state-dir', `${root.path} is mode ${octal(root.mode!)}: others can write to it`, `chmod go-w ${root.path}`);
   for (const dir of privateDirs) {
     if (!dir.exists) continue;
     if (dir.uid !== agentUid) return fail('state-dir', `${dir.path} belongs to uid ${dir.uid}, the agent runs as uid ${agentUid}`, `chown ${agentUid} ${dir.path}`);

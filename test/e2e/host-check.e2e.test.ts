@@ -44,7 +44,7 @@ describe('vmig host check', () => {
   });
 
   it('vmig missing → the fix is vmig host install', async () => {
-    expectFailure(await lab.vmig(['host', 'check', 'h3']), 'h3', 'agent', /not found .*; fix: vmig host install h3$/);
+    expectFailure(await lab.vmig(['host', 'check', 'h3']), 'h3', 'agent', /vmig \S+ not found \(install it with: vmig host install h3, or .*; fix: vmig host install h3$/);
   });
 
   it('QEMU missing from the agent environment', async () => {
@@ -60,9 +60,9 @@ describe('vmig host check', () => {
     const dir = lab.hosts.h2!.stateDir;
     await chmod(dir, 0o777);
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'state-dir', new RegExp(`${dir} is mode 0777: others can write to it; fix: chmod 755 ${dir}$`));
+      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'state-dir', new RegExp(`${dir} is writable by group or others \\(mode 0777\\); fix: chmod go-w ${dir}$`));
     } finally {
-      await chmod(dir, 0o755);
+      await chmod(dir, 0o700);
     }
   });
 

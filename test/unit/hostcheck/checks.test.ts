@@ -7,7 +7,7 @@ describe('host check judgements', () => {
   it('state dir: owner and modes, with the fix', () => {
     expect(judgeStateDir(dir('/s', 0o755), [dir('/s/run', 0o700), dir('/s/journal', 0o700)], 0).status).toBe('pass');
     const open = judgeStateDir(dir('/s', 0o777), [], 0);
-    expect(failureLine('h1', open)).toBe('h1: state-dir: /s is mode 0777: others can write to it; fix: chmod 755 /s');
+    expect(failureLine('h1', open)).toBe('h1: state-dir: /s is mode 0777: others can write to it; fix: chmod go-w /s');
     expect(judgeStateDir(dir('/s', 0o755, 1000), [], 0)).toMatchObject({ status: 'fail', fix: 'chown 0 /s' });
     expect(judgeStateDir(dir('/s', 0o755), [dir('/s/run', 0o755)], 0)).toMatchObject({ status: 'fail', fix: 'chmod 700 /s/run' });
     expect(judgeStateDir({ path: '/s', exists: false }, [], 0).status).toBe('warn');
