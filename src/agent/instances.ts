@@ -7,6 +7,7 @@ import { launchQemu, resolveAccel, stopQemu } from '../qemu/process.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import { identityAlive, pidRunsWith, processIdentity } from '../util/process.js';
+import { LockFile } from './lock-file.js';
 import type { StateDir } from './state.js';
 import { readdir } from 'node:fs/promises';
 
@@ -76,7 +77,25 @@ export class Instances {
     return found.filter((instance): instance is Instance => instance !== undefined);
   }
 
+  /**
+   * Starts QEMU for `definition`. Check-then-act under a per-domain mutex (an exclusive create, see
+   * lock-file.ts): two concurrent starts of one name, from any agents, cannot both pass the "not running"
+   * check and delete each other's run directory, which left a QEMU that no record named.
+   */
   async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean } = {}): Promise<Instance> {
+    const mutex = new LockFile<{ purpose: string; startedAt: string }>(this.stateDir.startLockPath(definition.name));
+    const taken = await mutex.acquire({ purpose: options.incomingMigrationId ? 'prepare' : 'start', startedAt: new Date().toISOString() });
+    if (!taken.acquired) {
+      throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already being started on ${this.hostLabel} (${taken.holder.purpose} by vmig agent pid ${taken.holder.agentPid})`);
+    }
+    try {
+      return await this.startLocked(definition, options);
+    } finally {
+      await mutex.release((holder) => holder.nonce === taken.holder.nonce);
+    }
+  }
+
+  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean }): Promise<Instance> {
     if (await this.find(definition.name)) {
       throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${this.hostLabel}`);
     }

@@ -2,6 +2,7 @@
 //   domains/NAME.json      persistent definitions
 //   run/NAME/              0700: qmp.sock, user.sock, qemu.pid, serial.log, instance.json
 //   locks/NAME.lock        per-domain migration lock
+//   locks/NAME.start       held while a QEMU of NAME starts (start, Prepare)
 //   journal/ID.json        per-migration phase journal (fsync'd)
 //   host-id                a random id that tells two hosts apart even when they share a kernel
 import { randomUUID } from 'node:crypto';
@@ -48,6 +49,11 @@ export class StateDir {
   lockPath(name: string): string {
     assertDomainName(name);
     return join(this.locksDir, `${name}.lock`);
+  }
+  /** Held while a QEMU of `name` is being started (start or Prepare). */
+  startLockPath(name: string): string {
+    assertDomainName(name);
+    return join(this.locksDir, `${name}.start`);
   }
   journalPath(migrationId: string): string {
     assertMigrationId(migrationId);

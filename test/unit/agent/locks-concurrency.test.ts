@@ -4,7 +4,7 @@ import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transpileForChildren } from '../support/transpile.js';
+import { transpileForChildren } from '../../support/transpile.js';
 
 const CHILDREN = 20;
 const ROUNDS = 30;
