@@ -1,6 +1,6 @@
 // `npm run bench`: on the namespace lab, one guest of incompressible RAM migrated back and forth between two
-// hosts with each transport in alternation (A B C A B C …), plus plain QEMU through an OpenSSH -L forward and
-// through stunnel as reference rows. Prints a table (stdout) or one JSON document (--json); progress on stderr.
+// hosts with each transport in alternation (A B C A B C …), plus plain QEMU through an OpenSSH -L forward,
+// through stunnel, and with QEMU's own TLS as reference rows. Prints a table (stdout) or one JSON document (--json); progress on stderr.
 // Not part of the test suite: its figures depend on the machine, and it never fails on a missed target.
 import { cpus, loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -96,7 +96,7 @@ async function bench(options: BenchOptions) {
           const to = other(reference.host);
           say(`round ${round}: plain QEMU ${reference.host} → ${to} through ${transport}`);
           try {
-            const { tunnel, ...sample } = await reference.migrate(transport as 'openssh' | 'stunnel', round, to);
+            const { tunnel, ...sample } = await reference.migrate(transport as 'openssh' | 'stunnel' | 'qemu-tls', round, to);
             samples.push(sample);
             if (!notes.some((note) => note.startsWith(`${transport}:`))) notes.push(`${transport}: ${tunnel}`);
             say(`  ${throughputMBps(sample).toFixed(1)} MB/s, guest downtime ${sample.guestDowntimeMs ?? '?'} ms (QEMU ${sample.qemuDowntimeMs} ms); ${tunnel}`);
@@ -125,7 +125,9 @@ async function bench(options: BenchOptions) {
     if (phases.length) notes.push(`${transport} phases, median: ${phases.map(([phase, ms]) => `${phase} ${Math.round(ms)} ms`).join(', ')}`);
   }
   notes.push('overhead = controller wall time (Begin→Confirm) minus QEMU total-time; downtime = destination RESUME minus source STOP (QMP event times), next to QEMU\'s own figure');
-  if (order.some((t) => !isVmigTransport(t))) notes.push('reference rows: plain QEMU driven over QMP with an event-driven cont; their RSS columns are the tunnel processes (ssh / sshd session, stunnel)');
+  if (order.some((t) => !isVmigTransport(t))) notes.push('reference rows: plain QEMU driven over QMP with an event-driven cont; their RSS and CPU columns are the tunnel processes (ssh / sshd session, stunnel; none for qemu-tls)');
+  if (order.some((t) => t.endsWith('-p2'))) notes.push('tls-p2, ssh-p2: the same transport with --parallel 2 (QEMU multifd: ram + 2 channels, three streams each with its own key)');
+  notes.push('CPU s/GiB: user + sys seconds of the source agent, destination agent and controller during the migration (control plane and process start included: direct\'s row is that fixed part), over GiB moved');
   return { sizeMiB: options.sizeMiB, rounds: options.rounds, order, environment: env, summaries, samples, misses, notes };
 }
 

@@ -14,7 +14,7 @@ export const USAGE = `usage: npm run bench -- [--size MiB] [--rounds N] [--trans
   --size MiB         guest RAM, filled with incompressible data (default 1024; 256 for a quick run)
   --rounds N         migrations per transport, run in alternation A B C A B C ... (default 3)
   --transports LIST  comma-separated subset of: ${[...VMIG_TRANSPORTS, ...REFERENCE_TRANSPORTS].join(', ')}
-  --no-reference     skip the OpenSSH -L and stunnel reference rows
+  --no-reference     skip the reference rows (OpenSSH -L, stunnel, QEMU's own TLS)
   --json             one JSON document on stdout instead of the table`;
 
 const ALL: readonly BenchTransport[] = [...VMIG_TRANSPORTS, ...REFERENCE_TRANSPORTS];

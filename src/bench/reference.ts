@@ -1,10 +1,12 @@
 // The reference rows: the same guest and RAM size migrated by plain QEMU through an OpenSSH -L forward or
-// stunnel, driven here over QMP — no vmig involved. A second guest ("benchref", same argv builder as vmig's)
+// stunnel, or with QEMU's own TLS (tls-creds-psk, TCP straight to the destination), driven here over QMP — no
+// vmig involved. A second guest ("benchref", same argv builder as vmig's)
 // lives on one host, paused except during its own migrations so it never competes with vmig's guest for a core.
 // Per migration: start the destination with `-incoming defer -S`, `migrate-incoming tcp:127.0.0.1:Q`, open the
 // tunnel, `migrate tcp:127.0.0.1:P` on the source, `cont` the destination on its MIGRATION completed event
 // (event-driven: the best case a control plane can reach), then quit the source.
-import { mkdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDomain, type DomainDefinition } from '../domain/definition.js';
 import { STATUS_HMP } from '../lab/guest-status.js';
@@ -70,7 +72,7 @@ export class ReferenceGuest {
     return guest;
   }
 
-  async migrate(transport: 'openssh' | 'stunnel', round: number, to: string): Promise<Sample & { tunnel: string }> {
+  async migrate(transport: 'openssh' | 'stunnel' | 'qemu-tls', round: number, to: string): Promise<Sample & { tunnel: string }> {
     const { lab } = this;
     const from = this.qemu.host;
     const source = this.qemu;
@@ -78,8 +80,26 @@ export class ReferenceGuest {
     let tunnel: Tunnel | undefined;
     let rss: RssSampler | undefined;
     try {
-      await destination.qmp.execute('migrate-incoming', { uri: `tcp:127.0.0.1:${PORTS.destinationQemu}` });
-      tunnel = transport === 'openssh' ? await openSshForward(lab, from, to) : await stunnelPair(lab, from, to, lab.dir);
+      let uri = `tcp:127.0.0.1:${PORTS.sourceLocal}`;
+      if (transport === 'qemu-tls') {
+        // QEMU's own TLS 1.3 with a pre-shared key: no tunnel process, TCP from QEMU to QEMU.
+        const dir = join(lab.dir, `qemu-psk-${round}-${from}`);
+        await mkdir(dir, { mode: 0o700 });
+        await writeFile(join(dir, 'keys.psk'), `vmigbench:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+        const id = `tls-${round}-${from}`;
+        await destination.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id, endpoint: 'server', dir });
+        await source.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id, endpoint: 'client', dir, username: 'vmigbench' });
+        await destination.qmp.execute('migrate-set-parameters', { 'tls-creds': id });
+        await source.qmp.execute('migrate-set-parameters', { 'tls-creds': id });
+        const address = `${lab.hosts[to]!.ipv4}:${PORTS.destinationQemu}`;
+        await destination.qmp.execute('migrate-incoming', { uri: `tcp:${address}` });
+        uri = `tcp:${address}`;
+        tunnel = { describe: () => 'QEMU tls-creds-psk (TLS 1.3, PSK), no tunnel process', close: async () => undefined };
+      } else {
+        await source.qmp.execute('migrate-set-parameters', { 'tls-creds': '' });
+        await destination.qmp.execute('migrate-incoming', { uri: `tcp:127.0.0.1:${PORTS.destinationQemu}` });
+        tunnel = transport === 'openssh' ? await openSshForward(lab, from, to) : await stunnelPair(lab, from, to, lab.dir);
+      }
       rss = new RssSampler([
         { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => argv[0] === 'ssh' || argv[0] === 'stunnel' },
         { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => argv[0] === 'stunnel' || /^sshd: root/.test(argv[0] ?? '') },
@@ -94,7 +114,7 @@ export class ReferenceGuest {
       incoming.catch(() => undefined);
       await rss.start();
       const started = Date.now();
-      await source.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${PORTS.sourceLocal}` });
+      await source.qmp.execute('migrate', { uri });
       const arrived = await Promise.race([incoming, outgoingFailed]);
       if (arrived.data?.status !== 'completed') throw new Error(`reference migration over ${transport} from ${from} to ${to}: ${String(arrived.data?.status)}`);
       const resumed = destination.qmp.waitForEvent((event) => event.event === 'RESUME', 5_000);
@@ -103,6 +123,7 @@ export class ReferenceGuest {
       const wallTimeMs = Date.now() - started;
       const reply = await finalState(source.qmp);
       const peakRssKiB = await rss.stop();
+      const cpuSeconds = rss.cpuSeconds();
       stop.stop();
       if (reply.status !== 'completed') throw new Error(`reference migration over ${transport}: source says ${reply.status}`);
       const outcome = toOutcome(reply);
@@ -117,6 +138,7 @@ export class ReferenceGuest {
         wallTimeMs,
         ...(stop.at !== undefined && resumedAt !== undefined ? { guestDowntimeMs: roundMs(resumedAt - stop.at) } : {}),
         peakRssKiB,
+        cpuSeconds,
         tunnel: tunnel.describe(),
       };
       await source.quit();

@@ -1,6 +1,7 @@
-// Peak RSS of the processes of one migration, per side. Samples /proc every 100 ms and keeps each watched
-// process's VmHWM (the kernel's own high-water mark, so a spike between two samples is not missed while the
-// process lives). Processes are told apart by their network namespace: each lab host has its own.
+// Peak RSS and CPU time of the processes of one migration, per side. Samples /proc every 100 ms and keeps each
+// watched process's VmHWM (the kernel's own high-water mark, so a spike between two samples is not missed while
+// the process lives) and its user + sys time. Processes are told apart by their network namespace: each lab
+// host has its own.
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import type { Side } from './stats.js';
 
@@ -28,8 +29,23 @@ async function readKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | 
   }
 }
 
+const CLOCK_TICKS = 100;
+
+/** user + sys seconds of a process (all its threads), from /proc/<pid>/stat. */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
 export class RssSampler {
   private readonly peaks = new Map<Side, number>();
+  /** pid → side, CPU seconds when first seen (0 for a process that started after the sampler), latest. */
+  private readonly cpu = new Map<number, { side: Side; first: number; last: number }>();
+  private firstSample = true;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private inodes = new Map<string, RssWatch[]>();
@@ -58,7 +74,16 @@ export class RssSampler {
     return Object.fromEntries(this.peaks);
   }
 
+  /** CPU seconds each side spent while sampled (a process that exited between two samples loses its last 100 ms). */
+  cpuSeconds(): Partial<Record<Side, number>> {
+    const totals: Partial<Record<Side, number>> = {};
+    for (const { side, first, last } of this.cpu.values()) totals[side] = (totals[side] ?? 0) + (last - first);
+    return totals;
+  }
+
   private async sample(): Promise<void> {
+    const first = this.firstSample;
+    this.firstSample = false;
     const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
     await Promise.all(
       pids.map(async (pid) => {
@@ -74,6 +99,11 @@ export class RssSampler {
         for (const watch of watches.filter((w) => w.match(argv))) {
           const kib = (await readKiB(pid, 'VmHWM')) ?? (await readKiB(pid, 'VmRSS'));
           if (kib !== undefined) this.peaks.set(watch.side, Math.max(this.peaks.get(watch.side) ?? 0, kib));
+          const seconds = await cpuSeconds(pid);
+          if (seconds === undefined) continue;
+          const seen = this.cpu.get(pid);
+          if (seen) seen.last = seconds;
+          else this.cpu.set(pid, { side: watch.side, first: first ? seconds : 0, last: seconds });
         }
       }),
     );

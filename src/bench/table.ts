@@ -1,7 +1,7 @@
 // The benchmark's human table: one line per transport, aligned columns, plain text (it goes into README too).
 import type { Side, Summary } from './stats.js';
 
-const HEADERS = ['transport', 'runs', 'MB/s', '× direct', 'overhead', 'downtime guest / QEMU', 'peak RSS MiB src / dst / ctl', 'targets'];
+const HEADERS = ['transport', 'runs', 'MB/s', '× direct', 'overhead', 'downtime guest / QEMU', 'peak RSS MiB src / dst / ctl', 'CPU s/GiB src / dst / ctl', 'targets'];
 const SIDES: Side[] = ['source', 'destination', 'controller'];
 
 const fixed = (value: number | undefined, digits: number): string => (value === undefined ? '-' : value.toFixed(digits));
@@ -19,7 +19,8 @@ export function summaryRow(summary: Summary): string[] {
   if (summary.missing !== undefined) return [summary.transport, '0', summary.missing];
   const downtime = summary.guestDowntimeMs === undefined ? `- / ${ms(summary.qemuDowntimeMs)}` : `${ms(summary.guestDowntimeMs)} / ${ms(summary.qemuDowntimeMs)}`;
   const rss = SIDES.map((side) => fixed(summary.peakRssMiB[side], 0)).join(' / ');
-  return [summary.transport, String(summary.runs), fixed(summary.medianMBps, 1), fixed(summary.ratioToDirect, 2), ms(summary.overheadMs), downtime, rss, targetsCell(summary)];
+  const cpu = SIDES.map((side) => fixed(summary.cpuPerGiB[side], 2)).join(' / ');
+  return [summary.transport, String(summary.runs), fixed(summary.medianMBps, 1), fixed(summary.ratioToDirect, 2), ms(summary.overheadMs), downtime, rss, cpu, targetsCell(summary)];
 }
 
 /** Left-aligned columns separated by two spaces; a short row (a missing transport) runs its last cell on. */

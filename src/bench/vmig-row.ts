@@ -1,5 +1,5 @@
 // One migration of the benchmark guest through the real CLI in the lab, as an operator would run it:
-//   vmig -c <from> --json migrate bench <to> --direct | --transport tls|ssh
+//   vmig -c <from> --json migrate bench <to> --direct | --transport tls|ssh [--parallel 2]
 // The figures come from the `result` event of `--json`; a transport the CLI refuses is a Miss, never faked.
 import type { Lab } from '../lab/lab.js';
 import { isVmigProcess, RssSampler } from './rss.js';
@@ -56,7 +56,8 @@ const errorLine = (stderr: string): string =>
   stderr.split('\n').find((line) => /error/i.test(line))?.replace(/^vmig: error: /, '').replace(/^error: /, '').trim() || stderr.trim().split('\n').at(-1) || 'no message';
 
 export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round: number, from: string, to: string): Promise<Sample | Miss> {
-  const transportArgs = transport === 'direct' ? ['--direct'] : ['--transport', transport];
+  const [base, parallel] = transport.split('-p') as [string, string | undefined];
+  const transportArgs = [...(base === 'direct' ? ['--direct'] : ['--transport', base]), ...(parallel ? ['--parallel', parallel] : [])];
   const rss = new RssSampler([
     { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
     { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
@@ -66,6 +67,7 @@ export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round
   // --verbose adds the phase timings and the source QEMU's migration parameters to the result event.
   const run = await lab.vmig(['-c', from, '--json', '--verbose', 'migrate', GUEST, to, ...transportArgs], { timeoutMs: 600_000 });
   const peakRssKiB = await rss.stop();
+  const cpuSeconds = rss.cpuSeconds();
   const result = resultEvent(run.stdout);
   if (run.exitCode === 2) return { transport, kind: 'unavailable', reason: errorLine(run.stderr) };
   if (run.exitCode === 4) throw new NeedsRecoveryError(`vmig migrate over ${transport} needs recovery: ${errorLine(run.stderr)}`);
@@ -88,6 +90,7 @@ export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round
       ? { guestDowntimeMs: roundMs(result.destinationResumeAt - result.sourceStopAt) }
       : {}),
     peakRssKiB,
+    cpuSeconds,
     phaseMs: phaseDurations(run.stdout),
     ...(typeof result.qemuParameters?.['max-bandwidth'] === 'number' ? { maxBandwidthBps: result.qemuParameters['max-bandwidth'] } : {}),
   };
