@@ -1,16 +1,15 @@
 // Destination-side phases: Prepare (start the receiving QEMU paused, open the endpoint, mint the cookie),
 // Finish (check the complete state arrived, resume), and Abort (remove the receiving QEMU).
 import { access, constants } from 'node:fs/promises';
-import { z } from 'zod';
 import { parseDomain, requiredPaths } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { migrationIdSchema } from '../protocol/ids.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { convergenceSchema, destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
-import { describeCookie, TRANSPORT_REQUESTS } from '../transports/cookie.js';
+import { destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
+import { describeCookie } from '../transports/cookie.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import type { AgentContext } from './context.js';
@@ -19,30 +18,7 @@ import { loadHostConfig, type HostConfig } from './host-config.js';
 import { runCleanups, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
 import { readFile } from 'node:fs/promises';
 
-const prepareParams = z.object({
-  migrationId: migrationIdSchema,
-  definition: z.unknown(),
-  accel: z.enum(['kvm', 'tcg']),
-  peer: z.string(),
-  transport: z.enum(TRANSPORT_REQUESTS),
-  listenAddress: z.string().optional(),
-  portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
-  /** Post-copy and multifd must be enabled on both sides before the stream starts. */
-  convergence: convergenceSchema,
-});
-const finishParams = z.object({
-  migrationId: migrationIdSchema,
-  suspend: z.boolean().default(false),
-  persistent: z.boolean().default(false),
-  timeoutMs: z.number().int().min(1000).default(60_000),
-  /**
-   * Called as soon as the source switched to post-copy: resume at once (the point of post-copy), then stay
-   * until the last page arrived. No deadline for that part: the source's stall detection watches the stream.
-   */
-  postcopy: z.boolean().default(false),
-});
-const idParams = z.object({ migrationId: migrationIdSchema });
-const selectParams = z.object({ migrationId: migrationIdSchema, transport: z.enum(['tls', 'ssh']) });
+export type DestinationMethod = 'migrate.prepare' | 'migrate.finish' | 'migrate.postcopy-pause' | 'migrate.select-transport' | 'migrate.abort';
 
 /** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
 export async function checkHostCanRun(context: AgentContext, definition: ReturnType<typeof parseDomain>, config: HostConfig): Promise<void> {
@@ -68,7 +44,7 @@ export async function checkHostCanRun(context: AgentContext, definition: ReturnT
   }
 }
 
-export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
+export function destinationHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<DestinationMethod> {
   const { instances } = context;
 
   function destinationMigration(migrationId: string): DestinationMigration {
@@ -78,8 +54,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
   }
 
   return {
-    async 'migrate.prepare'(params: unknown) {
-      const options = prepareParams.parse(params);
+    async 'migrate.prepare'(options) {
       const definition = parseDomain(options.definition, 'definition received from the source');
       await context.state.ensure();
       const config = await loadHostConfig();
@@ -112,8 +87,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       }
     },
 
-    async 'migrate.finish'(params: unknown) {
-      const options = finishParams.parse(params);
+    async 'migrate.finish'(options) {
       const migration = destinationMigration(options.migrationId);
       const { qmp } = migration;
       const where = `${migration.name} on ${context.host}`;
@@ -166,20 +140,18 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       qmp.close();
       migration.phase = 'done';
       registry.delete(migration.migrationId);
-      return { name: migration.name, state: options.suspend ? 'paused' : 'running', ...(resumedAt !== undefined ? { resumedAt } : {}) };
+      return { name: migration.name, state: options.suspend ? ('paused' as const) : ('running' as const), ...(resumedAt !== undefined ? { resumedAt } : {}) };
     },
 
     /** The source lost the post-copy stream: pause this side too, so that `vmig recover` can resume it. */
-    async 'migrate.postcopy-pause'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.postcopy-pause'({ migrationId }) {
       const migration = destinationMigration(migrationId);
       if (!migration.qmp.isClosed) await pausePostcopy(migration.qmp);
       return {};
     },
 
     /** `auto`: the controller picked a transport; the other listener closes before any stream starts. */
-    async 'migrate.select-transport'(params: unknown) {
-      const { migrationId, transport } = selectParams.parse(params);
+    async 'migrate.select-transport'({ migrationId, transport }) {
       const migration = destinationMigration(migrationId);
       if (migration.cookie.transport !== 'auto' && migration.cookie.transport !== transport) {
         throw new VmigError('INTERNAL', `migration ${migrationId} was prepared for ${migration.cookie.transport}, not ${transport}`);
@@ -191,8 +163,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
     },
 
     /** Removes the receiving QEMU: the guest stays (or goes back) on the source. */
-    async 'migrate.abort'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.abort'({ migrationId }) {
       const migration = registry.get(migrationId);
       if (!migration || migration.role !== 'destination') return { removed: false };
       await abortDestination(context, registry, migration);

@@ -1,15 +1,14 @@
 // Source-side phases: Begin (check, export, lock), Perform (stream the guest out), Confirm (retire the old QEMU),
 // and the ways back: Cancel (before completion) and Resume (the destination could not take over).
-import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { migrationIdSchema } from '../protocol/ids.js';
-import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
+import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
-import { cookieSchema, endpointSchema, type Cookie } from '../transports/cookie.js';
+import type { Cookie } from '../transports/cookie.js';
 import { directOutgoingUri } from '../transports/direct.js';
 import { openOutgoing } from '../transports/outgoing.js';
-import { probeTcp, PROBE_TIMEOUT_MS } from '../transports/probe.js';
+import { probeTcp } from '../transports/probe.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
@@ -19,7 +18,7 @@ import { runCleanups, type MigrationRegistry, type SourceMigration } from './mig
 import { StallDetector } from '../qemu/stall.js';
 import { watchEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
-import { ConvergenceWatch, convergenceHints, convergenceSchema, downtimeSchedule, postcopyDue, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
+import { ConvergenceWatch, convergenceHints, downtimeSchedule, postcopyDue, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
 
 /** Waits (bounded) until QEMU's migration state is final after a cancel. */
 async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
@@ -34,27 +33,12 @@ async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
 /** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
 const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused']);
 
-const beginParams = z.object({ name: z.string(), migrationId: migrationIdSchema, controller: z.string(), peer: z.string() });
-const performParams = z.object({
-  migrationId: migrationIdSchema,
-  cookie: cookieSchema,
-  /** MiB/s; 0 means no cap beyond the link. */
-  bandwidthMiBs: z.number().int().min(0).default(0),
-  maxDowntimeMs: z.number().int().min(1).optional(),
-  progressIntervalMs: z.number().int().min(50).max(10_000).default(500),
-  /** A stream that moves no byte for this long is declared dead and cancelled (slow progress alone never is). */
-  stallTimeoutMs: z.number().int().min(1_000).default(30_000),
-  convergence: convergenceSchema,
-});
-const idParams = z.object({ migrationId: migrationIdSchema });
-const tunnelParams = z.object({ migrationId: migrationIdSchema, cookie: cookieSchema });
-const probeParams = z.object({ migrationId: migrationIdSchema, endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
-const confirmParams = z.object({ migrationId: migrationIdSchema, undefineSource: z.boolean().default(false) });
-
 /** QEMU takes bytes/s; "no cap" is its maximum. */
 const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
 
-export function sourceHandlers(context: AgentContext, registry: MigrationRegistry) {
+export type SourceMethod = 'migrate.begin' | 'migrate.perform' | 'migrate.tunnel' | 'migrate.probe' | 'migrate.cancel' | 'migrate.resume' | 'migrate.confirm' | 'migrate.release';
+
+export function sourceHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<SourceMethod> {
   const { instances } = context;
 
   function sourceMigration(migrationId: string): SourceMigration {
@@ -105,8 +89,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
   }
 
   return {
-    async 'migrate.begin'(params: unknown) {
-      const { name, migrationId, controller, peer } = beginParams.parse(params);
+    async 'migrate.begin'({ name, migrationId, controller, peer }) {
       assertDomainName(name);
       const instance = await instances.find(name);
       if (!instance) {
@@ -126,8 +109,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent };
     },
 
-    async 'migrate.perform'(params: unknown, { signal }: { signal: AbortSignal }): Promise<MigrationOutcome> {
-      const options = performParams.parse(params);
+    async 'migrate.perform'(options, { signal }) {
       const migration = sourceMigration(options.migrationId);
       if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
       const qmp = await agentQmp(migration);
@@ -279,23 +261,20 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     },
 
     /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
-    async 'migrate.tunnel'(params: unknown) {
-      const { migrationId, cookie } = tunnelParams.parse(params);
+    async 'migrate.tunnel'({ migrationId, cookie }) {
       const migration = sourceMigration(migrationId);
       await outgoingUri(migration, cookie);
       return { sockets: migration.tunnel?.sockets ?? [] };
     },
 
     /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */
-    async 'migrate.probe'(params: unknown) {
-      const { migrationId, endpoint, timeoutMs } = probeParams.parse(params);
+    async 'migrate.probe'({ migrationId, endpoint, timeoutMs }) {
       sourceMigration(migrationId);
       return probeTcp(endpoint, timeoutMs);
     },
 
     /** Stops a stream in flight and leaves the guest running on the source; also ends the job. */
-    async 'migrate.cancel'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.cancel'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       if (migration.phase === 'completed') {
         throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} already completed its stream; it cannot be cancelled, only resumed or confirmed`);
@@ -313,12 +292,11 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       }
       await restoreSource(migration);
       await end(migration, 'cancelled');
-      return { name: migration.name, state: 'running' };
+      return { name: migration.name, state: 'running' as const };
     },
 
     /** The destination did not take over after a completed stream: the source, which holds the same state, runs on. */
-    async 'migrate.resume'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.resume'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       await restoreSource(migration);
       await end(migration, 'resumed');
@@ -326,8 +304,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     },
 
     /** The destination runs the guest: retire the source QEMU for good. */
-    async 'migrate.confirm'(params: unknown) {
-      const { migrationId, undefineSource } = confirmParams.parse(params);
+    async 'migrate.confirm'({ migrationId, undefineSource }) {
       const migration = sourceMigration(migrationId);
       if (migration.phase !== 'completed') throw new VmigError('INTERNAL', `migration ${migrationId} cannot be confirmed before its stream completed`);
       migration.qmp?.close();
@@ -340,8 +317,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     },
 
     /** Releases the lock of a migration that never started its stream (Prepare failed). */
-    async 'migrate.release'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.release'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       if (migration.phase !== 'begun') throw new VmigError('INTERNAL', `migration ${migrationId} is ${migration.phase}; it cannot simply be released`);
       await end(migration, 'cancelled');
@@ -360,7 +336,7 @@ export async function abandonSource(context: AgentContext, registry: MigrationRe
     return;
   }
   try {
-    await handlers['migrate.cancel']({ migrationId: migration.migrationId });
+    await handlers['migrate.cancel']({ migrationId: migration.migrationId }, { signal: new AbortController().signal });
     context.log(`controller gone: migration ${migration.migrationId} cancelled, ${migration.name} keeps running here`);
   } catch (error) {
     context.log(`controller gone: cancelling migration ${migration.migrationId} failed: ${(error as Error).message}`);

@@ -8,8 +8,9 @@ import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
+import type { AgentEvent } from '../protocol/messages.js';
+import { parseEvent } from '../protocol/table.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
-import type { OutgoingSocket } from '../transports/streams.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 
@@ -76,10 +77,10 @@ async function settleTransport(request: MigrateRequest, migrationId: string, coo
   const intent = { request: request.transport, reason: request.transportReason ?? `--transport ${request.transport}` };
   let probe: ProbeOutcome | undefined;
   if (request.transport === 'auto' && cookie.endpoint) {
-    probe = await request.source.call<ProbeOutcome>('migrate.probe', { migrationId, endpoint: cookie.endpoint });
+    probe = await request.source.call('migrate.probe', { migrationId, endpoint: cookie.endpoint });
   }
   const decision = chooseTransport(intent, cookie.endpoint, probe);
-  if (request.transport === 'auto') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
+  if (request.transport === 'auto' && decision.transport !== 'direct') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
   return decision;
 }
 
@@ -92,7 +93,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   const migrationId = randomUUID();
 
   reporter.phase('begin', `checking ${domain} on ${source.label}`);
-  const begun = await source.call<{ definition: unknown; accel: 'kvm' | 'tcg'; state: string; persistent: boolean }>('migrate.begin', {
+  const begun = await source.call('migrate.begin', {
     name: domain,
     migrationId,
     controller: hostname(),
@@ -102,7 +103,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   reporter.phase('prepare', `starting the receiving QEMU on ${destination.label}`);
   let cookie: Cookie;
   try {
-    ({ cookie } = await destination.call<{ cookie: Cookie }>('migrate.prepare', {
+    ({ cookie } = await destination.call('migrate.prepare', {
       migrationId,
       definition: begun.definition,
       accel: begun.accel,
@@ -120,15 +121,16 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   let transport: TransportDecision | undefined;
   let relay: StreamRelay | undefined;
   type Finished = { state: 'running' | 'paused'; resumedAt?: number };
-  const finish = (postcopy: boolean) => destination.call<Finished>('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent, postcopy });
+  const finish = (postcopy: boolean) => destination.call('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent, postcopy });
   // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed,
   // and Finish starts at once, while Perform still runs: the guest resumes there and pulls the pages it lacks.
   let postcopyStarted = false;
   let postcopyFinish: Promise<Finished> | undefined;
-  const onEvent = (event: { event: string; data: unknown }) => {
-    const data = event.data as MigrationProgress & { migrationId?: string; message?: string };
-    if (data.migrationId !== migrationId) return;
+  const onEvent = (raw: AgentEvent) => {
+    const event = parseEvent(raw);
+    if (!event || event.data.migrationId !== migrationId) return;
     if (event.event === 'migration.progress') {
+      const data = event.data;
       if (data.status.startsWith('postcopy') && !postcopyStarted) {
         postcopyStarted = true;
         reporter.phase('finish', `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`);
@@ -138,7 +140,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       }
       reporter.progress(data);
     }
-    if (event.event === 'migration.warning' && data.message) reporter.warning(data.message);
+    if (event.event === 'migration.warning' && event.data.message) reporter.warning(event.data.message);
   };
   source.events.on('event', onEvent);
   const cancel = () => void bestEffort(() => source.call('migrate.cancel', { migrationId }));
@@ -151,11 +153,11 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
     if (transport.transport !== 'direct') {
       // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
-      const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('migrate.tunnel', { migrationId, cookie });
+      const { sockets } = await source.call('migrate.tunnel', { migrationId, cookie });
       if (transport.transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
     }
     reporter.phase('perform', `copying ${domain} to ${destination.label} over ${transport.transport}`);
-    outcome = await source.call<MigrationOutcome>('migrate.perform', {
+    outcome = await source.call('migrate.perform', {
       migrationId,
       cookie,
       bandwidthMiBs: request.bandwidthMiBs,
