@@ -15,7 +15,7 @@ import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import type { AgentContext } from './context.js';
 import { writeDefinition } from './domains.js';
 import { loadHostConfig, type HostConfig } from './host-config.js';
-import { runCleanups, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
+import { runCleanups, transition, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
 import { readFile } from 'node:fs/promises';
 
 export type DestinationMethod = 'migrate.prepare' | 'migrate.finish' | 'migrate.postcopy-pause' | 'migrate.select-transport' | 'migrate.abort';
@@ -75,8 +75,9 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         const incomingParameters = destinationParameters(options.convergence);
         if (Object.keys(incomingParameters).length > 0) await qmp.execute('migrate-set-parameters', incomingParameters);
         const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}) });
-        registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] });
-        await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared' });
+        const migration: DestinationMigration = { role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] };
+        registry.add(migration);
+        await transition(context, migration, 'prepared');
         context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}`);
         return { cookie };
       } catch (error) {
@@ -132,13 +133,11 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
         }
       }
-      migration.phase = 'finished';
       migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined });
-      await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'finished' });
+      await transition(context, migration, 'finished');
       if (options.persistent) await writeDefinition(context, migration.instance.definition);
       await runCleanups(migration);
       qmp.close();
-      migration.phase = 'done';
       registry.delete(migration.migrationId);
       return { name: migration.name, state: options.suspend ? ('paused' as const) : ('running' as const), ...(resumedAt !== undefined ? { resumedAt } : {}) };
     },
@@ -177,9 +176,8 @@ export async function abortDestination(context: AgentContext, registry: Migratio
   migration.qmp.close();
   const instance = await context.instances.find(migration.name);
   if (instance?.incomingMigrationId === migration.migrationId) await context.instances.stop(instance);
-  migration.phase = 'done';
+  await transition(context, migration, 'aborted');
   registry.delete(migration.migrationId);
-  await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'aborted' });
 }
 
 /** The controller vanished: an incomplete incoming guest is removed; a complete one is held paused for `vmig recover`. */
@@ -194,7 +192,7 @@ export async function abandonDestination(context: AgentContext, registry: Migrat
   }
   if (complete) {
     context.log(`controller gone after the stream of ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'held' });
+    await transition(context, migration, 'held', 'controller gone');
     migration.qmp.close();
     return;
   }

@@ -7,6 +7,7 @@ import { outgoingStatus, toProgress, type QueryMigrate } from '../qemu/migration
 import { qmpOnce } from '../qemu/qmp.js';
 import { sleep } from '../util/fs.js';
 import type { HandlerGroup } from '../protocol/table.js';
+import { phaseInfo } from '../protocol/phases.js';
 import type { JobInfo } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import type { Instance } from './instances.js';
@@ -70,7 +71,9 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
       for (;;) {
         const current = await job(name);
         if (!current || current.migrationId !== holder.migrationId) return { name, migrationId: holder.migrationId, cancelled: false, detail: 'the job ended on its own' };
-        if (current.phase === 'completed' || current.phase === 'finished' || current.phase === 'held') {
+        const phase = phaseInfo(current.phase);
+        // Once the guest is sent it cannot be stopped; a source job that ended (confirmed) releases its lock next.
+        if (phase?.sent && !(phase.final && phase.role === 'source')) {
           throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} has already sent the whole guest and is switching over; it can no longer be cancelled`);
         }
         if (current.phase === 'performing') {

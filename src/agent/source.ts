@@ -14,7 +14,8 @@ import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
-import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
+import { PHASES } from '../protocol/phases.js';
+import { pastSwitchover, runCleanups, transition, type MigrationRegistry, type SourceMigration } from './migration-state.js';
 import { StallDetector } from '../qemu/stall.js';
 import { watchEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
@@ -80,11 +81,10 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
   }
 
   async function end(migration: SourceMigration, phase: 'cancelled' | 'confirmed' | 'resumed'): Promise<void> {
-    migration.phase = 'done';
+    await transition(context, migration, phase);
     await runCleanups(migration);
     migration.qmp?.close();
     await context.locks.release(migration.name, migration.migrationId);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase });
     registry.delete(migration.migrationId);
   }
 
@@ -104,7 +104,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString() });
       const migration: SourceMigration = { role: 'source', migrationId, name, peer, phase: 'begun', wasRunning: qemuStatus === 'running', cleanups: [] };
       registry.add(migration);
-      await context.journal.record({ migrationId, role: 'source', domain: name, peer, phase: 'begun' });
+      await transition(context, migration, 'begun');
       const persistent = (await readDefinition(context, name)) !== undefined;
       return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent };
     },
@@ -115,8 +115,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const qmp = await agentQmp(migration);
       // The switch-over's start, for the guest-visible downtime in the result (vmig's benchmark reports it).
       const stopWatch = watchEventTime(qmp, 'STOP');
-      migration.phase = 'performing';
-      await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'performing' });
+      await transition(context, migration, 'performing');
       const downtimeSteps = options.maxDowntimeMs && options.convergence.downtimeSteps ? downtimeSchedule(options.maxDowntimeMs, options.convergence.downtimeSteps) : undefined;
       // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
       await qmp.execute('migrate-set-capabilities', {
@@ -165,7 +164,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
           reply = await qmp.execute<QueryMigrate>('query-migrate');
         } catch (error) {
           // migrate.cancel (domjobabort, Ctrl-C) ended the job and closed the monitor under us.
-          if ((migration.phase as SourceMigration['phase']) === 'done') throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
+          if (PHASES[migration.phase].final) throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
           throw error;
         }
         const status = outgoingStatus(reply);
@@ -176,7 +175,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
           if (Date.now() - performStarted > options.stallTimeoutMs) {
             await qmp.execute('migrate_cancel').catch(() => undefined);
             await restoreSource(migration);
-            migration.phase = 'begun';
+            await transition(context, migration, 'begun', 'the stream failed; the guest stays here');
             throw new VmigError('MIGRATION_FAILED', `QEMU did not start the migration stream of ${migration.name} within ${Math.round(options.stallTimeoutMs / 1000)} s`);
           }
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 100).catch(() => undefined);
@@ -187,7 +186,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         if (progress.status.startsWith('postcopy') && !postcopyStarted) {
           postcopyStarted = true;
           // cancel refuses and a vanished controller holds the source (abandonSource): recovery decides, not us.
-          migration.phase = 'completed';
+          migration.postcopy = true;
         }
         if (!postcopyStarted && watch.observe(progress)) {
           warn(`${migration.name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}`);
@@ -208,7 +207,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
             await qmp.execute('migrate_cancel').catch(() => undefined);
             await waitUntilTerminal(qmp);
             await restoreSource(migration);
-            migration.phase = 'begun';
+            await transition(context, migration, 'begun', 'the stream failed; the guest stays here');
             throw new VmigError('MIGRATION_FAILED', `the migration of ${migration.name} did not complete within --timeout ${seconds} s (--timeout-action abort)`);
           }
           if (action === 'suspend') {
@@ -231,7 +230,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
           await qmp.execute('migrate_cancel').catch(() => undefined);
           await waitUntilTerminal(qmp);
           await restoreSource(migration);
-          migration.phase = 'begun';
+          await transition(context, migration, 'begun', 'the stream failed; the guest stays here');
           throw new VmigError('MIGRATION_FAILED', `the migration stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s: the destination or the network to it stopped answering`);
         }
         // The controller is gone: abandonSource() now decides; this loop just stops watching.
@@ -239,14 +238,13 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         await wake;
       }
       if (reply.status === 'completed') {
-        migration.phase = 'completed';
+        await transition(context, migration, 'completed');
         // QEMU announces "completed" a moment before it has computed total-time and downtime (both read 0 until
         // then); woken by the event, we can be inside that moment. Wait (bounded) for the figures.
         for (let attempt = 0; attempt < 50 && !((reply['total-time'] ?? 0) > 0); attempt++) {
           await sleep(10);
           reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => reply);
         }
-        await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'completed' });
         stopWatch.stop();
         return { ...toOutcome(reply), ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}), ...(parameters ? { parameters } : {}) };
       }
@@ -256,7 +254,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       }
       const reason = reply.status === 'cancelled' ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}${tunnelFailure ? ` (${tunnelFailure})` : ''}`;
       await restoreSource(migration);
-      migration.phase = 'begun';
+      await transition(context, migration, 'begun', 'the stream failed; the guest stays here');
       throw new VmigError(reply.status === 'cancelled' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `the migration stream of ${migration.name} ${reason}`);
     },
 
@@ -276,7 +274,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     /** Stops a stream in flight and leaves the guest running on the source; also ends the job. */
     async 'migrate.cancel'({ migrationId }) {
       const migration = sourceMigration(migrationId);
-      if (migration.phase === 'completed') {
+      if (pastSwitchover(migration)) {
         throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} already completed its stream; it cannot be cancelled, only resumed or confirmed`);
       }
       const qmp = await agentQmp(migration);
@@ -284,7 +282,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       for (let waited = 0; waited < 100; waited++) {
         const status = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
         if (status === 'completed') {
-          migration.phase = 'completed';
+          await transition(context, migration, 'completed', 'completed before it could be cancelled');
           throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} completed before it could be cancelled`);
         }
         if (TERMINAL_STATUSES.has(status) || status === 'none') break;
@@ -329,9 +327,9 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 /** The controller vanished: cancel what has not completed; hold what has, for `vmig recover`. */
 export async function abandonSource(context: AgentContext, registry: MigrationRegistry, migration: SourceMigration): Promise<void> {
   const handlers = sourceHandlers(context, registry);
-  if (migration.phase === 'completed') {
+  if (pastSwitchover(migration)) {
     context.log(`controller gone after migration ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'held' });
+    await transition(context, migration, 'held', 'controller gone');
     migration.qmp?.close();
     return;
   }
@@ -340,8 +338,8 @@ export async function abandonSource(context: AgentContext, registry: MigrationRe
     context.log(`controller gone: migration ${migration.migrationId} cancelled, ${migration.name} keeps running here`);
   } catch (error) {
     context.log(`controller gone: cancelling migration ${migration.migrationId} failed: ${(error as Error).message}`);
-    if ((migration.phase as SourceMigration['phase']) === 'completed') {
-      await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'held' });
+    if (pastSwitchover(migration)) {
+      await transition(context, migration, 'held', 'controller gone');
     }
   }
 }

@@ -10,7 +10,7 @@ import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
 import { markUnusable, planEvacuation, planRetry, type DestinationFacts, type EvacGuest, type EvacuationPlan } from './evacuate-plan.js';
 import { finishReport, type EvacuationReport, type GuestReport } from './evacuate-report.js';
-import { migrate, type MigrateRequest, type MigrationPhase } from './migrate.js';
+import { migrate, type MigrateRequest, type MigrationStep } from './migrate.js';
 
 /** The per-guest options of `vmig migrate` (transport, persistence, bandwidth, downtime, ports…). */
 export type GuestMigrationOptions = Omit<MigrateRequest, 'domain' | 'source' | 'destination' | 'signal'>;
@@ -37,7 +37,7 @@ export interface EvacuationRequest {
 export interface EvacuationSink {
   plan(plan: EvacuationPlan, destinations: Array<{ host: string; freeMiB: number | null; unusable?: string }>): void;
   guest(guest: GuestReport, detail: string): void;
-  phase(domain: string, phase: MigrationPhase, detail: string): void;
+  phase(domain: string, phase: MigrationStep, detail: string): void;
   progress(domain: string, progress: MigrationProgress): void;
   warning(message: string): void;
   notice(message: string): void;

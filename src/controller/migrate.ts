@@ -8,16 +8,17 @@ import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
+import type { MigrationStep } from '../protocol/phases.js';
 import type { AgentEvent } from '../protocol/messages.js';
 import { parseEvent } from '../protocol/table.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 
-export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
+export type { MigrationStep } from '../protocol/phases.js';
 
 export interface MigrationReporter {
-  phase(phase: MigrationPhase, detail: string): void;
+  phase(step: MigrationStep, detail: string): void;
   progress(progress: MigrationProgress): void;
   warning(message: string): void;
 }
