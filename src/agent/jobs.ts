@@ -12,13 +12,12 @@ import type { JobInfo } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import type { Instance } from './instances.js';
 import type { LockHolder } from './locks.js';
+import { UNLIMITED_BANDWIDTH } from './perform.js';
 
 /** QEMU statuses in which a stream is in flight and migrate_cancel stops it. */
 const IN_FLIGHT = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
 /** How long domjobabort waits for a job still in Begin/Prepare to start its stream. */
 const ABORT_WAIT_MS = 30_000;
-/** QEMU's "no cap" (the perform handler sets the same). */
-const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
 
 export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'job.abort' | 'job.setSpeed' | 'job.setMaxDowntime'> {
   const qmp = <T>(instance: Instance, command: string, args?: Record<string, unknown>) => qmpOnce<T>(instance.paths.userQmpSocket, command, args, 5_000);
