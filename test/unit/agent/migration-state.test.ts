@@ -51,8 +51,8 @@ describe('the journal', () => {
   it('reads back a journal file written by a wave-1 agent', async () => {
     const { state } = await setup();
     await mkdir(state.journalDir, { recursive: true });
-    await writeFile(state.journalPath('m-old'), `${JSON.stringify({ migrationId: 'm-old', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' })}\n`);
-    expect(await new Journal(state).all()).toEqual([{ migrationId: 'm-old', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' }]);
+    await writeFile(state.journalPath('m-old-0001'), `${JSON.stringify({ migrationId: 'm-old-0001', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' })}\n`);
+    expect(await new Journal(state).all()).toEqual([{ migrationId: 'm-old-0001', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' }]);
   });
 });
 
