@@ -7,6 +7,7 @@ import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
+import { afterPostcopyResume, beforeResume, type IncomingState, type IncomingVerdict } from '../qemu/incoming-policy.js';
 import { destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
 import { describeCookie } from '../transports/cookie.js';
 import type { HandlerGroup } from '../protocol/table.js';
@@ -91,29 +92,25 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
     async 'migrate.finish'(options) {
       const migration = destinationMigration(options.migrationId);
       const { qmp } = migration;
-      const where = `${migration.name} on ${context.host}`;
+      const policy = { where: `${migration.name} on ${context.host}`, postcopy: options.postcopy, timeoutMs: options.timeoutMs };
       const deadline = Date.now() + options.timeoutMs;
-      const incoming = async () => {
-        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${where} exited before it held the complete state`);
+      const incoming = async (): Promise<IncomingState> => {
+        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${policy.where} exited before it held the complete state`);
         const reply = await qmp.execute<QueryMigrate>('query-migrate');
         const status = await qmp.execute<{ status: string }>('query-status');
-        return { migration: reply.status ?? 'none', run: status.status, reply };
+        return { migration: reply.status ?? 'none', run: status.status, ...(reply['error-desc'] !== undefined ? { errorDesc: reply['error-desc'] } : {}) };
       };
-      const brokenPostcopy = (state: { migration: string; reply: QueryMigrate }) =>
-        new VmigError('NEEDS_RECOVERY', `the post-copy stream into ${where} broke (${state.reply['error-desc'] ?? state.migration}); the guest's memory is split between both hosts`);
+      const settle = (verdict: IncomingVerdict): boolean => {
+        if (verdict.kind === 'fail') throw new VmigError(verdict.code, verdict.message);
+        return verdict.kind === 'ready';
+      };
       // The source reported completion (or post-copy); the destination may take a moment more to load the device state.
-      // "inmigrate" turns into "paused" once QEMU has loaded it, in post-copy before the last page arrives.
       for (;;) {
         // Woken by QEMU's own MIGRATION event (sent once the state is loaded): every ms here is guest downtime.
         // Listening before the query, so that an event sent during it is not missed. The short timeout covers
         // the post-copy run command, which changes the run state without an event.
         const wake = qmp.waitForEvent((event) => event.event === 'MIGRATION', 50).catch(() => undefined);
-        const state = await incoming();
-        if (state.migration === 'completed' && state.run !== 'inmigrate') break;
-        if (options.postcopy && state.migration === 'postcopy-active' && state.run !== 'inmigrate') break;
-        if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed')) throw brokenPostcopy(state);
-        if (state.migration === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${where} failed: ${state.reply['error-desc'] ?? 'no reason given'}`);
-        if (Date.now() > deadline) throw new VmigError(options.postcopy ? 'NEEDS_RECOVERY' : 'MIGRATION_FAILED', `the incoming stream of ${where} did not ${options.postcopy ? 'switch to post-copy' : 'complete'} within ${options.timeoutMs} ms`);
+        if (settle(beforeResume(await incoming(), policy, Date.now() > deadline))) break;
         await wake;
       }
       let resumedAt: number | undefined;
@@ -126,10 +123,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       }
       if (options.postcopy) {
         // The guest runs here now and fetches missing pages from the source: wait for the last one.
-        for (;;) {
-          const state = await incoming();
-          if (state.migration === 'completed') break;
-          if (state.migration !== 'postcopy-active') throw brokenPostcopy(state);
+        while (!settle(afterPostcopyResume(await incoming(), policy))) {
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
         }
       }
