@@ -5,6 +5,7 @@ import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { launchQemu, resolveAccel, stopQemu } from '../qemu/process.js';
 import { qmpOnce } from '../qemu/qmp.js';
+import { formatSeconds, QmpTimeoutError } from '../qemu/qmp-protocol.js';
 import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import { identityAlive, pidRunsWith, processIdentity } from '../util/process.js';
 import { LockFile } from './lock-file.js';
@@ -50,6 +51,8 @@ export class Instances {
   constructor(
     private readonly stateDir: StateDir,
     private readonly label: () => string,
+    /** The agent's log (shown by the controller with --verbose). */
+    private readonly log?: (message: string) => void,
   ) {}
 
   private get hostLabel(): string {
@@ -111,7 +114,7 @@ export class Instances {
     const argv = qemuArgv(definition, paths, { accel, incoming, paused: options.paused ?? false });
     let pid: number;
     try {
-      pid = await launchQemu(argv, paths.pidFile, this.hostLabel);
+      pid = await launchQemu(argv, paths.pidFile, this.hostLabel, this.log);
     } catch (error) {
       await rm(paths.dir, { recursive: true, force: true });
       throw error;
@@ -142,14 +145,16 @@ export class Instances {
   }
 
   /** QEMU's run state, through the operator monitor so a migration holding the agent monitor does not block it. */
-  async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string }> {
+  async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string; problem?: string }> {
     try {
       const status = await qmpOnce<{ status: string; running: boolean }>(instance.paths.userQmpSocket, 'query-status', undefined, 3_000);
       // QEMU's own state wins over our record: a receiving guest that runs is running (its Finish was cut short).
       if (instance.incomingMigrationId && status.status !== 'running') return { state: 'incoming', qemuStatus: status.status };
       return { state: toDomainState(status.status), qemuStatus: status.status };
-    } catch {
-      return { state: 'unknown', qemuStatus: 'unreachable' };
+    } catch (error) {
+      // Said, not swallowed: a QEMU that does not answer (stuck on storage, stopped) needs an operator.
+      const why = error instanceof QmpTimeoutError ? `did not answer query-status within ${formatSeconds(error.timeoutMs)}` : `query-status failed: ${(error as Error).message}`;
+      return { state: 'unknown', qemuStatus: 'unreachable', problem: `QEMU of ${instance.definition.name} on ${this.hostLabel} ${why}` };
     }
   }
 }
