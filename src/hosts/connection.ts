@@ -21,6 +21,8 @@ const LONG_RUNNING = new Set(['migrate.perform', 'migrate.finish', 'recover.appl
  */
 export function callDeadlineMs(method: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
   if (LONG_RUNNING.has(method)) return undefined;
+  // The hello also waits for the agent's start-up (node on a loaded host): a deadline of its own.
+  if (method === 'hello') return 60_000;
   return Number(env.VMIG_RPC_TIMEOUT_MS) || 120_000;
 }
 
