@@ -36,14 +36,14 @@ describe('storage migration', () => {
   const inGuest = (file: string) => join(lab.privateDir, file);
 
   /** A disk image on `host`'s private disk: random data up front, sparse after. */
-  function makeImage(host: string, file: string, format: 'raw' | 'qcow2', backing?: string): void {
+  async function makeOverlay(host: string, file: string, backing: string): Promise<void> {
+    // On the host (its private directory mounted), where the backing file's path resolves; 2 MiB of its own data.
+    expectOk(await lab.exec(host, ['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', inGuest(backing), '-F', 'qcow2', inGuest(file), `${DISK_MIB}M`]));
+    expectOk(await lab.exec(host, ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x33 4M 2M', inGuest(file)]));
+  }
+
+  function makeImage(host: string, file: string, format: 'raw' | 'qcow2'): void {
     const path = onHost(host, file);
-    if (backing) {
-      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', inGuest(backing), '-F', 'qcow2', path, `${DISK_MIB}M`]);
-      // The overlay's own data: 2 MiB written through qemu-io (the backing path resolves in the host's namespace).
-      execFileSync('ip', ['netns', 'exec', lab.hosts[host]!.ns, '/bin/sh', '-c', 'mount --bind "$1" "$2" && qemu-io -f qcow2 -c "write -P 0x33 4M 2M" "$3" >/dev/null', 'sh', lab.hosts[host]!.privateDir, lab.privateDir, inGuest(file)]);
-      return;
-    }
     const raw = format === 'raw' ? path : `${path}.raw`;
     execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', `count=${DATA_MIB}`, 'status=none']);
     execFileSync('truncate', ['-s', `${DISK_MIB}M`, raw]);
@@ -77,9 +77,9 @@ describe('storage migration', () => {
   }
 
   /** Whether every byte of [offset, offset+length) of an image on a host's disk is `byte` (read with qemu-io, shared lock). */
-  function holdsPattern(host: string, file: string, format: 'raw' | 'qcow2', byte: number, offset: number, length: number): boolean {
-    const out = execFileSync('qemu-io', ['-r', '-U', '-f', format, '-c', `read -P 0x${byte.toString(16)} ${offset} ${length}`, onHost(host, file)], { encoding: 'utf8' });
-    return !/Pattern verification failed/.test(out) && /read \d+\/\d+ bytes/.test(out);
+  async function holdsPattern(host: string, file: string, format: 'raw' | 'qcow2', byte: number, offset: number, length: number): Promise<boolean> {
+    const result = expectOk(await lab.exec(host, ['qemu-io', '-r', '-U', '-f', format, '-c', `read -P 0x${byte.toString(16)} ${offset} ${length}`, inGuest(file)]));
+    return !/Pattern verification failed/.test(result.stdout) && /read \d+\/\d+ bytes/.test(result.stdout);
   }
 
   const compare = (file: string, format: 'raw' | 'qcow2') =>
@@ -112,7 +112,7 @@ describe('storage migration', () => {
     await expectGuestContinued(lab, 'h2', name, before);
     expect(await qemuPids(lab, 'h1')).toEqual([]);
     for (const [byte, offset, length] of [[0x11, 30 * MiB, 64 * 1024], [0x5a, 1 * MiB, 64 * 1024], [0xa5, 40 * MiB, 128 * 1024]] as const) {
-      expect(holdsPattern('h2', disk.file, disk.format, byte, offset, length), `pattern 0x${byte.toString(16)} on h2`).toBe(true);
+      expect(await holdsPattern('h2', disk.file, disk.format, byte, offset, length), `pattern 0x${byte.toString(16)} on h2`).toBe(true);
     }
     // The guest does not write its disk itself: the source image as retired equals the copy.
     expect(compare(disk.file, disk.format)).toBe('Images are identical.');
@@ -153,7 +153,7 @@ describe('storage migration', () => {
       execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', onHost(host, 'base.qcow2'), `${DISK_MIB}M`]);
       execFileSync('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x77 0 ${DATA_MIB}M`, onHost(host, 'base.qcow2')]);
     }
-    makeImage('h1', 'i1.qcow2', 'qcow2', 'base.qcow2');
+    await makeOverlay('h1', 'i1.qcow2', 'base.qcow2');
     await defineGuest('i1', [{ file: 'i1.qcow2', format: 'qcow2' }]);
     const before = await waitForPasses(lab, 'h1', 'i1', 2);
     const result = expectOk(await lab.vmig(['-c', 'h1', '--json', 'migrate', 'i1', 'h2', '--copy-storage-inc', '--transport', 'tls']));
@@ -165,9 +165,9 @@ describe('storage migration', () => {
     await expectRunsOnlyOn(lab, 'h2', 'i1');
     await expectGuestContinued(lab, 'h2', 'i1', before);
     expect(statSync(onHost('h2', 'i1.qcow2')).blocks * 512).toBeLessThan(8 * MiB);
-    expect(holdsPattern('h2', 'i1.qcow2', 'qcow2', 0x33, 4 * MiB, 2 * MiB)).toBe(true);
+    expect(await holdsPattern('h2', 'i1.qcow2', 'qcow2', 0x33, 4 * MiB, 2 * MiB)).toBe(true);
     // The rest reads through to the backing file on h2.
-    expect(holdsPattern('h2', 'i1.qcow2', 'qcow2', 0x77, 0, 4 * MiB)).toBe(true);
+    expect(await holdsPattern('h2', 'i1.qcow2', 'qcow2', 0x77, 0, 4 * MiB)).toBe(true);
   });
 
   describe('refusals: one line, exit 2, nothing created on h2', () => {
@@ -182,10 +182,11 @@ describe('storage migration', () => {
 
     async function refused(args: string[], pattern: RegExp): Promise<void> {
       const filesBefore = filesOn('h2');
+      const qemuBefore = await qemuPids(lab, 'h2');
       const result = await lab.vmig(['-c', 'h1', 'migrate', ...args]);
       expectCleanFailure(result, 2, pattern);
       expect(filesOn('h2')).toEqual(filesBefore);
-      expect(await qemuPids(lab, 'h2')).toEqual([]);
+      expect(await qemuPids(lab, 'h2')).toEqual(qemuBefore);
     }
 
     it('--migrate-disks naming a disk the guest lacks', async () => {
@@ -204,14 +205,18 @@ describe('storage migration', () => {
     });
 
     it('not enough free space where the copy would go', async () => {
-      const small = join(lab.dir, 'small');
-      execFileSync('mkdir', ['-p', small]);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
+      // A 4 MiB file system at <private>/small, mounted in h2's own mount namespace (that of its sshd and agents).
+      execFileSync('mkdir', ['-p', onHost('h2', 'small')]);
+      const small = inGuest('small');
+      let sshd: number | undefined;
+      for (const pid of await lab.pids('h2')) if ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') sshd ??= pid;
+      expect(sshd, 'the sshd of h2').toBeDefined();
+      execFileSync('nsenter', ['-t', String(sshd), '-m', 'mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
       try {
         await refused(['r1', 'h2', '--copy-storage-all', '--storage-map', `${lab.privateDir}=${small}`], /h2 has 0\.00 GiB free in .*small, the copied disks need 0\.02 GiB/);
-        expect(readdirSync(small)).toEqual([]);
+        expect(execFileSync('nsenter', ['-t', String(sshd), '-m', 'ls', '-A', small], { encoding: 'utf8' })).toBe('');
       } finally {
-        execFileSync('umount', [small]);
+        execFileSync('nsenter', ['-t', String(sshd), '-m', 'umount', small]);
       }
     });
 
