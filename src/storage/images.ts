@@ -9,7 +9,7 @@ import type { DiskCopy } from './plan.js';
 
 export const qemuImg = (env: NodeJS.ProcessEnv = process.env): string => env.VMIG_QEMU_IMG || 'qemu-img';
 
-const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+const size = (bytes: number): string => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
 
 interface ImageInfo {
   format?: string;
@@ -75,7 +75,7 @@ export async function checkImages(copies: DiskCopy[], host: string): Promise<{ r
     byDevice.set(dir.dev, entry);
   }
   for (const { directory, needed, available } of byDevice.values()) {
-    if (needed > available) throw new VmigError('HOST_UNSUITABLE', `${host} has ${gib(available)} free in ${directory}, the copied disks need ${gib(needed)}`);
+    if (needed > available) throw new VmigError('HOST_UNSUITABLE', `${host} has ${size(available)} free in ${directory}, the copied disks need ${size(needed)}`);
   }
   return { reuse };
 }
