@@ -24,6 +24,8 @@ export interface InstanceRecord {
   /** That agent's start time and boot (see util/process.ts): a reused pid is not the owner. */
   ownerAgentStartTime?: string;
   ownerBootId?: string;
+  /** Storage migration: images created for this incoming guest; removed with it unless it took over. */
+  createdImages?: string[];
 }
 
 /** Whether another agent process, still running, prepared this instance (and so still owns it). */
@@ -85,7 +87,7 @@ export class Instances {
    * lock-file.ts): two concurrent starts of one name, from any agents, cannot both pass the "not running"
    * check and delete each other's run directory, which left a QEMU that no record named.
    */
-  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean } = {}): Promise<Instance> {
+  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] } = {}): Promise<Instance> {
     const mutex = new LockFile<{ purpose: string; startedAt: string }>(this.stateDir.startLockPath(definition.name));
     const taken = await mutex.acquire({ purpose: options.incomingMigrationId ? 'prepare' : 'start', startedAt: new Date().toISOString() });
     if (!taken.acquired) {
@@ -98,7 +100,7 @@ export class Instances {
     }
   }
 
-  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean }): Promise<Instance> {
+  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] }): Promise<Instance> {
     if (await this.find(definition.name)) {
       throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${this.hostLabel}`);
     }
@@ -125,6 +127,7 @@ export class Instances {
       pid,
       startedAt: new Date().toISOString(),
       ...(incoming ? { incomingMigrationId: options.incomingMigrationId, ...ownerFields() } : {}),
+      ...(options.createdImages?.length ? { createdImages: options.createdImages } : {}),
     };
     await writeFileDurable(paths.record, JSON.stringify(record, null, 2));
     return { ...record, paths };
@@ -134,6 +137,7 @@ export class Instances {
     const { paths, ...record } = instance;
     const next: InstanceRecord = { ...record, ...change };
     if (change.incomingMigrationId === undefined && 'incomingMigrationId' in change) delete next.incomingMigrationId;
+    if (change.createdImages === undefined && 'createdImages' in change) delete next.createdImages;
     await writeFileDurable(paths.record, JSON.stringify(next, null, 2));
     return { ...next, paths };
   }

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { qmpOnce } from '../qemu/qmp.js';
+import { QmpClient, qmpOnce } from '../qemu/qmp.js';
+import { deleteImages } from '../storage/images.js';
+import { cancelLeftoverMirrors, isMirrorJob, type BlockJob } from '../storage/mirror.js';
 import type { AgentContext } from './context.js';
 import { ownedByOtherLiveAgent } from './instances.js';
 import type { JournalEntry } from './journal.js';
@@ -18,13 +20,17 @@ export interface HostView {
     ownerAlive: boolean;
     /** QEMU's migration status on this side ("completed" on a destination that holds the full state). */
     migrationStatus: string;
+    /** vmig disk mirrors still running on this QEMU (storage migration whose agent is gone). */
+    diskJobs?: string[];
+    /** Images created here for this incoming guest: removed with it if it never took over. */
+    createdImages?: string[];
   };
   journal?: JournalEntry;
   lock?: { migrationId: string; controller: string; startedAt: string; alive: boolean };
 }
 
 const nameParams = z.object({ name: z.string() });
-const applyParams = z.object({ name: z.string(), action: z.enum(['resume', 'retire', 'clear-lock']) });
+const applyParams = z.object({ name: z.string(), action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) });
 
 export function recoverHandlers(context: AgentContext) {
   const { instances } = context;
@@ -41,6 +47,10 @@ export function recoverHandlers(context: AgentContext) {
         ownerAlive: ownedByOtherLiveAgent(instance),
         migrationStatus: migration.status ?? 'none',
       };
+      const jobs = await qmpOnce<BlockJob[]>(instance.paths.userQmpSocket, 'query-block-jobs', undefined, 5_000).catch(() => [] as BlockJob[]);
+      const diskJobs = jobs.filter((job) => isMirrorJob(job.device)).map((job) => job.device);
+      if (diskJobs.length > 0) view.instance.diskJobs = diskJobs;
+      if (instance.incomingMigrationId && instance.createdImages?.length) view.instance.createdImages = instance.createdImages;
     }
     const entries = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     const latest = entries.at(-1);
@@ -73,8 +83,19 @@ export function recoverHandlers(context: AgentContext) {
       if (instance.incomingMigrationId && ownedByOtherLiveAgent(instance)) {
         throw new VmigError('LOCKED', `the incoming ${name} on ${context.host} still belongs to a running migration`);
       }
+      if (action === 'cancel-disk-jobs') {
+        const client = await QmpClient.connect(instance.paths.userQmpSocket);
+        try {
+          await cancelLeftoverMirrors(client);
+        } finally {
+          client.close();
+        }
+        return { done: true };
+      }
       if (action === 'retire') {
         await instances.stop(instance);
+        // An incoming guest that never took over: the images created for it go with it (never a pre-existing file).
+        if (instance.incomingMigrationId) await deleteImages(instance.createdImages ?? []);
       } else {
         const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status');
         if (status.status !== 'running') await qmpOnce(instance.paths.userQmpSocket, 'cont');

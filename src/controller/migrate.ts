@@ -11,6 +11,9 @@ import type { ConvergenceOptions } from '../qemu/convergence.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
 import type { OutgoingSocket } from '../transports/streams.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
+import { postcopyEnabled } from '../qemu/convergence.js';
+import type { StorageExposure } from '../storage/incoming.js';
+import { copiesStorage, planStorage, type DiskCopy, type SourceDisk, type StorageOptions } from '../storage/plan.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 
 export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
@@ -42,6 +45,8 @@ export interface MigrateRequest {
   portRange?: [number, number];
   /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
   signal?: AbortSignal;
+  /** Storage migration: which local disks to copy and where (--copy-storage-all/-inc, --migrate-disks, --storage-map). */
+  storage?: StorageOptions;
 }
 
 export interface MigrateResult {
@@ -57,6 +62,8 @@ export interface MigrateResult {
   /** Wall-clock ms of the destination QEMU's RESUME event (the guest runs again), when it was seen. */
   destinationResumeAt?: number;
 }
+
+const formatGiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
 
 const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
 
@@ -89,20 +96,33 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   if (source.hello.hostId === destination.hello.hostId) {
     throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   }
+  const storageOptions = request.storage ?? {};
+  if (copiesStorage(storageOptions) && request.convergence && postcopyEnabled(request.convergence)) {
+    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+  }
   const migrationId = randomUUID();
 
   reporter.phase('begin', `checking ${domain} on ${source.label}`);
-  const begun = await source.call<{ definition: unknown; accel: 'kvm' | 'tcg'; state: string; persistent: boolean }>('migrate.begin', {
+  const begun = await source.call<{ definition: unknown; accel: 'kvm' | 'tcg'; state: string; persistent: boolean; disks?: SourceDisk[] }>('migrate.begin', {
     name: domain,
     migrationId,
     controller: hostname(),
     peer: destination.label,
   });
-
-  reporter.phase('prepare', `starting the receiving QEMU on ${destination.label}`);
-  let cookie: Cookie;
+  let copies: DiskCopy[];
   try {
-    ({ cookie } = await destination.call<{ cookie: Cookie }>('migrate.prepare', {
+    copies = planStorage(domain, begun.disks ?? [], storageOptions);
+  } catch (error) {
+    await bestEffort(() => source.call('migrate.release', { migrationId }));
+    throw error;
+  }
+
+  reporter.phase('prepare', copies.length > 0 ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}` : `starting the receiving QEMU on ${destination.label}`);
+  let cookie: Cookie;
+  let exposed: StorageExposure | undefined;
+  try {
+    ({ cookie, storage: exposed } = await destination.call<{ cookie: Cookie; storage?: StorageExposure }>('migrate.prepare', {
+      ...(copies.length > 0 ? { storage: { copies } } : {}),
       migrationId,
       definition: begun.definition,
       accel: begun.accel,
@@ -154,7 +174,12 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('migrate.tunnel', { migrationId, cookie });
       if (transport.transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
     }
-    reporter.phase('perform', `copying ${domain} to ${destination.label} over ${transport.transport}`);
+    reporter.phase(
+      'perform',
+      copies.length > 0
+        ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatGiB(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
+        : `copying ${domain} to ${destination.label} over ${transport.transport}`,
+    );
     outcome = await source.call<MigrationOutcome>('migrate.perform', {
       migrationId,
       cookie,
@@ -162,6 +187,9 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       ...(request.maxDowntimeMs ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
       ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
       ...(request.convergence ? { convergence: request.convergence } : {}),
+      ...(copies.length > 0
+        ? { storage: { copies, synchronousWrites: storageOptions.synchronousWrites === true, ...(transport.transport === 'direct' && exposed?.nbd ? { nbd: exposed.nbd } : {}) } }
+        : {}),
     });
   } catch (error) {
     if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) {
@@ -172,7 +200,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       await postcopyFinish?.catch(() => undefined);
       throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
     }
-    reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
+    reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}${copies.length > 0 ? ' and the images created for it' : ''}`);
     // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
     const relayFailure = relay?.failure();
     await relay?.close();
