@@ -12,7 +12,8 @@
  *   ctl/state                           <host>/{sshd_config,ssh_host_ed25519_key,authorized_keys,sshd.log,home/,state/}
  * Each host runs its own /usr/sbin/sshd in its namespace. A session there
  * (ssh, or lab.exec) has PATH=<dir>/bin:<node dir>:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin,
- * VMIG_STATE_DIR=<dir>/<host>/state and HOME=<dir>/<host>/home (sshd SetEnv, see sshd.ts).
+ * VMIG_STATE_DIR=<dir>/<host>/state, HOME=<dir>/<host>/home and VMIG_INSTALL_DIR=<dir>/<host>/lib (where
+ * `vmig host install` puts its copy; sshd SetEnv, see sshd.ts). Hosts in `withoutVmig` lack <dir>/bin on their PATH.
  * The controller runs vmig with HOME=<dir>/home, VMIG_STATE_DIR=<dir>/ctl/state.
  * NB: the system `ssh` ignores $HOME (uses the passwd entry): pass `-F <home>/.ssh/config`.
  *
