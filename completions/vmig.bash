@@ -47,7 +47,7 @@ _vmig() {
             COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur"))
             return
             ;;
-        --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude)
+        --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude | --migrate-disks | --storage-map)
             return
             ;;
     esac
@@ -56,7 +56,7 @@ _vmig() {
     local i cmd="" positional=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            -c | --connect | --config | --destination | --to | --from | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude) ((i++)) ;;
+            -c | --connect | --config | --destination | --to | --from | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude | --migrate-disks | --storage-map) ((i++)) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd="${COMP_WORDS[i]}"; else ((positional++)); fi ;;
         esac
@@ -76,7 +76,7 @@ _vmig() {
         start) opts="--paused" ;;
         list) opts="--all" ;;
         qemu-monitor-command) opts="--pretty" ;;
-        migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run" ;;
+        migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map" ;;
         evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range" ;;
         recover) opts="--destination --dry-run --transport" ;;
         host) opts="--from --parallel" ;;

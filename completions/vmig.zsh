@@ -99,6 +99,11 @@ _vmig() {
             '--timeout-action[what to do at --timeout]:action:(abort suspend postcopy)' \
             '--listen-address[address the destination listens on]:address:' \
             '--dry-run[check both hosts, print the plan, change nothing]' \
+            '--copy-storage-all[copy local disks too (NBD + block mirror)]' \
+            '--copy-storage-inc[copy only the top qcow2 layer of local disks]' \
+            '--migrate-disks[copy just these disks (comma-separated targets)]:targets:' \
+            '--copy-storage-synchronous-writes[guest writes complete only once mirrored]' \
+            '*--storage-map[create disks under SRC_DIR at DST_DIR]:src=dst:' \
             '1:domain:_vmig_domains' '2:destination:_vmig_hosts' && ret=0
           ;;
         evacuate)

@@ -18,13 +18,20 @@ import { writeDefinition } from './domains.js';
 import { loadHostConfig, type HostConfig } from './host-config.js';
 import { runCleanups, transition, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
 import { readFile } from 'node:fs/promises';
+import { destinationDisks } from '../storage/plan.js';
+import { createImages, checkImages, deleteImages } from '../storage/images.js';
+import { nbdSocketPath, stopExports } from '../storage/exports.js';
+import { diskStream } from '../transports/streams.js';
+import { exportDisks } from '../storage/incoming.js';
+import type { Instance } from './instances.js';
 
 export type DestinationMethod = 'migrate.prepare' | 'migrate.finish' | 'migrate.postcopy-pause' | 'migrate.select-transport' | 'migrate.abort';
 
 /** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
-export async function checkHostCanRun(context: AgentContext, definition: ReturnType<typeof parseDomain>, config: HostConfig): Promise<void> {
+/** `copied`: disk paths a storage migration creates here (so they need not exist yet). */
+export async function checkHostCanRun(context: AgentContext, definition: ReturnType<typeof parseDomain>, config: HostConfig, copied: string[] = []): Promise<void> {
   const { instances } = context;
-  for (const path of requiredPaths(definition)) {
+  for (const path of requiredPaths(definition).filter((path) => !copied.includes(path))) {
     try {
       await access(path, constants.R_OK);
     } catch {
@@ -56,13 +63,24 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
 
   return {
     async 'migrate.prepare'(options) {
-      const definition = parseDomain(options.definition, 'definition received from the source');
+      const received = parseDomain(options.definition, 'definition received from the source');
+      const copies = options.storage?.copies ?? [];
+      // Copied disks run here from their destination paths (the same, or mapped by --storage-map).
+      const definition = { ...received, disks: destinationDisks(received.disks, copies) };
       await context.state.ensure();
       const config = await loadHostConfig();
-      await checkHostCanRun(context, definition, config);
+      await checkHostCanRun(context, definition, config, copies.map((copy) => copy.destinationPath));
       const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
       const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
-      const instance = await instances.start({ ...definition, accel: options.accel }, { incomingMigrationId: options.migrationId });
+      // Every check before the first file is created: a refusal leaves this host as it was.
+      const images = copies.length > 0 ? await createImages(copies, (await checkImages(copies, context.host)).reuse, context.host) : { created: [], reused: [] };
+      let instance: Instance;
+      try {
+        instance = await instances.start({ ...definition, accel: options.accel }, { incomingMigrationId: options.migrationId, createdImages: images.created });
+      } catch (error) {
+        await deleteImages(images.created);
+        throw error;
+      }
       let qmp: QmpClient | undefined;
       try {
         qmp = await QmpClient.connect(instance.paths.qmpSocket);
@@ -75,15 +93,18 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         });
         const incomingParameters = destinationParameters(options.convergence);
         if (Object.keys(incomingParameters).length > 0) await qmp.execute('migrate-set-parameters', incomingParameters);
-        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}) });
-        const migration: DestinationMigration = { role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups: [() => closeEnds(ends)] };
+        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}), ...(copies.length > 0 && options.transport !== 'direct' ? { streams: copies.map((copy) => ({ id: diskStream(copy.target), socket: nbdSocketPath(instance.paths.dir) })) } : {}) });
+        const cleanups: DestinationMigration['cleanups'] = [() => closeEnds(ends)];
+        const storage = copies.length > 0 ? await exportDisks({ qmp, copies, transport: options.transport, instanceDir: instance.paths.dir, listenHost, portRange }) : undefined;
+        const migration: DestinationMigration = { role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups, createdImages: images.created, exportedDisks: copies.map((copy) => copy.target) };
         registry.add(migration);
-        await transition(context, migration, 'prepared');
-        context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}`);
-        return { cookie };
+        await transition(context, migration, 'prepared', images.created.length > 0 ? `created ${images.created.join(', ')}` : undefined);
+        context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}${copies.length > 0 ? `, exporting disks ${copies.map((copy) => copy.target).join(', ')}` : ''}`);
+        return { cookie, ...(storage ? { storage: storage.exposed } : {}) };
       } catch (error) {
         qmp?.close();
         await instances.stop(instance);
+        await deleteImages(images.created);
         if (error instanceof VmigError) throw error;
         throw new VmigError('PREPARE_FAILED', `preparing ${definition.name} on ${context.host} failed: ${(error as Error).message}`);
       }
@@ -113,6 +134,8 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         if (settle(beforeResume(await incoming(), policy, Date.now() > deadline))) break;
         await wake;
       }
+      // The source's mirrors completed before its switch-over: nothing may write into the guest's disks from outside now.
+      await stopExports(qmp, migration.exportedDisks ?? []);
       let resumedAt: number | undefined;
       if (!options.suspend) {
         // QEMU sends RESUME before cont's reply; its timestamp ends the guest-visible downtime.
@@ -127,7 +150,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
         }
       }
-      migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined });
+      migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined, createdImages: undefined });
       await transition(context, migration, 'finished');
       if (options.persistent) await writeDefinition(context, migration.instance.definition);
       await runCleanups(migration);
@@ -170,6 +193,8 @@ export async function abortDestination(context: AgentContext, registry: Migratio
   migration.qmp.close();
   const instance = await context.instances.find(migration.name);
   if (instance?.incomingMigrationId === migration.migrationId) await context.instances.stop(instance);
+  // Only what this migration created, and only once no QEMU of ours holds it open.
+  if (!instance || instance.incomingMigrationId === migration.migrationId) await deleteImages(migration.createdImages ?? []);
   await transition(context, migration, 'aborted');
   registry.delete(migration.migrationId);
 }

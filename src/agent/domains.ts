@@ -9,6 +9,7 @@ import type { HandlerGroup } from '../protocol/table.js';
 import type { DomainInfo, DomainSummary } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
+import { missingPaths } from './host-paths.js';
 
 function checkedName({ name }: { name: string }): string {
   assertDomainName(name);
@@ -52,7 +53,9 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
         if (other?.uuid === stored.uuid) throw new VmigError('DOMAIN_EXISTS', `uuid ${stored.uuid} is already used by domain ${name} on ${context.host}`);
       }
       await writeDefinition(context, stored);
-      return { name: stored.name, uuid: stored.uuid, updated: existing !== undefined };
+      // Defined all the same (the files may come later), but said now rather than at start.
+      const warnings = (await missingPaths(stored)).map((path) => `${context.host} lacks ${path}, which domain ${stored.name} needs: it cannot start there until the file exists`);
+      return { name: stored.name, uuid: stored.uuid, updated: existing !== undefined, warnings };
     },
 
     async 'domain.undefine'(params) {
@@ -69,6 +72,9 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const paused = params.paused === true;
       const definition = await readDefinition(context, name);
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
+      // The same check Prepare makes, before anything is started: a missing file is bad input, not a QEMU failure.
+      const [missing] = await missingPaths(definition);
+      if (missing !== undefined) throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${missing}, which domain ${name} needs`);
       const instance = await instances.start(definition, { paused });
       return { name, pid: instance.pid, accel: instance.accel };
     },
@@ -90,8 +96,8 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const persistentNames = new Set(await definedNames(context));
       const rows: DomainSummary[] = [];
       for (const instance of running) {
-        const { state } = await instances.status(instance);
-        rows.push({ name: instance.definition.name, uuid: instance.definition.uuid, state, persistent: persistentNames.has(instance.definition.name) });
+        const { state, problem } = await instances.status(instance);
+        rows.push({ name: instance.definition.name, uuid: instance.definition.uuid, state, persistent: persistentNames.has(instance.definition.name), ...(problem ? { problem } : {}) });
       }
       if (all) {
         for (const name of persistentNames) {
@@ -111,7 +117,8 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const persistent = (await readJsonOrUndefined(context.state.definitionPath(name))) !== undefined;
       const base = { name, uuid: definition.uuid, memoryMiB: definition.memoryMiB, vcpus: definition.vcpus, machine: definition.machine, persistent };
       if (!instance) return { ...base, state: 'shut off', accel: definition.accel };
-      const { state, qemuStatus } = await instances.status(instance);
+      const { state, qemuStatus, problem } = await instances.status(instance);
+      if (problem) throw new VmigError('QEMU_FAILED', problem);
       return { ...base, state, accel: instance.accel, pid: instance.pid, startedAt: instance.startedAt, qemuStatus };
     },
 

@@ -5,6 +5,7 @@ import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { launchQemu, resolveAccel, stopQemu } from '../qemu/process.js';
 import { qmpOnce } from '../qemu/qmp.js';
+import { formatSeconds, QmpTimeoutError } from '../qemu/qmp-protocol.js';
 import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import { identityAlive, pidRunsWith, processIdentity } from '../util/process.js';
 import { LockFile } from './lock-file.js';
@@ -24,6 +25,8 @@ export interface InstanceRecord {
   /** That agent's start time and boot (see util/process.ts): a reused pid is not the owner. */
   ownerAgentStartTime?: string;
   ownerBootId?: string;
+  /** Storage migration: images created for this incoming guest; removed with it unless it took over. */
+  createdImages?: string[];
 }
 
 /** Whether another agent process, still running, prepared this instance (and so still owns it). */
@@ -50,6 +53,8 @@ export class Instances {
   constructor(
     private readonly stateDir: StateDir,
     private readonly label: () => string,
+    /** The agent's log (shown by the controller with --verbose). */
+    private readonly log?: (message: string) => void,
   ) {}
 
   private get hostLabel(): string {
@@ -82,7 +87,7 @@ export class Instances {
    * lock-file.ts): two concurrent starts of one name, from any agents, cannot both pass the "not running"
    * check and delete each other's run directory, which left a QEMU that no record named.
    */
-  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean } = {}): Promise<Instance> {
+  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] } = {}): Promise<Instance> {
     const mutex = new LockFile<{ purpose: string; startedAt: string }>(this.stateDir.startLockPath(definition.name));
     const taken = await mutex.acquire({ purpose: options.incomingMigrationId ? 'prepare' : 'start', startedAt: new Date().toISOString() });
     if (!taken.acquired) {
@@ -95,7 +100,7 @@ export class Instances {
     }
   }
 
-  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean }): Promise<Instance> {
+  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] }): Promise<Instance> {
     if (await this.find(definition.name)) {
       throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${this.hostLabel}`);
     }
@@ -111,7 +116,7 @@ export class Instances {
     const argv = qemuArgv(definition, paths, { accel, incoming, paused: options.paused ?? false });
     let pid: number;
     try {
-      pid = await launchQemu(argv, paths.pidFile, this.hostLabel);
+      pid = await launchQemu(argv, paths.pidFile, this.hostLabel, this.log);
     } catch (error) {
       await rm(paths.dir, { recursive: true, force: true });
       throw error;
@@ -122,6 +127,7 @@ export class Instances {
       pid,
       startedAt: new Date().toISOString(),
       ...(incoming ? { incomingMigrationId: options.incomingMigrationId, ...ownerFields() } : {}),
+      ...(options.createdImages?.length ? { createdImages: options.createdImages } : {}),
     };
     await writeFileDurable(paths.record, JSON.stringify(record, null, 2));
     return { ...record, paths };
@@ -131,6 +137,7 @@ export class Instances {
     const { paths, ...record } = instance;
     const next: InstanceRecord = { ...record, ...change };
     if (change.incomingMigrationId === undefined && 'incomingMigrationId' in change) delete next.incomingMigrationId;
+    if (change.createdImages === undefined && 'createdImages' in change) delete next.createdImages;
     await writeFileDurable(paths.record, JSON.stringify(next, null, 2));
     return { ...next, paths };
   }
@@ -142,14 +149,16 @@ export class Instances {
   }
 
   /** QEMU's run state, through the operator monitor so a migration holding the agent monitor does not block it. */
-  async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string }> {
+  async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string; problem?: string }> {
     try {
       const status = await qmpOnce<{ status: string; running: boolean }>(instance.paths.userQmpSocket, 'query-status', undefined, 3_000);
       // QEMU's own state wins over our record: a receiving guest that runs is running (its Finish was cut short).
       if (instance.incomingMigrationId && status.status !== 'running') return { state: 'incoming', qemuStatus: status.status };
       return { state: toDomainState(status.status), qemuStatus: status.status };
-    } catch {
-      return { state: 'unknown', qemuStatus: 'unreachable' };
+    } catch (error) {
+      // Said, not swallowed: a QEMU that does not answer (stuck on storage, stopped) needs an operator.
+      const why = error instanceof QmpTimeoutError ? `did not answer query-status within ${formatSeconds(error.timeoutMs)}` : `query-status failed: ${(error as Error).message}`;
+      return { state: 'unknown', qemuStatus: 'unreachable', problem: `QEMU of ${instance.definition.name} on ${this.hostLabel} ${why}` };
     }
   }
 }

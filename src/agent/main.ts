@@ -36,7 +36,7 @@ export async function runAgent(): Promise<void> {
   let rpc: RpcConnection | undefined;
   const context: AgentContext = {
     state,
-    instances: new Instances(state, () => context.host),
+    instances: new Instances(state, () => context.host, log),
     locks: new Locks(state, () => context.host),
     journal: new Journal(state),
     host,

@@ -5,6 +5,7 @@ import type { QmpClient } from '../qemu/qmp.js';
 import type { Cookie } from '../transports/cookie.js';
 import type { OutgoingSocket } from '../transports/streams.js';
 import type { TunnelEnd } from '../transports/tunnel.js';
+import type { Mirrors } from '../storage/mirror.js';
 import type { Instance } from './instances.js';
 import type { Journal } from './journal.js';
 
@@ -26,6 +27,8 @@ export interface SourceMigration {
   tunnel?: { transport: 'tls' | 'ssh'; uri: string; sockets: OutgoingSocket[]; failure(): string | undefined };
   /** Resources of a tunnel (listeners, sockets) to close when the migration ends. */
   cleanups: Array<() => Promise<void> | void>;
+  /** Storage migration: the running disk mirrors, until they completed at the switch-over or were cancelled. */
+  mirrors?: Mirrors;
 }
 
 export interface DestinationMigration {
@@ -40,6 +43,9 @@ export interface DestinationMigration {
   /** The incoming tunnel listeners; with `auto` both are open until the controller picks one. */
   incoming?: Partial<Record<'tls' | 'ssh', TunnelEnd>>;
   cleanups: Array<() => Promise<void> | void>;
+  /** Storage migration: images this migration created (deleted on failure, never anything else), and the exports. */
+  createdImages?: string[];
+  exportedDisks?: string[];
 }
 
 export type ActiveMigration = SourceMigration | DestinationMigration;

@@ -5,8 +5,11 @@ import { VmigError } from '../errors.js';
 import type { ParsedParams } from '../protocol/methods.js';
 import type { HandlerResult } from '../protocol/methods.js';
 import { watchEventTime } from '../qemu/event-time.js';
-import { sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
-import { TERMINAL_STATUSES, outgoingStatus, toOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
+import { postcopyEnabled, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
+import { TERMINAL_STATUSES, outgoingStatus, toOutcome, type DiskCopyProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import type { NbdAddress } from '../storage/exports.js';
+import { diskPhaseProgress, Mirrors, toDiskProgress, waitUntilReady } from '../storage/mirror.js';
+import { diskStream } from '../transports/streams.js';
 import { initialDowntime, initialState, nextStep, type Action, type PolicyOptions, type Rollback } from '../qemu/perform-policy.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QmpClient } from '../qemu/qmp.js';
@@ -21,7 +24,7 @@ type PerformParams = ParsedParams<'migrate.perform'>;
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
 
 /** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
-const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused']);
+const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused', 'pre-switchover']);
 
 /** Waits (bounded) until QEMU's migration state is final after a cancel. */
 export async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
@@ -31,6 +34,39 @@ export async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
     if (status === 'none' || TERMINAL_STATUSES.has(status)) return;
     await sleep(100);
   }
+}
+
+/** Stops the disk mirrors of a migration that will not complete; the source's own disks are untouched. */
+export async function cancelMirrors(migration: SourceMigration, context: AgentContext): Promise<void> {
+  const mirrors = migration.mirrors;
+  migration.mirrors = undefined;
+  if (!mirrors) return;
+  await mirrors.cancel().catch((error: Error) => context.log(`cancelling the disk mirrors of ${migration.migrationId} failed: ${error.message}`));
+}
+
+/** Mirrors every copied disk to the destination's export and waits until all have caught up (storage migration). */
+async function copyDisks(migration: SourceMigration, qmp: QmpClient, options: PerformParams, signal: AbortSignal, context: AgentContext): Promise<{ disks: DiskCopyProgress[]; ms: number } | undefined> {
+  const storage = options.storage;
+  if (!storage) return undefined;
+  if (postcopyEnabled(options.convergence)) throw new VmigError('USAGE', 'post-copy cannot be combined with copied disks');
+  const addressOf = (target: string): NbdAddress => {
+    if (storage.nbd) return storage.nbd;
+    // The stream disk-<target> of the migration's stream set starts at this socket (tls: this agent; ssh: the controller).
+    const path = migration.tunnel?.sockets.find((socket) => socket.streams.includes(diskStream(target)))?.path;
+    if (!path) throw new VmigError('INTERNAL', `no stream for disk ${target} of migration ${migration.migrationId}`);
+    return { type: 'unix', path };
+  };
+  const started = Date.now();
+  const mirrors = new Mirrors(qmp, storage.copies, addressOf);
+  migration.mirrors = mirrors;
+  await mirrors.start({ synchronousWrites: storage.synchronousWrites, bandwidth: options.bandwidthMiBs * 1024 * 1024 });
+  const disks = await waitUntilReady(qmp, mirrors, {
+    intervalMs: options.progressIntervalMs,
+    stallTimeoutMs: options.stallTimeoutMs,
+    stopped: () => (PHASES[migration.phase].final ? `the migration of ${migration.name} was cancelled` : signal.aborted ? 'the controller disconnected' : undefined),
+    onProgress: (figures) => context.emit('migration.progress', { migrationId: migration.migrationId, ...diskPhaseProgress(figures.map(toDiskProgress), Date.now() - started) }),
+  });
+  return { disks: disks.map(toDiskProgress), ms: Date.now() - started };
 }
 
 /** What the perform loop needs from the source's other handlers. */
@@ -46,10 +82,23 @@ export interface PerformDeps {
  * Sets what the stream needs and starts it. The one place that knows how a migration's streams begin:
  * more streams (multifd, disks) are set up here before `migrate`.
  */
-async function startStream(qmp: QmpClient, migration: SourceMigration, options: PerformParams, deps: PerformDeps): Promise<Record<string, unknown> | undefined> {
+async function startStream(
+  qmp: QmpClient,
+  migration: SourceMigration,
+  options: PerformParams,
+  signal: AbortSignal,
+  deps: PerformDeps,
+): Promise<{ parameters: Record<string, unknown> | undefined; diskCopy: { disks: DiskCopyProgress[]; ms: number } | undefined }> {
   // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
   await qmp.execute('migrate-set-capabilities', {
-    capabilities: [{ capability: 'validate-uuid', state: true }, { capability: 'events', state: true }, ...sourceCapabilities(options.convergence)],
+    capabilities: [
+      { capability: 'validate-uuid', state: true },
+      { capability: 'events', state: true },
+      // With copied disks QEMU waits before the switch-over, so that the mirrors complete while the guest is paused.
+      // Always set: the capability outlives this migration in the QEMU process.
+      { capability: 'pause-before-switchover', state: options.storage !== undefined },
+      ...sourceCapabilities(options.convergence),
+    ],
   });
   const downtime = initialDowntime(options);
   await qmp.execute('migrate-set-parameters', {
@@ -62,8 +111,10 @@ async function startStream(qmp: QmpClient, migration: SourceMigration, options: 
   // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
   const parameters = await qmp.execute<Record<string, unknown>>('query-migrate-parameters').catch(() => undefined);
   const uri = await deps.outgoingUri(migration, options.cookie);
+  // Disks first: memory follows once every mirror has caught up (and keeps mirroring each write until the switch-over).
+  const diskCopy = await copyDisks(migration, qmp, options, signal, deps.context);
   await qmp.execute('migrate', { uri });
-  return parameters;
+  return { parameters, diskCopy };
 }
 
 /** The one way back from a failed Perform (see Rollback in perform-policy.ts). */
@@ -94,7 +145,7 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
   const stopWatch = watchEventTime(qmp, 'STOP');
   try {
     await transition(context, migration, 'performing');
-    const parameters = await startStream(qmp, migration, options, deps);
+    const { parameters, diskCopy } = await startStream(qmp, migration, options, signal, deps);
     const policy: PolicyOptions = {
       name: migration.name,
       stallTimeoutMs: options.stallTimeoutMs,
@@ -116,6 +167,14 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
         if (PHASES[migration.phase].final) throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
         throw error;
       }
+      if (outgoingStatus(reply) === 'pre-switchover') {
+        // The guest is paused: let each mirror drain its last writes and end (without pivoting), then switch over.
+        const mirrors = migration.mirrors;
+        migration.mirrors = undefined;
+        await mirrors?.complete();
+        await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+        continue;
+      }
       const tunnelFailure = migration.tunnel?.failure();
       const step = nextStep(state, { now: Date.now(), reply, controllerGone: signal.aborted, ...(tunnelFailure ? { tunnelFailure } : {}) }, policy);
       state = step.state;
@@ -124,7 +183,12 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
         if (action.kind === 'complete') {
           await transition(context, migration, 'completed');
           const final = await completion(qmp, reply);
-          return { ...toOutcome(final), ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}), ...(parameters ? { parameters } : {}) };
+          return {
+            ...toOutcome(final),
+            ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}),
+            ...(parameters ? { parameters } : {}),
+            ...(diskCopy ? { disks: diskCopy.disks.map((disk) => ({ ...disk, copiedBytes: disk.totalBytes })), diskCopyMs: diskCopy.ms } : {}),
+          };
         }
         if (action.kind === 'fail') {
           await rollback(action.rollback, qmp, migration, deps);
@@ -134,7 +198,7 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 100).catch(() => undefined);
           waited = true;
         } else {
-          await act(action, qmp, migration, context, warn);
+          await act(action, qmp, migration, context, warn, diskCopy);
         }
       }
       if (!waited) await wake;
@@ -145,11 +209,21 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
 }
 
 /** Carries out one of the policy's non-final actions. */
-async function act(action: Action, qmp: QmpClient, migration: SourceMigration, context: AgentContext, warn: (message: string) => void): Promise<void> {
+async function act(
+  action: Action,
+  qmp: QmpClient,
+  migration: SourceMigration,
+  context: AgentContext,
+  warn: (message: string) => void,
+  diskCopy: { disks: DiskCopyProgress[] } | undefined,
+): Promise<void> {
   switch (action.kind) {
-    case 'progress':
-      context.emit('migration.progress', { migrationId: migration.migrationId, ...action.progress });
+    case 'progress': {
+      // Copied disks keep mirroring each guest write until the switch-over: their figures ride along.
+      const disks = migration.mirrors ? (await migration.mirrors.progress()).map(toDiskProgress) : diskCopy?.disks;
+      context.emit('migration.progress', { migrationId: migration.migrationId, ...action.progress, ...(disks ? { disks } : {}) });
       return;
+    }
     case 'postcopy-began':
       // cancel refuses and a vanished controller holds the source (abandonSource): recovery decides, not us.
       migration.postcopy = true;

@@ -3,7 +3,9 @@
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { qmpOnce } from '../qemu/qmp.js';
+import { QmpClient, qmpOnce } from '../qemu/qmp.js';
+import { deleteImages } from '../storage/images.js';
+import { cancelLeftoverMirrors, isMirrorJob, type BlockJob } from '../storage/mirror.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import type { HostView } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
@@ -28,6 +30,10 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
         ownerAlive: ownedByOtherLiveAgent(instance),
         migrationStatus: migration.status ?? 'none',
       };
+      const jobs = await qmpOnce<BlockJob[]>(instance.paths.userQmpSocket, 'query-block-jobs', undefined, 5_000).catch(() => [] as BlockJob[]);
+      const diskJobs = jobs.filter((job) => isMirrorJob(job.device)).map((job) => job.device);
+      if (diskJobs.length > 0) view.instance.diskJobs = diskJobs;
+      if (instance.incomingMigrationId && instance.createdImages?.length) view.instance.createdImages = instance.createdImages;
     }
     const entries = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     const latest = entries.at(-1);
@@ -58,8 +64,19 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
       if (instance.incomingMigrationId && ownedByOtherLiveAgent(instance)) {
         throw new VmigError('LOCKED', `the incoming ${name} on ${context.host} still belongs to a running migration`);
       }
+      if (action === 'cancel-disk-jobs') {
+        const client = await QmpClient.connect(instance.paths.userQmpSocket);
+        try {
+          await cancelLeftoverMirrors(client);
+        } finally {
+          client.close();
+        }
+        return { done: true };
+      }
       if (action === 'retire') {
         await instances.stop(instance);
+        // An incoming guest that never took over: the images created for it go with it (never a pre-existing file).
+        if (instance.incomingMigrationId) await deleteImages(instance.createdImages ?? []);
       } else {
         const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status');
         if (status.status !== 'running') await qmpOnce(instance.paths.userQmpSocket, 'cont');

@@ -15,7 +15,9 @@ import type { AgentContext } from './context.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
 import { pastSwitchover, runCleanups, transition, type MigrationRegistry, type SourceMigration } from './migration-state.js';
-import { perform } from './perform.js';
+import { cancelMirrors, perform } from './perform.js';
+import { describeDisks } from '../storage/mirror.js';
+import type { SourceDisk } from '../storage/plan.js';
 
 export type SourceMethod = 'migrate.begin' | 'migrate.perform' | 'migrate.tunnel' | 'migrate.probe' | 'migrate.cancel' | 'migrate.resume' | 'migrate.confirm' | 'migrate.release';
 
@@ -86,14 +88,28 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       registry.add(migration);
       await transition(context, migration, 'begun');
       const persistent = (await readDefinition(context, name)) !== undefined;
-      return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent };
+      let disks: SourceDisk[] = [];
+      try {
+        // Sizes, allocation and backing chains, for the controller to plan a storage copy.
+        if (instance.definition.disks.length > 0) disks = await describeDisks(await agentQmp(migration), instance.definition.disks);
+      } catch (error) {
+        await end(migration, 'cancelled');
+        throw error;
+      }
+      return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent, disks };
     },
 
     async 'migrate.perform'(options, { signal }) {
       const migration = sourceMigration(options.migrationId);
       if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
       const qmp = await agentQmp(migration);
-      return perform(qmp, migration, options, signal, { context, restoreSource, outgoingUri });
+      try {
+        return await perform(qmp, migration, options, signal, { context, restoreSource, outgoingUri });
+      } catch (error) {
+        // Before completion the destination's images are abandoned: stop the mirrors, the source keeps its disks.
+        if (migration.phase !== 'completed') await cancelMirrors(migration, context);
+        throw error;
+      }
     },
 
     /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
@@ -117,6 +133,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       }
       const qmp = await agentQmp(migration);
       await qmp.execute('migrate_cancel');
+      await cancelMirrors(migration, context);
       for (let waited = 0; waited < 100; waited++) {
         const status = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
         if (status === 'completed') {

@@ -30,6 +30,8 @@ export const phaseEvent = z.strictObject({
   detail: z.string(),
 });
 
+const diskProgress = z.strictObject({ target: z.string(), copiedBytes: bytes, totalBytes: bytes, ready: z.boolean() });
+
 export const progressEvent = z.strictObject({
   type: z.literal('progress'),
   time,
@@ -47,6 +49,8 @@ export const progressEvent = z.strictObject({
   /** QEMU's estimate once it has measured a pass. */
   expectedDowntimeMs: ms.optional(),
   elapsedMs: ms,
+  /** Storage migration: per copied disk, bytes mirrored so far (status "disks" while the disks copy before memory). */
+  disks: z.array(diskProgress).optional(),
 });
 
 export const warningEvent = z.strictObject({
@@ -78,6 +82,9 @@ export const resultEvent = z
     /** Epoch ms of QEMU's STOP event on the source and RESUME on the destination, when seen. */
     sourceStopAt: z.number().optional(),
     destinationResumeAt: z.number().optional(),
+    /** Storage migration: bytes mirrored per copied disk, and the time the disks took before memory followed. */
+    disks: z.array(diskProgress).optional(),
+    diskCopyMs: ms.optional(),
     /** With --verbose: per-phase wall time, and the QEMU migration parameters the source used. */
     phaseTimingsMs: z.record(z.string(), ms).optional(),
     qemuParameters: z.record(z.string(), z.unknown()).optional(),

@@ -1,5 +1,5 @@
 // The one place that turns errors into exit codes: commands throw, this prints one line and exits.
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { ExitCode, VmigError, isVmigError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { useColor } from './colour.js';
@@ -10,17 +10,27 @@ function printError(message: string, colour: boolean): void {
   process.stderr.write(`${prefix} ${message}\n`);
 }
 
+/** Every command of the tree, so that a setting reaches the subcommands too. */
+const allCommands = (command: Command): Command[] => [command, ...command.commands.flatMap(allCommands)];
+
+/** Commander's "error: …\n(Did you mean …?)" as one line without its own prefix. */
+const commanderMessage = (text: string): string => text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(VERSION);
   program.exitOverride();
   const wantsDebug = argv.includes('--debug');
   const colour = useColor(process.stderr, !argv.includes('--no-color'));
+  // Commander's parse errors (unknown option, invalid choice …) go out as every other error does.
+  let parseError: string | undefined;
+  for (const command of allCommands(program)) command.configureOutput({ outputError: (text) => (parseError = commanderMessage(text)) });
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander already printed its own one-line message (or the help / version).
+      // Help and version were printed by commander; a parse error is printed here.
+      if (parseError !== undefined) printError(parseError, colour);
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     if (isVmigError(error)) {

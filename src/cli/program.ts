@@ -19,6 +19,9 @@ const lazy =
     await action(globals, args, command.opts());
   };
 
+/** Commander: a repeatable option collects its values. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 export function buildProgram(version: string): Command {
   const program = new Command('vmig')
     .description('Live-migrate QEMU virtual machines between hosts, securely.')
@@ -124,6 +127,11 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .option('--listen-address <addr>', 'address the destination listens on and advertises to the source')
     .option('--port-range <from-to>', 'migration ports on the destination (default 49152-49215)')
     .option('--dry-run', 'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing', false)
+    .option('--copy-storage-all', 'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror', false)
+    .option('--copy-storage-inc', 'copy only the top qcow2 layer of local disks; the backing files are already on DEST', false)
+    .option('--migrate-disks <targets>', 'with --copy-storage-*: copy just these disks (comma-separated targets, e.g. vda,vdb)')
+    .option('--copy-storage-synchronous-writes', "with --copy-storage-*: each guest write completes only once it reached DEST too (for guests that write faster than the copy)", false)
+    .option('--storage-map <src=dst>', 'with --copy-storage-*: create disks under SRC_DIR at DST_DIR on the destination (repeatable)', collect, [])
     .addHelpText(
       'after',
       `
@@ -132,6 +140,8 @@ Examples:
   $ vmig -c hv1 migrate web1 hv2 --tunnelled --persistent --undefinesource
   $ vmig -c hv1 migrate web1 hv2 --dry-run                    # check both hosts, show the transport, change nothing
   $ vmig -c hv1 migrate web1 hv2 --transport ssh              # relayed over SSH: no port between the hosts
+  $ vmig -c hv1 migrate web1 hv2 --copy-storage-all           # local disks too, over the same encrypted transport
+  $ vmig -c hv1 migrate web1 hv2 --copy-storage-all --migrate-disks vda --storage-map /srv/local=/srv/big
   $ vmig -c hv1 migrate web1 hv2 --migrate-uri tcp:[fd00:9::12]:49200
   $ vmig -c hv1 migrate web1 hv2 --direct                     # WARNING: unencrypted, unauthenticated; trusted networks only`,
     )

@@ -21,7 +21,18 @@ const PHASE_LABELS: Record<MigrationStep, string> = {
   rollback: 'rolling back',
 };
 
+/** While the disks copy, before memory: "disks 3.1 / 20 GiB, then memory". */
+export function describeDisks(progress: MigrationProgress): string {
+  const disks = progress.disks ?? [];
+  const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(bytes < 10 * 1024 ** 3 ? 2 : 1);
+  const copied = disks.reduce((sum, disk) => sum + disk.copiedBytes, 0);
+  const total = disks.reduce((sum, disk) => sum + disk.totalBytes, 0);
+  const each = disks.length > 1 ? ` (${disks.map((disk) => `${disk.target} ${disk.ready ? 'ready' : `${gib(disk.copiedBytes)}/${gib(disk.totalBytes)}`}`).join(', ')})` : '';
+  return `disks ${gib(copied)} / ${gib(total)} GiB${each}, then memory`;
+}
+
 export function describeProgress(progress: MigrationProgress): string {
+  if (progress.status === 'disks') return describeDisks(progress);
   const parts = [
     `pass ${Math.max(progress.pass, 1)}`,
     `${formatBytes(progress.transferredBytes)} sent`,
@@ -37,6 +48,7 @@ export function describeProgress(progress: MigrationProgress): string {
 
 /** The live line's compact form (the label already names the pass): what is left of the pass comes first. */
 export function describeLive(progress: MigrationProgress): string {
+  if (progress.status === 'disks') return describeDisks(progress);
   const parts = [`${formatBytes(progress.remainingBytes)} left`, `${formatBytes(progress.transferredBytes)} sent`, `${formatBytes(progress.throughputBps)}/s`];
   if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps) parts.push('not converging');
   else if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} to go`);
@@ -49,6 +61,7 @@ export function describeLive(progress: MigrationProgress): string {
 export function liveLabel(phase: MigrationStep, progress?: MigrationProgress): string {
   if (phase !== 'perform' || !progress) return PHASE_LABELS[phase];
   if (SWITCHING_OVER.has(progress.status)) return 'switching over';
+  if (progress.status === 'disks') return 'copying disks';
   return `copying pass ${Math.max(progress.pass, 1)}`;
 }
 

@@ -13,6 +13,9 @@ import type { AgentEvent } from '../protocol/messages.js';
 import { parseEvent } from '../protocol/table.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
+import { postcopyEnabled } from '../qemu/convergence.js';
+import type { StorageExposure } from '../storage/incoming.js';
+import { copiesStorage, planStorage, type DiskCopy, type StorageOptions } from '../storage/plan.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
 import { afterFinishFailure, afterPerformFailure } from './way-back.js';
 
@@ -45,6 +48,8 @@ export interface MigrateRequest {
   portRange?: [number, number];
   /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
   signal?: AbortSignal;
+  /** Storage migration: which local disks to copy and where (--copy-storage-all/-inc, --migrate-disks, --storage-map). */
+  storage?: StorageOptions;
 }
 
 export interface MigrateResult {
@@ -60,6 +65,8 @@ export interface MigrateResult {
   /** Wall-clock ms of the destination QEMU's RESUME event (the guest runs again), when it was seen. */
   destinationResumeAt?: number;
 }
+
+const formatGiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
 
 const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
 
@@ -79,6 +86,9 @@ interface Run {
   request: MigrateRequest;
   reporter: MigrationReporter;
   migrationId: string;
+  /** Storage migration: the disks to copy (empty: memory only), and where the destination exports them. */
+  copies: DiskCopy[];
+  exposed?: StorageExposure;
   /** The controller's ssh relay, when the stream goes through it. */
   relay?: StreamRelay;
   /**
@@ -103,15 +113,23 @@ async function settleTransport(request: MigrateRequest, migrationId: string, coo
   return decision;
 }
 
-/** Begin on the source, Prepare on the destination; a failed Prepare releases the source. */
+/** Begin on the source, the storage plan, Prepare on the destination; a failure after Begin releases the source. */
 async function beginAndPrepare(run: Run): Promise<Cookie> {
   const { request, reporter, migrationId } = run;
   const { source, destination, domain } = request;
   reporter.phase('begin', `checking ${domain} on ${source.label}`);
   const begun = await source.call('migrate.begin', { name: domain, migrationId, controller: hostname(), peer: destination.label });
-  reporter.phase('prepare', `starting the receiving QEMU on ${destination.label}`);
   try {
-    const { cookie } = await destination.call('migrate.prepare', {
+    run.copies = planStorage(domain, begun.disks ?? [], request.storage ?? {});
+  } catch (error) {
+    await bestEffort(() => source.call('migrate.release', { migrationId }));
+    throw error;
+  }
+  const { copies } = run;
+  reporter.phase('prepare', copies.length > 0 ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}` : `starting the receiving QEMU on ${destination.label}`);
+  try {
+    const { cookie, storage } = await destination.call('migrate.prepare', {
+      ...(copies.length > 0 ? { storage: { copies } } : {}),
       migrationId,
       definition: begun.definition,
       accel: begun.accel,
@@ -121,6 +139,7 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
       ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
       ...(request.portRange ? { portRange: request.portRange } : {}),
     });
+    if (storage) run.exposed = storage;
     return cookie;
   } catch (error) {
     await bestEffort(() => source.call('migrate.release', { migrationId }));
@@ -168,7 +187,13 @@ async function perform(run: Run, prepared: Cookie): Promise<{ transport: Transpo
   try {
     if (request.signal?.aborted) throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
     const { transport, cookie } = await openDataPlane(run, prepared);
-    reporter.phase('perform', `copying ${domain} to ${destination.label} over ${transport.transport}`);
+    const { copies } = run;
+    reporter.phase(
+      'perform',
+      copies.length > 0
+        ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatGiB(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
+        : `copying ${domain} to ${destination.label} over ${transport.transport}`,
+    );
     const outcome = await source.call('migrate.perform', {
       migrationId,
       cookie,
@@ -176,6 +201,9 @@ async function perform(run: Run, prepared: Cookie): Promise<{ transport: Transpo
       ...(request.maxDowntimeMs ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
       ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
       ...(request.convergence ? { convergence: request.convergence } : {}),
+      ...(copies.length > 0
+        ? { storage: { copies, synchronousWrites: request.storage?.synchronousWrites === true, ...(transport.transport === 'direct' && run.exposed?.nbd ? { nbd: run.exposed.nbd } : {}) } }
+        : {}),
     });
     return { transport, outcome };
   } catch (error) {
@@ -198,7 +226,7 @@ async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
     await run.postcopyFinish?.catch(() => undefined);
     return new VmigError('NEEDS_RECOVERY', `${message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
   }
-  reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}`);
+  reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}${run.copies.length > 0 ? ' and the images created for it' : ''}`);
   // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
   const relayFailure = relay?.failure();
   await relay?.close();
@@ -252,7 +280,10 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
   if (source.hello.hostId === destination.hello.hostId) {
     throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   }
-  const run: Run = { request, reporter, migrationId: randomUUID() };
+  if (copiesStorage(request.storage ?? {}) && request.convergence && postcopyEnabled(request.convergence)) {
+    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+  }
+  const run: Run = { request, reporter, migrationId: randomUUID(), copies: [] };
   const cookie = await beginAndPrepare(run);
   const { transport, outcome } = await perform(run, cookie);
   const finished = await finishStep(run);

@@ -3,7 +3,7 @@
 import type { HostView } from '../protocol/wire.js';
 
 /** `resume-postcopy` takes both hosts (a new stream from source to destination); the controller runs it. */
-export type RecoveryStep = { host: 'source' | 'destination'; action: 'resume' | 'retire' | 'clear-lock' | 'resume-postcopy'; why: string };
+export type RecoveryStep = { host: 'source' | 'destination'; action: 'resume' | 'retire' | 'clear-lock' | 'resume-postcopy' | 'cancel-disk-jobs'; why: string };
 
 export type RecoveryPlan =
   | { kind: 'resolved'; runsOn: 'source' | 'destination'; steps: RecoveryStep[]; summary: string }
@@ -57,7 +57,10 @@ export function planRecovery(source: HostView, destination: HostView, domain: st
     return { kind: steps.length ? 'resolved' : 'nothing-to-do', runsOn: 'destination', steps: [...steps, ...staleLocks], summary: `${domain} runs on ${destination.host}` };
   }
   if (running(source)) {
-    const steps: RecoveryStep[] = destination.instance ? [{ host: 'destination', action: 'retire', why: `leftover receiving QEMU; ${domain} runs on ${source.host}` }] : [];
+    const steps: RecoveryStep[] = [
+      ...(destination.instance ? [{ host: 'destination', action: 'retire', why: `leftover receiving QEMU; ${domain} runs on ${source.host}` } as RecoveryStep] : []),
+      ...(source.instance?.diskJobs?.length ? [{ host: 'source', action: 'cancel-disk-jobs', why: `disk copies of an interrupted migration (${source.instance.diskJobs.join(', ')})` } as RecoveryStep] : []),
+    ];
     return { kind: steps.length || staleLocks.length ? 'resolved' : 'nothing-to-do', runsOn: 'source', steps: [...steps, ...staleLocks], summary: `${domain} runs on ${source.host}` };
   }
   // Neither runs. Finish the migration when the destination holds the complete state (retire the

@@ -6,6 +6,9 @@ import { VmigError } from '../errors.js';
 /** Names become file and socket names on every host: keep them short and shell-safe. */
 export const DOMAIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
 
+/** Disk target names become QEMU ids, NBD export names and file names. */
+export const DISK_TARGET_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+
 const absolutePath = z.string().min(1).refine((path) => path.startsWith('/'), 'must be an absolute path');
 
 const diskSchema = z
@@ -14,8 +17,13 @@ const diskSchema = z
     format: z.enum(['raw', 'qcow2']).default('raw'),
     bus: z.enum(['virtio', 'ide']).default('virtio'),
     readonly: z.boolean().default(false),
-    /** Migration copies RAM and device state, not disks: disks must be reachable at the same path on both hosts. */
-    shared: z.boolean().default(true),
+    /** The guest-facing name (vda, vdb, hda…), by which migration options choose disks; assigned when absent. */
+    target: z.string().regex(DISK_TARGET_PATTERN, 'must be a disk name such as "vda" (lower-case letters and digits, at most 16)').optional(),
+    /**
+     * true: on storage both hosts see at the same path (never copied). false: local to the host, copied by
+     * --copy-storage-all. Absent: unmarked (shared, unless --copy-storage-all is given and no disk is marked).
+     */
+    shared: z.boolean().optional(),
   })
   .strict();
 
@@ -43,11 +51,38 @@ export const domainSchema = z
   .refine((domain) => domain.kernel !== undefined || (domain.initrd === undefined && domain.append === undefined), {
     message: 'initrd and append need a kernel',
     path: ['initrd'],
+  })
+  .refine((domain) => new Set(domain.disks.flatMap((disk) => (disk.target ? [disk.target] : []))).size === domain.disks.filter((disk) => disk.target).length, {
+    message: 'two disks have the same target',
+    path: ['disks'],
   });
 
 export type DomainInput = z.input<typeof domainSchema>;
-/** A validated definition; `uuid` is always set once stored. */
-export type DomainDefinition = z.output<typeof domainSchema> & { uuid: string };
+type ParsedDisk = z.output<typeof diskSchema>;
+export type DiskDefinition = ParsedDisk & { target: string };
+/** A validated definition; `uuid` and every disk's `target` are always set once stored. */
+export type DomainDefinition = Omit<z.output<typeof domainSchema>, 'disks'> & { uuid: string; disks: DiskDefinition[] };
+
+/** vda, vdb, … for virtio and hda, hdb, … for ide, skipping names already taken, as libvirt names them. */
+export function assignTargets(disks: ParsedDisk[]): DiskDefinition[] {
+  const taken = new Set(disks.flatMap((disk) => (disk.target ? [disk.target] : [])));
+  return disks.map((disk) => {
+    if (disk.target) return { ...disk, target: disk.target };
+    const prefix = disk.bus === 'ide' ? 'hd' : 'vd';
+    let index = 0;
+    while (taken.has(targetName(prefix, index))) index++;
+    const target = targetName(prefix, index);
+    taken.add(target);
+    return { ...disk, target };
+  });
+}
+
+/** a..z, then aa, ab, … (the kernel's own naming). */
+function targetName(prefix: string, index: number): string {
+  let suffix = '';
+  for (let n = index; n >= 0; n = Math.floor(n / 26) - 1) suffix = String.fromCharCode(97 + (n % 26)) + suffix;
+  return prefix + suffix;
+}
 
 /** Validates untrusted input (a file the operator wrote, or a definition received from another host). */
 export function parseDomain(input: unknown, source = 'domain definition'): DomainDefinition {
@@ -58,7 +93,7 @@ export function parseDomain(input: unknown, source = 'domain definition'): Domai
     const what = issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys.join('", "')}"` : issue.message;
     throw new VmigError('BAD_DOMAIN_FILE', `${source}: ${field && issue.code !== 'unrecognized_keys' ? `field "${field}" ` : ''}${what}`);
   }
-  return { ...result.data, uuid: result.data.uuid ?? randomUUID() };
+  return { ...result.data, uuid: result.data.uuid ?? randomUUID(), disks: assignTargets(result.data.disks) };
 }
 
 /** Parses the text of a domain file. */

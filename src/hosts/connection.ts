@@ -13,6 +13,21 @@ import type { HostUri } from './uri.js';
 /** How often the controller proves it is alive to each agent (the agent gives up after VMIG_AGENT_IDLE_TIMEOUT_MS). */
 const PING_INTERVAL_MS = 5_000;
 
+// Calls that run as long as the migration does, under their own deadlines (stall detection, Finish's timeout).
+const LONG_RUNNING = new Set(['migrate.perform', 'migrate.finish', 'recover.apply']);
+
+/**
+ * The deadline of an agent call: every call but the long-running ones, so that an agent stuck behind a QEMU cannot
+ * hang the controller. Longer than any bounded step of the agent (QEMU start 60 s, stop ~11 s, QMP 10 s), so the
+ * agent's own, more precise error arrives first. VMIG_RPC_TIMEOUT_MS overrides it.
+ */
+export function callDeadlineMs(method: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (LONG_RUNNING.has(method)) return undefined;
+  // The hello also waits for the agent's start-up (node on a loaded host): a deadline of its own.
+  if (method === 'hello') return 60_000;
+  return Number(env.VMIG_RPC_TIMEOUT_MS) || 120_000;
+}
+
 export type AgentHello = Result<'hello'>;
 
 export interface HostConnection {
@@ -63,7 +78,7 @@ export async function openAgentSession(options: {
   });
   let hello: AgentHello;
   try {
-    hello = checkResult('hello', await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label }), options.label);
+    hello = checkResult('hello', await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label }, callDeadlineMs('hello')), options.label);
   } catch (error) {
     await options.close().catch(() => undefined);
     if (error instanceof VmigError && error.code === 'PROTOCOL_MISMATCH') {
@@ -87,7 +102,7 @@ export async function openAgentSession(options: {
     hello,
     ssh: options.ssh,
     events,
-    call: typedCall((method, params) => rpc.call(method, params), options.label),
+    call: typedCall((method, params) => rpc.call(method, params, callDeadlineMs(method)), options.label),
     close: async () => {
       clearInterval(heartbeat);
       rpc.close();

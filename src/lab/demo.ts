@@ -3,7 +3,7 @@
 // Needs root (namespaces), QEMU, OpenSSH server and nasm: README's first command installs them.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseGuestStatus, STATUS_HMP } from './guest-status.js';
+import { parseGuestStatus, STATUS_HMP, type GuestStatus } from './guest-status.js';
 import { Lab, findRepoRoot } from './lab.js';
 
 const MEMORY_MIB = Number(process.env.VMIG_DEMO_MEMORY_MIB ?? 512);
@@ -13,12 +13,27 @@ function say(text: string): void {
   process.stderr.write(`\n\u001b[1m== ${text}\u001b[0m\n`);
 }
 
-async function guestLine(lab: Lab, host: string): Promise<string> {
+async function guestStatus(lab: Lab, host: string): Promise<GuestStatus | string> {
   const command = JSON.stringify({ execute: 'human-monitor-command', arguments: { 'command-line': STATUS_HMP } });
   const result = await lab.vmig(['-c', host, 'qemu-monitor-command', 'demo', command]);
   if (result.exitCode !== 0) return result.stderr.trim();
-  const status = parseGuestStatus((JSON.parse(result.stdout) as { return: string }).return);
+  return parseGuestStatus((JSON.parse(result.stdout) as { return: string }).return);
+}
+
+async function guestLine(lab: Lab, host: string): Promise<string> {
+  const status = await guestStatus(lab, host);
+  if (typeof status === 'string') return status;
   return `boot nonce ${status.bootNonce.toString(16)}, ${status.passes} verification passes, ${status.errors} errors`;
+}
+
+/** Until the guest has filled its RAM and verified it once (bounded: 120 polls, 2 minutes): then it only dirties 1 MiB per pass. */
+async function waitUntilRunning(lab: Lab): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (let poll = 0; poll < 120 && Date.now() < deadline; poll++) {
+    const status = await guestStatus(lab, 'h1');
+    if (typeof status !== 'string' && status.passes >= 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 async function main(): Promise<number> {
@@ -44,7 +59,7 @@ async function main(): Promise<number> {
       const code = await lab.vmigInteractive(args);
       if (code !== 0) return code;
     }
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await waitUntilRunning(lab);
     say(`guest on h1: ${await guestLine(lab, 'h1')}`);
     // The default transport (encrypted, chosen automatically); the cap stretches the copy so progress is visible.
     say('vmig -c h1 migrate demo h2 --dry-run   (checks both hosts, changes nothing)');

@@ -12,7 +12,8 @@
  *   ctl/state                           <host>/{sshd_config,ssh_host_ed25519_key,authorized_keys,sshd.log,home/,state/}
  * Each host runs its own /usr/sbin/sshd in its namespace. A session there
  * (ssh, or lab.exec) has PATH=<dir>/bin:<node dir>:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin,
- * VMIG_STATE_DIR=<dir>/<host>/state and HOME=<dir>/<host>/home (sshd SetEnv, see sshd.ts).
+ * VMIG_STATE_DIR=<dir>/<host>/state, HOME=<dir>/<host>/home and VMIG_INSTALL_DIR=<dir>/<host>/lib (where
+ * `vmig host install` puts its copy; sshd SetEnv, see sshd.ts). Hosts in `withoutVmig` lack <dir>/bin on their PATH.
  * The controller runs vmig with HOME=<dir>/home, VMIG_STATE_DIR=<dir>/ctl/state.
  * NB: the system `ssh` ignores $HOME (uses the passwd entry): pass `-F <home>/.ssh/config`.
  *
@@ -29,7 +30,7 @@ import { registerLab, unregisterLab } from './cleanup.js';
 import { keygen, knownHostsText, sshConfigText, writePrivate } from './keys.js';
 import { deleteNetns, deleteNetnsSync, killNetnsProcesses, killNetnsProcessesSync, netnsPids, sweepStaleLabs } from './netns.js';
 import { run, sleep, spawnProc, type ProcHandle, type RunResult } from './proc.js';
-import { sshdConfigText, startSshd, waitForSshd, type SshdProcess } from './sshd.js';
+import { sshdConfigText, startSshd, waitForSshd, withPrivateMount, type SshdProcess } from './sshd.js';
 import { findRepoRoot } from './repo.js';
 import { addMember, createSwitch, nftApply, setPort, tcpProbe } from './topology.js';
 
@@ -42,7 +43,11 @@ export interface LabOptions {
   /** Hosts whose PATH has no vmig (for `vmig host install`); every host installs into <its dir>/lib. */
   withoutVmig?: string[];
 }
-export interface LabHost { name: string; ns: string; ipv4: string; ipv6?: string; stateDir: string; dir: string; home: string; port: string }
+export interface LabHost {
+  name: string; ns: string; ipv4: string; ipv6?: string; stateDir: string; dir: string; home: string; port: string;
+  /** What this host sees at the lab's `privateDir` (its local disk): the backing directory, readable from the test. */
+  privateDir: string;
+}
 export interface LabRunOptions { env?: Record<string, string>; timeoutMs?: number; input?: string }
 export const CONTROLLER = 'controller';
 const RESERVED = new Set([CONTROLLER, 'ctl', 'sw', 'bin', 'home']);
@@ -60,6 +65,12 @@ export class Lab {
   readonly binDir: string;
   /** PATH used on every host and for the controller. */
   readonly path: string;
+  /**
+   * The same path on every host, holding different files on each (a host's local disk): each host's sshd, and so
+   * its agents and QEMUs, and each lab.exec run in a mount namespace of their own (`ip netns exec` makes one)
+   * where the host's `privateDir` is bind-mounted here. Outside the hosts it is an empty directory.
+   */
+  readonly privateDir: string;
   private readonly sshds = new Map<string, SshdProcess>();
   private readonly withoutVmig = new Set<string>();
   private readonly extraEnv = new Map<string, Record<string, string>>();
@@ -79,10 +90,11 @@ export class Lab {
     this.binDir = join(dir, 'bin');
     const nodeDir = dirname(process.execPath); // hosts' `#!/usr/bin/env node` must find the same node
     this.path = [...new Set([this.binDir, nodeDir, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'])].join(':');
+    this.privateDir = join(dir, 'private');
     hostNames.forEach((name, i) => {
       const hdir = join(dir, name);
       this.hosts[name] = { name, ns: `${id}-${name}`, ipv4: `${net}.${11 + i}`, ...(ipv6 ? { ipv6: `${net6}${11 + i}` } : {}),
-        dir: hdir, stateDir: join(hdir, 'state'), home: join(hdir, 'home'), port: `p${i + 1}` };
+        dir: hdir, stateDir: join(hdir, 'state'), home: join(hdir, 'home'), port: `p${i + 1}`, privateDir: join(hdir, 'private') };
     });
   }
 
@@ -121,6 +133,7 @@ export class Lab {
     await mkdir(sshDir, { recursive: true, mode: 0o700 });
     await mkdir(this.binDir);
     await mkdir(this.controllerStateDir, { recursive: true });
+    await mkdir(this.privateDir);
     // A symlink, not a copy: the CLI resolves its own modules relative to its real path.
     await symlink(join(this.repoRoot, 'bin', 'vmig'), join(this.binDir, 'vmig'));
     const clientKey = join(sshDir, 'id_ed25519');
@@ -128,6 +141,7 @@ export class Lab {
       keygen(clientKey, `vmig-lab-controller@${this.id}`),
       ...this.hostList.map(async (h) => {
         await mkdir(h.stateDir, { recursive: true });
+        await mkdir(h.privateDir, { recursive: true });
         await mkdir(h.home, { recursive: true, mode: 0o700 });
         return keygen(join(h.dir, 'ssh_host_ed25519_key'), `${h.name}@${this.id}`);
       }),
@@ -192,7 +206,7 @@ export class Lab {
     const h = this.host(name);
     const old = this.sshds.get(name);
     if (old && old.exitStatus() === null) return;
-    const sshd = startSshd(h.ns, join(h.dir, 'sshd_config'), join(h.dir, 'sshd.log'));
+    const sshd = startSshd(h.ns, join(h.dir, 'sshd_config'), join(h.dir, 'sshd.log'), { from: h.privateDir, to: this.privateDir });
     this.sshds.set(name, sshd);
     await waitForSshd(sshd, join(h.dir, 'sshd.log'), () => this.ssh(name, 'true', { timeoutMs: 8000 }));
   }
@@ -245,7 +259,9 @@ export class Lab {
   exec(name: string, cmd: string[], opts: LabRunOptions = {}): Promise<RunResult> {
     const env: NodeJS.ProcessEnv = name === CONTROLLER ? this.controllerEnv(opts.env)
       : { USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', LANG: 'C.UTF-8', ...this.hostEnvVars(this.host(name)), ...opts.env };
-    return run('ip', ['netns', 'exec', this.nsOf(name), ...cmd], { env, timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
+    // A host's command sees the host's private directory, as its sshd does (see privateDir).
+    const argv = name === CONTROLLER ? cmd : withPrivateMount({ from: this.host(name).privateDir, to: this.privateDir }, cmd);
+    return run('ip', ['netns', 'exec', this.nsOf(name), ...argv], { env, timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
   }
 
   /** Real OpenSSH client from the controller namespace: `ssh -F <config> <target> <command>`. */

@@ -71,14 +71,26 @@ export interface SshdProcess {
   exitStatus(): string | null;
 }
 
-export function startSshd(ns: string, configPath: string, logPath: string): SshdProcess {
+/** A directory bind-mounted over another inside the process's own mount namespace (`ip netns exec` creates one). */
+export interface PrivateMount {
+  from: string;
+  to: string;
+}
+
+/** argv that mounts `mount` privately, then execs `cmd` (same pid): the mount lives and dies with that namespace. */
+export function withPrivateMount(mount: PrivateMount, cmd: string[]): string[] {
+  return ['/bin/sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', mount.from, mount.to, ...cmd];
+}
+
+export function startSshd(ns: string, configPath: string, logPath: string, mount?: PrivateMount): SshdProcess {
   // Privilege-separation dir; normally created by the (unused) system service.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const log = openSync(logPath, 'a');
   let status: string | null = null;
   try {
-    // `ip netns exec` setns()es then execs sshd, so the child pid IS sshd.
-    const child = spawn('ip', ['netns', 'exec', ns, SSHD, '-D', '-e', '-f', configPath], {
+    // `ip netns exec` setns()es then execs sshd (through sh's exec with a private mount), so the child pid IS sshd.
+    const sshd = [SSHD, '-D', '-e', '-f', configPath];
+    const child = spawn('ip', ['netns', 'exec', ns, ...(mount ? withPrivateMount(mount, sshd) : sshd)], {
       stdio: ['ignore', log, log],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
     });

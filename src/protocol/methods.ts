@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { convergenceSchema } from '../qemu/convergence.js';
 import { cookieSchema, endpointSchema, TRANSPORT_REQUESTS } from '../transports/cookie.js';
 import { PROBE_TIMEOUT_MS } from '../transports/probe.js';
+import { nbdAddressSchema } from '../storage/exports.js';
+import { storageExposureSchema } from '../storage/incoming.js';
+import { diskCopySchema, sourceDiskSchema } from '../storage/plan.js';
 import { streamIdSchema } from '../transports/streams.js';
 import { jobIdSchema, migrationIdSchema } from './ids.js';
 import {
@@ -30,7 +33,7 @@ const portRange = z.tuple([z.number().int().min(1).max(65535), z.number().int().
 const tunnelSockets = z.object({ sockets: z.array(z.object({ path: z.string(), streams: z.array(streamIdSchema) })) });
 const cookieResult = z.object({ cookie: cookieSchema });
 const accel = z.enum(['kvm', 'tcg']);
-const begunResult = z.object({ definition: z.unknown(), accel, state: z.string(), persistent: z.boolean() });
+const begunResult = z.object({ definition: z.unknown(), accel, state: z.string(), persistent: z.boolean(), disks: z.array(sourceDiskSchema).optional() });
 /** Where this host would listen for a migration: flags, else host.toml, else defaults (as Prepare chooses). */
 const listenChoice = z.object({ portRange: portRange.optional(), listenAddress: z.string().optional() });
 const listenerId = z.object({ id: z.string() });
@@ -52,7 +55,10 @@ export const methods = {
   ping: { params: empty, result: empty },
 
   // Domain lifecycle (src/agent/domains.ts).
-  'domain.define': { params: z.object({ definition: z.unknown() }), result: z.object({ name: z.string(), uuid: z.string(), updated: z.boolean() }) },
+  'domain.define': {
+    params: z.object({ definition: z.unknown() }),
+    result: z.object({ name: z.string(), uuid: z.string(), updated: z.boolean(), warnings: z.array(z.string()).optional() }),
+  },
   'domain.undefine': { params: name, result: z.object({ name: z.string(), stillRunning: z.boolean() }) },
   'domain.start': { params: name.extend({ paused: z.boolean().optional() }), result: z.object({ name: z.string(), pid: z.number(), accel: z.string() }) },
   'domain.destroy': { params: name, result: z.object({ name: z.string() }) },
@@ -81,6 +87,14 @@ export const methods = {
       /** A stream that moves no byte for this long is declared dead and cancelled (slow progress alone never is). */
       stallTimeoutMs: z.number().int().min(1_000).default(30_000),
       convergence: convergenceSchema,
+      /** Storage migration: the disks to mirror before memory, and where the destination exports them on TCP (direct). */
+      storage: z
+        .object({
+          copies: z.array(diskCopySchema).min(1),
+          synchronousWrites: z.boolean().default(false),
+          nbd: nbdAddressSchema.optional(),
+        })
+        .optional(),
     }),
     result: migrationOutcomeSchema,
   },
@@ -106,8 +120,10 @@ export const methods = {
       portRange: portRange.optional(),
       /** Post-copy and multifd must be enabled on both sides before the stream starts. */
       convergence: convergenceSchema,
+      /** Storage migration: the images to create here and export to the source's mirrors. */
+      storage: z.object({ copies: z.array(diskCopySchema).min(1) }).optional(),
     }),
-    result: cookieResult,
+    result: cookieResult.extend({ storage: storageExposureSchema.optional() }),
   },
   'migrate.finish': {
     params: migrationId.extend({
@@ -169,7 +185,7 @@ export const methods = {
 
   // `vmig recover` (src/agent/recover.ts, src/agent/postcopy-recovery.ts).
   'recover.inspect': { params: name, result: hostViewSchema },
-  'recover.apply': { params: name.extend({ action: z.enum(['resume', 'retire', 'clear-lock']) }), result: z.object({ done: z.literal(true) }) },
+  'recover.apply': { params: name.extend({ action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) }), result: z.object({ done: z.literal(true) }) },
   'recover.postcopy-listen': {
     params: name.extend({ transport: z.enum(['direct', 'tls', 'ssh']), listenAddress: z.string().optional(), portRange: portRange.optional() }),
     result: cookieResult,

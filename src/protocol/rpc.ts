@@ -48,11 +48,23 @@ export class RpcConnection {
     return this.closed !== undefined;
   }
 
-  call<T = unknown>(method: string, params?: unknown): Promise<T> {
+  /** Calls `method`; with `timeoutMs`, a peer that has not answered by then fails the call (a late answer is dropped). */
+  call<T = unknown>(method: string, params?: unknown, timeoutMs?: number): Promise<T> {
     if (this.closed) return Promise.reject(this.closed);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const settled = <A>(action: (value: A) => void) => (value: A) => {
+        clearTimeout(timer);
+        action(value);
+      };
+      this.pending.set(id, { method, resolve: settled(resolve as (v: unknown) => void), reject: settled(reject) });
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new VmigError('AGENT_FAILED', `${this.options.peer} did not answer ${method} within ${Number((timeoutMs / 1000).toFixed(1))} s`));
+        }, timeoutMs);
+      }
       this.output.write(encodeLine({ id, method, params }));
     });
   }

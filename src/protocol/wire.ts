@@ -11,6 +11,8 @@ export const domainSummarySchema = z.object({
   uuid: z.string(),
   state: domainStateSchema,
   persistent: z.boolean(),
+  /** Why the state is unknown (a QEMU that did not answer in time). */
+  problem: z.string().optional(),
 });
 export type DomainSummary = z.infer<typeof domainSummarySchema>;
 
@@ -36,6 +38,8 @@ export const hostInfoSchema = z.object({
 });
 export type HostInfo = z.infer<typeof hostInfoSchema>;
 
+export const diskCopyProgressSchema = z.object({ target: z.string(), copiedBytes: z.number(), totalBytes: z.number(), ready: z.boolean() });
+
 /** QEMU's query-migrate turned into vmig's record (src/qemu/migration-stats.ts computes it). */
 export const migrationProgressSchema = z.object({
   status: z.string(),
@@ -47,6 +51,8 @@ export const migrationProgressSchema = z.object({
   dirtyRateBps: z.number(),
   expectedDowntimeMs: z.number().optional(),
   elapsedMs: z.number(),
+  /** Copied disks (storage migration); status "disks" while they copy before memory. */
+  disks: z.array(diskCopyProgressSchema).optional(),
 });
 
 export const migrationOutcomeSchema = z.object({
@@ -59,6 +65,8 @@ export const migrationOutcomeSchema = z.object({
   throughputBps: z.number(),
   sourceStopAt: z.number().optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
+  disks: z.array(diskCopyProgressSchema).optional(),
+  diskCopyMs: z.number().optional(),
 });
 
 export const lockHolderSchema = z.object({
@@ -101,6 +109,10 @@ export const hostViewSchema = z.object({
       ownerAlive: z.boolean(),
       /** QEMU's migration status on this side ("completed" on a destination that holds the full state). */
       migrationStatus: z.string(),
+      /** vmig disk mirrors still running on this QEMU (storage migration whose agent is gone). */
+      diskJobs: z.array(z.string()).optional(),
+      /** Images created here for this incoming guest: removed with it if it never took over. */
+      createdImages: z.array(z.string()).optional(),
     })
     .optional(),
   journal: journalEntrySchema.optional(),

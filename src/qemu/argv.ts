@@ -45,6 +45,9 @@ export function qemuArgv(domain: DomainDefinition, paths: LaunchPaths, options: 
       `format=${disk.format}`,
       `if=${disk.bus}`,
       `index=${index}`,
+      // Named, so that storage migration can address it: the BlockBackend by target, the format node by diskNode().
+      `id=${disk.target}`,
+      `node-name=${diskNode(disk.target)}`,
       // Shared storage must not be cached on the source, or the destination reads stale blocks after switch-over.
       'cache=none',
       ...(disk.readonly ? ['readonly=on'] : []),
@@ -59,3 +62,6 @@ export function qemuArgv(domain: DomainDefinition, paths: LaunchPaths, options: 
 
 /** QEMU's option parser splits on commas; a literal comma is written twice. */
 export const escapeOptionValue = (value: string): string => value.replaceAll(',', ',,');
+
+/** The QEMU node name of a disk's format layer (what is mirrored on a source and exported on a destination). */
+export const diskNode = (target: string): string => `vmig-${target}`;

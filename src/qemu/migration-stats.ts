@@ -31,6 +31,16 @@ export interface MigrationProgress {
   dirtyRateBps: number;
   expectedDowntimeMs?: number | undefined;
   elapsedMs: number;
+  /** Copied disks (storage migration): bytes mirrored so far per disk. Status "disks" while they copy before memory. */
+  disks?: DiskCopyProgress[];
+}
+
+export interface DiskCopyProgress {
+  target: string;
+  copiedBytes: number;
+  totalBytes: number;
+  /** Caught up: from now on each guest write is mirrored as it happens. */
+  ready: boolean;
 }
 
 export const TERMINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
@@ -73,6 +83,9 @@ export interface MigrationOutcome {
   sourceStopAt?: number;
   /** The source QEMU's query-migrate-parameters as the stream started (shown by `vmig migrate --verbose`). */
   parameters?: Record<string, unknown>;
+  /** Copied disks: bytes mirrored per disk, and how long the disk copy took before memory followed. */
+  disks?: DiskCopyProgress[];
+  diskCopyMs?: number;
 }
 
 export function toOutcome(reply: QueryMigrate): MigrationOutcome {

@@ -8,11 +8,13 @@ import { qmpOnce } from './qmp.js';
 
 export const qemuBinary = (env: NodeJS.ProcessEnv = process.env): string => env.VMIG_QEMU || 'qemu-system-x86_64';
 
-/** Launches QEMU and returns its pid once it has daemonized. */
-export async function launchQemu(argv: string[], pidFile: string, host: string): Promise<number> {
+/** Launches QEMU and returns its pid once it has daemonized. `log` receives QEMU's whole stderr when it fails. */
+export async function launchQemu(argv: string[], pidFile: string, host: string, log?: (line: string) => void): Promise<number> {
   const result = await execa(qemuBinary(), argv, { reject: false, timeout: 60_000, stdin: 'ignore', env: {}, extendEnv: true });
   if (result.exitCode !== 0 || result.failed) {
-    const detail = firstMeaningfulLine(String(result.stderr ?? '')) || result.shortMessage || `exit code ${result.exitCode}`;
+    const stderr = String(result.stderr ?? '');
+    for (const line of stderr.split('\n')) if (line.trim() !== '') log?.(`QEMU stderr: ${line}`);
+    const detail = qemuErrorText(stderr) || result.shortMessage || `exit code ${result.exitCode}`;
     throw new VmigError('QEMU_FAILED', `QEMU on ${host} failed to start: ${detail}`);
   }
   const pid = Number.parseInt((await readFile(pidFile, 'utf8')).trim(), 10);
@@ -20,11 +22,18 @@ export async function launchQemu(argv: string[], pidFile: string, host: string):
   return pid;
 }
 
-const firstMeaningfulLine = (text: string): string =>
-  text
+/**
+ * QEMU's error out of its stderr: the lines that are not warnings (under TCG it first warns about CPU features it
+ * cannot emulate), without the program-name prefix; only warnings if that is all there is.
+ */
+export function qemuErrorText(stderr: string): string {
+  const lines = stderr
     .split('\n')
-    .map((line) => line.replace(/^qemu-system-\w+: /, '').trim())
-    .find((line) => line.length > 0) ?? '';
+    .map((line) => line.replace(/^qemu(-system-\w+)?: /, '').trim())
+    .filter((line) => line.length > 0);
+  const errors = lines.filter((line) => !/^warning: /i.test(line));
+  return (errors.length > 0 ? errors : lines).join('; ');
+}
 
 /** Asks QEMU to quit over QMP, then escalates to signals: the instance is gone when this returns. */
 export async function stopQemu(pid: number, qmpSocket: string, marker: string): Promise<void> {

@@ -19,6 +19,19 @@ export class QmpCommandError extends Error {
   }
 }
 
+/** QEMU did not answer a command in time (a QEMU stuck on storage, or stopped, answers nothing). */
+export class QmpTimeoutError extends Error {
+  constructor(
+    readonly command: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`QEMU did not answer ${command} within ${formatSeconds(timeoutMs)}`);
+    this.name = 'QmpTimeoutError';
+  }
+}
+
+export const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
+
 interface Waiting {
   command: string;
   resolve: (value: unknown) => void;
@@ -38,11 +51,23 @@ export class QmpProtocol {
     private readonly onGreeting: () => void,
   ) {}
 
-  /** Sends a command; the promise settles with QEMU's `return` or a QmpCommandError. */
-  execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
+  /** Sends a command; settles with QEMU's `return`, a QmpCommandError, or a QmpTimeoutError after `timeoutMs` (0: none). */
+  execute(command: string, args?: Record<string, unknown>, timeoutMs = 0): Promise<unknown> {
     const id = `vmig-${this.nextId++}`;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { command, resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (action: () => void) => {
+        clearTimeout(timer);
+        action();
+      };
+      this.waiting.set(id, { command, resolve: (value) => settle(() => resolve(value)), reject: (error) => settle(() => reject(error)) });
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          // A late reply finds nobody waiting and is dropped.
+          this.waiting.delete(id);
+          reject(new QmpTimeoutError(command, timeoutMs));
+        }, timeoutMs);
+      }
       this.write(encodeLine(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id }));
     });
   }

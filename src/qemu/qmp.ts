@@ -1,12 +1,20 @@
 // A QMP client over QEMU's unix socket: connect, negotiate capabilities, execute, listen to events.
 import { createConnection, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
-import { QmpProtocol, type QmpEvent } from './qmp-protocol.js';
+import { QmpProtocol, QmpTimeoutError, type QmpEvent } from './qmp-protocol.js';
 
 export interface QmpConnectOptions {
   /** QEMU serves one client per monitor socket; a second client waits, so waiting is bounded. */
   timeoutMs?: number;
+  /** The deadline of each command (default qmpCommandTimeoutMs()); 0: none. */
+  commandTimeoutMs?: number;
 }
+
+/**
+ * Every QMP command has a deadline: a QEMU stuck on storage answers nothing, and a caller must not wait forever.
+ * QMP commands return at once (long work runs as jobs and events), so 10 s is generous; VMIG_QMP_TIMEOUT_MS overrides.
+ */
+export const qmpCommandTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => Number(env.VMIG_QMP_TIMEOUT_MS) || 10_000;
 
 export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   private closed = false;
@@ -14,6 +22,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   private constructor(
     private readonly socket: Socket,
     private readonly protocol: QmpProtocol,
+    private readonly commandTimeoutMs: number,
   ) {
     super();
   }
@@ -25,14 +34,15 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
       let client: QmpClient | undefined;
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`QEMU monitor ${path} did not answer within ${timeoutMs} ms (busy with another client?)`));
+        // No greeting: stopped or stuck, or busy with another client.
+        reject(new QmpTimeoutError('the connection', timeoutMs));
       }, timeoutMs);
       const protocol = new QmpProtocol(
         (text) => socket.write(text),
         (event) => client?.emit('event', event),
         () => {
           protocol
-            .execute('qmp_capabilities')
+            .execute('qmp_capabilities', undefined, timeoutMs)
             .then(() => {
               clearTimeout(timer);
               resolve(client!);
@@ -44,7 +54,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
             });
         },
       );
-      client = new QmpClient(socket, protocol);
+      client = new QmpClient(socket, protocol, options.commandTimeoutMs ?? qmpCommandTimeoutMs());
       socket.on('data', (chunk: Buffer) => {
         try {
           protocol.receive(chunk);
@@ -70,10 +80,10 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
     return this.closed;
   }
 
-  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
     // A command on a closed socket would otherwise wait forever for its reply.
     if (this.closed) return Promise.reject(new Error(`QEMU monitor connection closed (${command})`));
-    return this.protocol.execute(command, args) as Promise<T>;
+    return this.protocol.execute(command, args, options.timeoutMs ?? this.commandTimeoutMs) as Promise<T>;
   }
 
   /** Resolves on the first event matching `predicate`, or rejects after `timeoutMs` / when the socket closes. */
@@ -108,9 +118,16 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   }
 }
 
-/** Connects, runs one command, disconnects. */
+/** Connects, runs one command, disconnects; `timeoutMs` bounds each of the two steps. */
 export async function qmpOnce<T = unknown>(path: string, command: string, args?: Record<string, unknown>, timeoutMs = 5_000): Promise<T> {
-  const client = await QmpClient.connect(path, { timeoutMs });
+  let client: QmpClient;
+  try {
+    client = await QmpClient.connect(path, { timeoutMs, commandTimeoutMs: timeoutMs });
+  } catch (error) {
+    // Name the command the caller asked for, not the handshake.
+    if (error instanceof QmpTimeoutError) throw new QmpTimeoutError(command, timeoutMs);
+    throw error;
+  }
   try {
     return await client.execute<T>(command, args);
   } finally {

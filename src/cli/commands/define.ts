@@ -17,6 +17,7 @@ const define: Action = async (globals, [file]) => {
   parseDomainFile(text, file!);
   const raw = JSON.parse(text) as Record<string, unknown>;
   const result = await withHost(globals, (host) => host.call('domain.define', { definition: raw }));
+  for (const warning of result.warnings ?? []) output.warn(warning);
   if (globals.json) output.event(result);
   else output.result(`Domain ${result.name} ${result.updated ? 'updated' : 'defined'} (uuid ${result.uuid})`);
 };

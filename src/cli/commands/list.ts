@@ -5,6 +5,8 @@ import type { Action } from '../program.js';
 const list: Action = async (globals, _args, options) => {
   const output = new Output(globals);
   const rows = await withHost(globals, (host) => host.call('domain.list', { all: options.all === true }));
+  // The other guests are still listed; the one whose QEMU did not answer is "unknown", and why is said here.
+  for (const row of rows) if (row.problem) output.warn(row.problem);
   if (globals.json) {
     output.result(JSON.stringify(rows));
     return;

@@ -5,7 +5,9 @@ import { VmigError, isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { migrationSettings, type MigrationSettings } from '../../config/resolve.js';
-import { type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
+import { postcopyEnabled, type ConvergenceOptions, type TimeoutAction } from '../../qemu/convergence.js';
+import { DISK_TARGET_PATTERN } from '../../domain/definition.js';
+import { checkStorageFlags, copiesStorage, parseStorageMap, type StorageOptions } from '../../storage/plan.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import { Output, formatBytes, formatDuration, type GlobalOptions } from '../output.js';
@@ -76,6 +78,24 @@ export function migrationConvergence(options: Record<string, unknown>, defaults:
   );
 }
 
+/** --copy-storage-*, --migrate-disks, --storage-map: checked before connecting anywhere (the disks are checked after Begin). */
+export function storageOptions(options: Record<string, unknown>): StorageOptions {
+  const migrateDisks = options.migrateDisks === undefined ? undefined : String(options.migrateDisks).split(',').map((target) => target.trim());
+  for (const target of migrateDisks ?? []) {
+    if (!DISK_TARGET_PATTERN.test(target)) throw new VmigError('USAGE', `--migrate-disks takes disk targets such as vda,vdb, not "${target}"`);
+  }
+  const storageMap = parseStorageMap(Array.isArray(options.storageMap) ? options.storageMap.map(String) : []);
+  const storage: StorageOptions = {
+    ...(options.copyStorageAll === true ? { copyAll: true } : {}),
+    ...(options.copyStorageInc === true ? { copyInc: true } : {}),
+    ...(migrateDisks ? { migrateDisks } : {}),
+    ...(options.copyStorageSynchronousWrites === true ? { synchronousWrites: true } : {}),
+    ...(storageMap.length > 0 ? { storageMap } : {}),
+  };
+  checkStorageFlags(storage);
+  return storage;
+}
+
 const migrateCommand: Action = async (globals, [name, dest], options) => {
   assertDomainName(name!);
   // Checked before connecting anywhere: bad input changes nothing.
@@ -98,6 +118,10 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
   });
   const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
+  const storage = storageOptions(options);
+  if (copiesStorage(storage) && postcopyEnabled(convergence)) {
+    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+  }
   if (options.dryRun === true) {
     const { runDryRun } = await import('./migrate-dry-run.js');
     await runDryRun(globals, { domain: name!, dest: dest!, intent, ...(listenAddress ? { listenAddress } : {}), ...(portRange ? { portRange } : {}) });
@@ -112,7 +136,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   } };
   const started = Date.now();
   if (globals.json) output.event({ type: 'start', time: new Date().toISOString(), domain: name!, source: globals.connect, destination: dest!, transport: intent.request } satisfies StartEvent);
-  if (intent.request === 'direct') reporter.warning('the direct transport sends guest memory unencrypted and unauthenticated over the network');
+  if (intent.request === 'direct') reporter.warning(`the direct transport sends guest memory${copiesStorage(storage) ? ' and disks' : ''} unencrypted and unauthenticated over the network`);
 
   const abort = new AbortController();
   let interrupts = 0;
@@ -157,6 +181,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         ...(listenAddress ? { listenAddress } : {}),
         ...(portRange ? { portRange } : {}),
         signal: abort.signal,
+        ...(copiesStorage(storage) ? { storage } : {}),
       },
       reporter,
     );
@@ -211,12 +236,13 @@ function report(output: Output, globals: GlobalOptions, result: MigrateResult, s
       // QMP event times (ms since the epoch) of the guest's pause on the source and its resume on the destination.
       sourceStopAt: outcome.sourceStopAt,
       destinationResumeAt: result.destinationResumeAt,
+      ...(outcome.disks ? { disks: outcome.disks, diskCopyMs: outcome.diskCopyMs } : {}),
       ...(globals.verbose ? { phaseTimingsMs, ...(outcome.parameters ? { qemuParameters: outcome.parameters } : {}) } : {}),
     } satisfies ResultEvent);
     return;
   }
   output.result(
-    `Migrated ${result.domain} to ${destination} over ${result.transport}${result.encrypted ? '' : ' (unencrypted)'}: ${formatDuration(result.totalTimeMs)} total, downtime ${outcome.downtimeMs} ms, ${formatBytes(outcome.transferredBytes)} in ${outcome.passes} passes (${formatBytes(outcome.throughputBps)}/s)${result.state === 'paused' ? ', left paused' : ''}`,
+    `Migrated ${result.domain} to ${destination} over ${result.transport}${result.encrypted ? '' : ' (unencrypted)'}: ${formatDuration(result.totalTimeMs)} total, downtime ${outcome.downtimeMs} ms, ${formatBytes(outcome.transferredBytes)} in ${outcome.passes} passes (${formatBytes(outcome.throughputBps)}/s)${outcome.disks ? `, disks ${outcome.disks.map((disk) => `${disk.target} ${formatBytes(disk.copiedBytes)}`).join(', ')} in ${formatDuration(outcome.diskCopyMs ?? 0)}` : ''}${result.state === 'paused' ? ', left paused' : ''}`,
   );
   if (globals.verbose) {
     output.verbose(`phase timings: ${timings.map(({ phase, ms }) => `${phase} ${formatDuration(ms)}`).join(', ')}`);

@@ -170,4 +170,15 @@ describe('RpcConnection', () => {
     await controller.call('destroy');
     expect(served).toEqual(['destroy']);
   });
+  it('fails a call the peer does not answer within its deadline, naming peer and method; a late answer is dropped', async () => {
+    let release!: () => void;
+    let calls = 0;
+    const { controller } = pair({ 'domain.list': () => (++calls === 1 ? new Promise((resolve) => (release = () => resolve(['late']))) : Promise.resolve([])) });
+    const started = Date.now();
+    const error = await rejection(controller.call('domain.list', {}, 200));
+    expect(error).toMatchObject({ code: 'AGENT_FAILED', message: 'h1 did not answer domain.list within 0.2 s' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    release();
+    await expect(controller.call('domain.list', {}, 2_000)).resolves.toEqual([]);
+  });
 });

@@ -72,3 +72,17 @@ describe('QmpProtocol', () => {
     await expect(b).rejects.toBe(closed);
   });
 });
+
+describe('qemuErrorText', () => {
+  it("shows QEMU's error, not the TCG warnings before it", async () => {
+    const { qemuErrorText } = await import('../../../src/qemu/process.js');
+    const stderr = "qemu-system-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]\nqemu: invalid kernel header\n";
+    expect(qemuErrorText(stderr)).toBe('invalid kernel header');
+    expect(qemuErrorText("qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\nqemu-system-x86_64: -drive file=/x: Could not open '/x': No such file or directory\n")).toBe(
+      "-drive file=/x: Could not open '/x': No such file or directory",
+    );
+    // Only warnings: better those than nothing.
+    expect(qemuErrorText('qemu-system-x86_64: warning: something odd\n')).toBe('warning: something odd');
+    expect(qemuErrorText('')).toBe('');
+  });
+});
