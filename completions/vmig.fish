@@ -95,7 +95,7 @@ complete -c vmig -n "__fish_seen_subcommand_from migrate" -l compressed -d 'send
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l timeout -x -d 'act when the copy has not finished after this long (s)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l timeout-action -x -a 'abort suspend postcopy' -d 'what to do at --timeout'
 complete -c vmig -n "__fish_seen_subcommand_from migrate" -l listen-address -x -d 'address the destination listens on'
-complete -c vmig -n "__fish_seen_subcommand_from migrate" -l copy-storage-all -d 'copy local disks too (NBD + block mirror)'
+complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l copy-storage-all -d 'copy local disks too (NBD + block mirror)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate" -l copy-storage-inc -d 'copy only the top qcow2 layer of local disks'
 complete -c vmig -n "__fish_seen_subcommand_from migrate" -l migrate-disks -x -d 'copy just these disks (comma-separated targets)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate" -l copy-storage-synchronous-writes -d 'guest writes complete only once mirrored'

@@ -115,6 +115,7 @@ _vmig() {
             '--exclude[leave guests matching these globs]:patterns:' \
             '--dry-run[print the plan, change nothing]' \
             '--abort[ask the running evacuation to start no new migrations]' \
+            '--copy-storage-all[copy each guest'"'"'s local disks too]' \
             '--stall-timeout[give up when no data moves for this long (s)]:seconds:' \
             '--downtime-steps[raise the allowed downtime in N steps]:steps:' \
             '--auto-converge[throttle the vCPUs until the copy converges]' \

@@ -73,7 +73,8 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const definition = await readDefinition(context, name);
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
       // The same check Prepare makes, before anything is started: a missing file is bad input, not a QEMU failure.
-      const [missing] = await missingPaths(definition);
+      // (A running domain is reported as running, not as lacking a file it no longer needs.)
+      const [missing] = (await instances.find(name)) ? [] : await missingPaths(definition);
       if (missing !== undefined) throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${missing}, which domain ${name} needs`);
       const instance = await instances.start(definition, { paused });
       return { name, pid: instance.pid, accel: instance.accel };

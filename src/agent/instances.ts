@@ -157,7 +157,13 @@ export class Instances {
       return { state: toDomainState(status.status), qemuStatus: status.status };
     } catch (error) {
       // Said, not swallowed: a QEMU that does not answer (stuck on storage, stopped) needs an operator.
-      const why = error instanceof QmpTimeoutError ? `did not answer query-status within ${formatSeconds(error.timeoutMs)}` : `query-status failed: ${(error as Error).message}`;
+      // EAGAIN: the monitor's accept queue is full of earlier attempts that a stuck QEMU never took.
+      const why =
+        error instanceof QmpTimeoutError
+          ? `did not answer query-status within ${formatSeconds(error.timeoutMs)}`
+          : (error as NodeJS.ErrnoException).code === 'EAGAIN'
+            ? 'did not answer query-status (its monitor accepts no connections: stuck or stopped)'
+            : `query-status failed: ${(error as Error).message}`;
       return { state: 'unknown', qemuStatus: 'unreachable', problem: `QEMU of ${instance.definition.name} on ${this.hostLabel} ${why}` };
     }
   }

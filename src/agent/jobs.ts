@@ -4,6 +4,7 @@
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { outgoingStatus, toProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import { isMirrorJob, type BlockJob } from '../storage/mirror.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { sleep } from '../util/fs.js';
 import type { HandlerGroup } from '../protocol/table.js';
@@ -48,16 +49,19 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
     async 'job.info'({ name }): Promise<JobInfo> {
       const instance = await running(name);
       const holder = await job(name);
-      const [reply, parameters] = await Promise.all([
+      const [reply, parameters, jobs] = await Promise.all([
         qmp<QueryMigrate>(instance, 'query-migrate'),
         qmp<{ 'max-bandwidth'?: number; 'downtime-limit'?: number }>(instance, 'query-migrate-parameters'),
+        qmp<BlockJob[]>(instance, 'query-block-jobs').catch(() => [] as BlockJob[]),
       ]);
+      const disks = jobs.filter((entry) => isMirrorJob(entry.device)).map((entry) => ({ target: entry.device.slice('vmig-mirror-'.length), copiedBytes: entry.offset, totalBytes: entry.len, ready: entry.ready }));
       return {
         name,
         active: holder !== undefined,
         ...(holder ? { job: holder } : {}),
         // A guest that arrived by migration reports that one as "completed": not a job of its own.
         ...(outgoingStatus(reply) !== 'none' ? { progress: toProgress(reply) } : {}),
+        ...(disks.length > 0 ? { disks } : {}),
         parameters: { maxBandwidthBps: parameters['max-bandwidth'] ?? 0, downtimeLimitMs: parameters['downtime-limit'] ?? 0 },
       };
     },
@@ -78,6 +82,13 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
         if (current.phase === 'performing') {
           const { status } = await qmp<QueryMigrate>(instance, 'query-migrate');
           if (status && IN_FLIGHT.has(status)) break;
+          // Copied disks go first: while they copy there is no memory stream yet, only the mirrors to stop.
+          const mirrors = (await qmp<BlockJob[]>(instance, 'query-block-jobs')).filter((entry) => isMirrorJob(entry.device));
+          if (mirrors.length > 0) {
+            for (const mirror of mirrors) await qmp(instance, 'block-job-cancel', { device: mirror.device, force: true }).catch(() => undefined);
+            context.log(`job ${holder.migrationId} of ${name}: disk copies cancelled by domjobabort`);
+            return { name, migrationId: holder.migrationId, cancelled: true };
+          }
         }
         if (Date.now() > deadline) throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} did not start its stream within ${ABORT_WAIT_MS / 1000} s; nothing was cancelled`);
         await sleep(200);

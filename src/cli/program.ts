@@ -173,6 +173,7 @@ Examples:
     .option('--timeout <seconds>', 'act (see --timeout-action) on a guest whose copy has not finished after this long')
     .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (the guest stays, the evacuation reports it), suspend, postcopy').choices(['abort', 'suspend', 'postcopy']))
     .option('--port-range <from-to>', 'migration ports on the destinations (default 49152-49215)')
+    .option('--copy-storage-all', "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual", false)
     .addHelpText(
       'after',
       `

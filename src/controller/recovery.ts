@@ -19,6 +19,10 @@ const stoppedAfterMigration = (view: HostView): boolean => view.instance?.qemuSt
 /** Past the post-copy switch-over and not completed: the guest's memory is split between the two QEMUs. */
 const inPostcopy = (view: HostView): boolean => view.instance?.migrationStatus.startsWith('postcopy') === true;
 
+/** Storage migration: mirrors of an interrupted migration still running on the source are stopped (it keeps its disks). */
+const diskJobSteps = (source: HostView): RecoveryStep[] =>
+  source.instance?.diskJobs?.length ? [{ host: 'source', action: 'cancel-disk-jobs', why: `disk copies of an interrupted migration (${source.instance.diskJobs.join(', ')})` }] : [];
+
 export function planRecovery(source: HostView, destination: HostView, domain: string): RecoveryPlan {
   const busy = [source, destination].find((view) => view.lock?.alive || view.instance?.ownerAlive);
   if (busy) {
@@ -59,7 +63,7 @@ export function planRecovery(source: HostView, destination: HostView, domain: st
   if (running(source)) {
     const steps: RecoveryStep[] = [
       ...(destination.instance ? [{ host: 'destination', action: 'retire', why: `leftover receiving QEMU; ${domain} runs on ${source.host}` } as RecoveryStep] : []),
-      ...(source.instance?.diskJobs?.length ? [{ host: 'source', action: 'cancel-disk-jobs', why: `disk copies of an interrupted migration (${source.instance.diskJobs.join(', ')})` } as RecoveryStep] : []),
+      ...diskJobSteps(source),
     ];
     return { kind: steps.length || staleLocks.length ? 'resolved' : 'nothing-to-do', runsOn: 'source', steps: [...steps, ...staleLocks], summary: `${domain} runs on ${source.host}` };
   }
@@ -75,6 +79,7 @@ export function planRecovery(source: HostView, destination: HostView, domain: st
   if (source.instance) {
     const steps: RecoveryStep[] = [
       ...(destination.instance ? [{ host: 'destination', action: 'retire', why: 'incomplete receiving QEMU' } as RecoveryStep] : []),
+      ...diskJobSteps(source),
       ...(stoppedAfterMigration(source) ? [{ host: 'source', action: 'resume', why: 'the destination never took over' } as RecoveryStep] : []),
     ];
     const paused = !stoppedAfterMigration(source);

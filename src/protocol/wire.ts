@@ -84,6 +84,8 @@ export const jobInfoSchema = z.object({
   job: lockHolderSchema.extend({ phase: z.string() }).optional(),
   /** QEMU's view of the stream (stale from an earlier migration when no job is active). */
   progress: migrationProgressSchema.optional(),
+  /** Storage migration: vmig's disk mirrors on this QEMU, bytes copied per disk. */
+  disks: z.array(diskCopyProgressSchema).optional(),
   parameters: z.object({ maxBandwidthBps: z.number(), downtimeLimitMs: z.number() }).optional(),
 });
 export type JobInfo = z.infer<typeof jobInfoSchema>;

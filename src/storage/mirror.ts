@@ -75,12 +75,19 @@ export interface MirrorOptions {
 export class Mirrors {
   private started: string[] = [];
   private attached: string[] = [];
+  /** Jobs cancelled from outside (domjobabort through the user monitor), told apart from a broken copy. */
+  private readonly cancelledOutside = new Set<string>();
+  private cancelling = false;
 
   constructor(
     private readonly qmp: QmpClient,
     private readonly copies: DiskCopy[],
     private readonly addressOf: (target: string) => NbdAddress,
-  ) {}
+  ) {
+    qmp.on('event', (event) => {
+      if (event.event === 'BLOCK_JOB_CANCELLED' && !this.cancelling) this.cancelledOutside.add(String(event.data?.device));
+    });
+  }
 
   get targets(): string[] {
     return this.copies.map((copy) => copy.target);
@@ -117,6 +124,7 @@ export class Mirrors {
     const jobs = await this.jobs();
     return this.started.map((target) => {
       const job = jobs.find((entry) => entry.device === mirrorJobId(target));
+      if (!job && this.cancelledOutside.has(mirrorJobId(target))) throw new VmigError('MIGRATION_ABORTED', `the copy of disk ${target} was cancelled`);
       if (!job) throw new VmigError('MIGRATION_FAILED', `the copy of disk ${target} stopped (its NBD connection to the destination failed)`);
       if (job['io-status'] && job['io-status'] !== 'ok') throw new VmigError('MIGRATION_FAILED', `the copy of disk ${target} failed: ${job['io-status']} writing to the destination`);
       return { target, copied: job.offset, total: job.len, ready: job.ready };
@@ -125,6 +133,7 @@ export class Mirrors {
 
   /** At the switch-over (guest paused): let each READY mirror drain and end without pivoting, then detach. */
   async complete(timeoutMs = 60_000): Promise<void> {
+    this.cancelling = true;
     for (const target of this.started) await this.qmp.execute('block-job-cancel', { device: mirrorJobId(target) });
     await this.waitGone(timeoutMs, 'complete');
     this.started = [];
@@ -133,6 +142,7 @@ export class Mirrors {
 
   /** Stops every mirror at once (the copy is abandoned) and detaches the NBD clients. */
   async cancel(): Promise<void> {
+    this.cancelling = true;
     for (const target of this.started) await this.qmp.execute('block-job-cancel', { device: mirrorJobId(target), force: true }).catch(() => undefined);
     await this.waitGone(10_000, 'cancel').catch(() => undefined);
     this.started = [];

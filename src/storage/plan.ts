@@ -46,6 +46,8 @@ export interface StorageOptions {
   /** Active mirror (copy-mode write-blocking). */
   synchronousWrites?: boolean;
   storageMap?: StorageMapping[];
+  /** Evacuate: a guest without a disk to copy simply migrates (instead of being refused). */
+  whereLocal?: boolean;
 }
 
 /** Room for qcow2 metadata and rounding, per copied disk. */
@@ -100,6 +102,7 @@ export function planStorage(domain: string, disks: SourceDisk[], options: Storag
     const marked = disks.filter((disk) => disk.shared === false);
     chosen = marked.length > 0 ? marked : disks.filter((disk) => disk.shared !== true);
   }
+  if (chosen.length === 0 && options.whereLocal) return [];
   if (chosen.length === 0) throw new VmigError('USAGE', `${domain} has no disk to copy (${disks.length === 0 ? 'it has no disks' : 'every disk is marked shared'})`);
   const copies = chosen.map((disk): DiskCopy => {
     const sync = options.copyInc ? 'top' : 'full';

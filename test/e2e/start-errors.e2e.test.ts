@@ -70,24 +70,29 @@ describe('start errors and deadlines', () => {
     const [pid] = await qemuPids(lab, 'h1');
     expect(pid).toBeGreaterThan(0);
     process.kill(pid!, 'SIGSTOP');
+    // A stopped QEMU never accepts its monitor connections: each attempt waits out its deadline while the accept
+    // queue has room, later ones are refused at once (EAGAIN). Either way the error names host, guest and command.
+    const stuck = /QEMU of g1 on h1 did not answer query-status( within 3 s| \(its monitor accepts no connections: stuck or stopped\))$/;
     try {
+      // The controller's own deadline on agent calls (VMIG_RPC_TIMEOUT_MS), shorter here than the agent's 3 s.
       let started = Date.now();
+      const bounded = await lab.vmig(['-c', 'h1', 'list'], { env: { VMIG_RPC_TIMEOUT_MS: '1000' }, timeoutMs: 60_000 });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expectCleanFailure(bounded, 1, /^vmig: error: h1 did not answer domain\.list within 1 s$/);
+
+      started = Date.now();
       const listed = await lab.vmig(['-c', 'h1', 'list'], { timeoutMs: 60_000 });
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(listed.exitCode, listed.stderr).toBe(0);
-      expect(listed.stderr).toBe('warning: QEMU of g1 on h1 did not answer query-status within 3 s\n');
+      expect(listed.stderr.trim().split('\n')).toHaveLength(1);
+      expect(listed.stderr).toMatch(/^warning: /);
+      expect(listed.stderr.trim()).toMatch(stuck);
       expect(listed.stdout).toMatch(/^g1 .* unknown /m);
 
       started = Date.now();
       const info = await lab.vmig(['-c', 'h1', 'dominfo', 'g1'], { timeoutMs: 60_000 });
       expect(Date.now() - started).toBeLessThan(15_000);
-      expectCleanFailure(info, 1, /^vmig: error: QEMU of g1 on h1 did not answer query-status within 3 s$/);
-
-      // The controller's own deadline on agent calls (VMIG_RPC_TIMEOUT_MS), shorter here than the agent's 3 s.
-      started = Date.now();
-      const bounded = await lab.vmig(['-c', 'h1', 'list'], { env: { VMIG_RPC_TIMEOUT_MS: '1000' }, timeoutMs: 60_000 });
-      expect(Date.now() - started).toBeLessThan(15_000);
-      expectCleanFailure(bounded, 1, /^vmig: error: h1 did not answer domain\.list within 1 s$/);
+      expectCleanFailure(info, 1, new RegExp(`^vmig: error: ${stuck.source}`));
     } finally {
       process.kill(pid!, 'SIGCONT');
     }

@@ -140,7 +140,7 @@ describe('storage migration', () => {
       }
     });
     const log = await readFile(join(lab.hosts.h2!.stateDir, 'agent.log'), 'utf8');
-    expect(log).toMatch(/tls tunnel of migration \S+\/disk-vda: .* authenticated/);
+    expect(log).toMatch(/tls stream disk-vda of migration \S+: .* authenticated/);
   });
 
   it('ssh: a guest with a local raw disk moves over the SSH relay', async () => {

@@ -28,6 +28,9 @@ export function describeJob(info: JobInfo): string {
       ['Expected downtime', progress.expectedDowntimeMs === undefined ? undefined : `${progress.expectedDowntimeMs} ms`],
     );
   }
+  for (const disk of info.disks ?? []) {
+    lines.push([`Disk ${disk.target}`, `${formatBytes(disk.copiedBytes)} of ${formatBytes(disk.totalBytes)} copied${disk.ready ? ', mirroring each write' : ''}`]);
+  }
   if (parameters) {
     const cap = parameters.maxBandwidthBps >= Number.MAX_SAFE_INTEGER / 2 ? 'none' : `${formatBytes(parameters.maxBandwidthBps)}/s`;
     lines.push(['Bandwidth cap', cap], ['Max downtime', `${parameters.downtimeLimitMs} ms`]);

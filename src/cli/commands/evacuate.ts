@@ -50,6 +50,8 @@ export function migrationOptionsFor(globals: GlobalOptions, options: Record<stri
       ...(Object.keys(convergence).length > 0 ? { convergence } : {}),
       ...(ports ? { portRange: ports } : {}),
       ...(defaults.migrationAddress ? { listenAddress: defaults.migrationAddress } : {}),
+      // Per guest: its local disks go along; a guest on shared storage only moves its memory.
+      ...(options.copyStorageAll === true ? { storage: { copyAll: true, whereLocal: true } } : {}),
     };
   };
 }

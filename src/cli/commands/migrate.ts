@@ -122,6 +122,10 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   if (copiesStorage(storage) && postcopyEnabled(convergence)) {
     throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
   }
+  if (options.dryRun === true && copiesStorage(storage)) {
+    // The dry run checks that the destination has the guest's files; copied disks are created there instead.
+    throw new VmigError('USAGE', '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts');
+  }
   if (options.dryRun === true) {
     const { runDryRun } = await import('./migrate-dry-run.js');
     await runDryRun(globals, { domain: name!, dest: dest!, intent, ...(listenAddress ? { listenAddress } : {}), ...(portRange ? { portRange } : {}) });

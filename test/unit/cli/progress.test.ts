@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeProgress } from '../../../src/cli/progress.js';
+import { describeLive, describeProgress, liveLabel } from '../../../src/cli/progress.js';
 import type { MigrationProgress } from '../../../src/qemu/migration-stats.js';
 
 const progress = (overrides: Partial<MigrationProgress> = {}): MigrationProgress => ({
@@ -20,6 +20,14 @@ describe('describeProgress', () => {
     expect(describeProgress(progress())).toBe(
       'pass 3, 200.0 MiB sent, 32.0 MiB left in this pass, 80.0 MiB/s, dirtying 4.0 MiB/s, expected downtime 312 ms, ~400 ms for this pass',
     );
+  });
+
+  it('while copied disks copy before memory: disks copied / total, then memory', () => {
+    const GiB = 1024 ** 3;
+    const disks = progress({ status: 'disks', pass: 0, disks: [{ target: 'vda', copiedBytes: 1.5 * GiB, totalBytes: 4 * GiB, ready: false }, { target: 'vdb', copiedBytes: 2 * GiB, totalBytes: 2 * GiB, ready: true }] });
+    expect(describeProgress(disks)).toBe('disks 3.50 / 6.00 GiB (vda 1.50/4.00, vdb ready), then memory');
+    expect(describeLive(disks)).toBe('disks 3.50 / 6.00 GiB (vda 1.50/4.00, vdb ready), then memory');
+    expect(liveLabel('perform', disks)).toBe('copying disks');
   });
 
   it('starts at pass 1 and omits what is not known yet', () => {

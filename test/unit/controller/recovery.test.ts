@@ -6,6 +6,14 @@ const view = (host: string, instance?: HostView['instance'], extra: Partial<Host
 const qemu = (qemuStatus: string, more: Partial<NonNullable<HostView['instance']>> = {}) => ({ qemuStatus, ownerAlive: false, migrationStatus: 'none', ...more });
 
 describe('planRecovery', () => {
+  it('stops disk mirrors left on the source by an interrupted storage migration, and retires the incomplete destination', () => {
+    const plan = planRecovery(view('h1', qemu('running', { diskJobs: ['vmig-mirror-vda'] })), view('h2', qemu('inmigrate', { incomingMigrationId: 'm', createdImages: ['/srv/vda.img'] })), 'g');
+    expect(plan).toMatchObject({ kind: 'resolved', runsOn: 'source' });
+    expect(plan.steps.map((step) => `${step.host}:${step.action}`)).toEqual(['destination:retire', 'source:cancel-disk-jobs']);
+    const paused = planRecovery(view('h1', qemu('paused', { diskJobs: ['vmig-mirror-vdb'] })), view('h2'), 'g');
+    expect(paused.steps.map((step) => `${step.host}:${step.action}`)).toEqual(['source:cancel-disk-jobs']);
+  });
+
   it('never chooses between two running copies', () => {
     const plan = planRecovery(view('h1', qemu('running')), view('h2', qemu('running')), 'g');
     expect(plan.kind).toBe('conflict');
