@@ -1,4 +1,5 @@
 // Everything an agent's handlers share for one controller session.
+import type { EventData, EventName } from '../protocol/methods.js';
 import type { Instances } from './instances.js';
 import type { Journal } from './journal.js';
 import type { Locks } from './locks.js';
@@ -14,6 +15,6 @@ export interface AgentContext {
   hostId: string;
   /** The local address the controller's SSH connection arrived on: what a source can most likely reach. */
   arrivalAddress: string | undefined;
-  emit(event: string, data: unknown): void;
+  emit<E extends EventName>(event: E, data: EventData<E>): void;
   log(message: string): void;
 }

@@ -1,56 +1,31 @@
 // Destination-side phases: Prepare (start the receiving QEMU paused, open the endpoint, mint the cookie),
 // Finish (check the complete state arrived, resume), and Abort (remove the receiving QEMU).
 import { access, constants } from 'node:fs/promises';
-import { z } from 'zod';
 import { parseDomain, requiredPaths } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { migrationIdSchema } from '../protocol/ids.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { convergenceSchema, destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
-import { describeCookie, TRANSPORT_REQUESTS } from '../transports/cookie.js';
+import { afterPostcopyResume, beforeResume, type IncomingState, type IncomingVerdict } from '../qemu/incoming-policy.js';
+import { destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
+import { describeCookie } from '../transports/cookie.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import type { AgentContext } from './context.js';
 import { writeDefinition } from './domains.js';
 import { loadHostConfig, type HostConfig } from './host-config.js';
-import { runCleanups, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
+import { runCleanups, transition, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
 import { readFile } from 'node:fs/promises';
-import { diskCopySchema, destinationDisks } from '../storage/plan.js';
+import { destinationDisks } from '../storage/plan.js';
 import { createImages, checkImages, deleteImages } from '../storage/images.js';
 import { nbdSocketPath, stopExports } from '../storage/exports.js';
 import { diskStream } from '../transports/streams.js';
 import { exportDisks } from '../storage/incoming.js';
 import type { Instance } from './instances.js';
 
-const prepareParams = z.object({
-  migrationId: migrationIdSchema,
-  definition: z.unknown(),
-  accel: z.enum(['kvm', 'tcg']),
-  peer: z.string(),
-  transport: z.enum(TRANSPORT_REQUESTS),
-  listenAddress: z.string().optional(),
-  portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
-  /** Post-copy and multifd must be enabled on both sides before the stream starts. */
-  convergence: convergenceSchema,
-  /** Storage migration: the images to create here and export to the source's mirrors. */
-  storage: z.object({ copies: z.array(diskCopySchema).min(1) }).optional(),
-});
-const finishParams = z.object({
-  migrationId: migrationIdSchema,
-  suspend: z.boolean().default(false),
-  persistent: z.boolean().default(false),
-  timeoutMs: z.number().int().min(1000).default(60_000),
-  /**
-   * Called as soon as the source switched to post-copy: resume at once (the point of post-copy), then stay
-   * until the last page arrived. No deadline for that part: the source's stall detection watches the stream.
-   */
-  postcopy: z.boolean().default(false),
-});
-const idParams = z.object({ migrationId: migrationIdSchema });
-const selectParams = z.object({ migrationId: migrationIdSchema, transport: z.enum(['tls', 'ssh']) });
+export type DestinationMethod = 'migrate.prepare' | 'migrate.finish' | 'migrate.postcopy-pause' | 'migrate.select-transport' | 'migrate.abort';
 
 /** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
 /** `copied`: disk paths a storage migration creates here (so they need not exist yet). */
@@ -77,7 +52,7 @@ export async function checkHostCanRun(context: AgentContext, definition: ReturnT
   }
 }
 
-export function destinationHandlers(context: AgentContext, registry: MigrationRegistry) {
+export function destinationHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<DestinationMethod> {
   const { instances } = context;
 
   function destinationMigration(migrationId: string): DestinationMigration {
@@ -87,8 +62,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
   }
 
   return {
-    async 'migrate.prepare'(params: unknown) {
-      const options = prepareParams.parse(params);
+    async 'migrate.prepare'(options) {
       const received = parseDomain(options.definition, 'definition received from the source');
       const copies = options.storage?.copies ?? [];
       // Copied disks run here from their destination paths (the same, or mapped by --storage-map).
@@ -122,8 +96,9 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}), ...(copies.length > 0 && options.transport !== 'direct' ? { streams: copies.map((copy) => ({ id: diskStream(copy.target), socket: nbdSocketPath(instance.paths.dir) })) } : {}) });
         const cleanups: DestinationMigration['cleanups'] = [() => closeEnds(ends)];
         const storage = copies.length > 0 ? await exportDisks({ qmp, copies, transport: options.transport, instanceDir: instance.paths.dir, listenHost, portRange }) : undefined;
-        registry.add({ role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups, createdImages: images.created, exportedDisks: copies.map((copy) => copy.target) });
-        await context.journal.record({ migrationId: options.migrationId, role: 'destination', domain: definition.name, peer: options.peer, phase: 'prepared', ...(images.created.length > 0 ? { detail: `created ${images.created.join(', ')}` } : {}) });
+        const migration: DestinationMigration = { role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups, createdImages: images.created, exportedDisks: copies.map((copy) => copy.target) };
+        registry.add(migration);
+        await transition(context, migration, 'prepared', images.created.length > 0 ? `created ${images.created.join(', ')}` : undefined);
         context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}${copies.length > 0 ? `, exporting disks ${copies.map((copy) => copy.target).join(', ')}` : ''}`);
         return { cookie, ...(storage ? { storage: storage.exposed } : {}) };
       } catch (error) {
@@ -135,33 +110,28 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       }
     },
 
-    async 'migrate.finish'(params: unknown) {
-      const options = finishParams.parse(params);
+    async 'migrate.finish'(options) {
       const migration = destinationMigration(options.migrationId);
       const { qmp } = migration;
-      const where = `${migration.name} on ${context.host}`;
+      const policy = { where: `${migration.name} on ${context.host}`, postcopy: options.postcopy, timeoutMs: options.timeoutMs };
       const deadline = Date.now() + options.timeoutMs;
-      const incoming = async () => {
-        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${where} exited before it held the complete state`);
+      const incoming = async (): Promise<IncomingState> => {
+        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${policy.where} exited before it held the complete state`);
         const reply = await qmp.execute<QueryMigrate>('query-migrate');
         const status = await qmp.execute<{ status: string }>('query-status');
-        return { migration: reply.status ?? 'none', run: status.status, reply };
+        return { migration: reply.status ?? 'none', run: status.status, ...(reply['error-desc'] !== undefined ? { errorDesc: reply['error-desc'] } : {}) };
       };
-      const brokenPostcopy = (state: { migration: string; reply: QueryMigrate }) =>
-        new VmigError('NEEDS_RECOVERY', `the post-copy stream into ${where} broke (${state.reply['error-desc'] ?? state.migration}); the guest's memory is split between both hosts`);
+      const settle = (verdict: IncomingVerdict): boolean => {
+        if (verdict.kind === 'fail') throw new VmigError(verdict.code, verdict.message);
+        return verdict.kind === 'ready';
+      };
       // The source reported completion (or post-copy); the destination may take a moment more to load the device state.
-      // "inmigrate" turns into "paused" once QEMU has loaded it, in post-copy before the last page arrives.
       for (;;) {
         // Woken by QEMU's own MIGRATION event (sent once the state is loaded): every ms here is guest downtime.
         // Listening before the query, so that an event sent during it is not missed. The short timeout covers
         // the post-copy run command, which changes the run state without an event.
         const wake = qmp.waitForEvent((event) => event.event === 'MIGRATION', 50).catch(() => undefined);
-        const state = await incoming();
-        if (state.migration === 'completed' && state.run !== 'inmigrate') break;
-        if (options.postcopy && state.migration === 'postcopy-active' && state.run !== 'inmigrate') break;
-        if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed')) throw brokenPostcopy(state);
-        if (state.migration === 'failed') throw new VmigError('MIGRATION_FAILED', `the incoming stream of ${where} failed: ${state.reply['error-desc'] ?? 'no reason given'}`);
-        if (Date.now() > deadline) throw new VmigError(options.postcopy ? 'NEEDS_RECOVERY' : 'MIGRATION_FAILED', `the incoming stream of ${where} did not ${options.postcopy ? 'switch to post-copy' : 'complete'} within ${options.timeoutMs} ms`);
+        if (settle(beforeResume(await incoming(), policy, Date.now() > deadline))) break;
         await wake;
       }
       // The source's mirrors completed before its switch-over: nothing may write into the guest's disks from outside now.
@@ -176,35 +146,28 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       }
       if (options.postcopy) {
         // The guest runs here now and fetches missing pages from the source: wait for the last one.
-        for (;;) {
-          const state = await incoming();
-          if (state.migration === 'completed') break;
-          if (state.migration !== 'postcopy-active') throw brokenPostcopy(state);
+        while (!settle(afterPostcopyResume(await incoming(), policy))) {
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
         }
       }
-      migration.phase = 'finished';
       migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined, createdImages: undefined });
-      await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'finished' });
+      await transition(context, migration, 'finished');
       if (options.persistent) await writeDefinition(context, migration.instance.definition);
       await runCleanups(migration);
       qmp.close();
-      migration.phase = 'done';
       registry.delete(migration.migrationId);
-      return { name: migration.name, state: options.suspend ? 'paused' : 'running', ...(resumedAt !== undefined ? { resumedAt } : {}) };
+      return { name: migration.name, state: options.suspend ? ('paused' as const) : ('running' as const), ...(resumedAt !== undefined ? { resumedAt } : {}) };
     },
 
     /** The source lost the post-copy stream: pause this side too, so that `vmig recover` can resume it. */
-    async 'migrate.postcopy-pause'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.postcopy-pause'({ migrationId }) {
       const migration = destinationMigration(migrationId);
       if (!migration.qmp.isClosed) await pausePostcopy(migration.qmp);
       return {};
     },
 
     /** `auto`: the controller picked a transport; the other listener closes before any stream starts. */
-    async 'migrate.select-transport'(params: unknown) {
-      const { migrationId, transport } = selectParams.parse(params);
+    async 'migrate.select-transport'({ migrationId, transport }) {
       const migration = destinationMigration(migrationId);
       if (migration.cookie.transport !== 'auto' && migration.cookie.transport !== transport) {
         throw new VmigError('INTERNAL', `migration ${migrationId} was prepared for ${migration.cookie.transport}, not ${transport}`);
@@ -216,8 +179,7 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
     },
 
     /** Removes the receiving QEMU: the guest stays (or goes back) on the source. */
-    async 'migrate.abort'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.abort'({ migrationId }) {
       const migration = registry.get(migrationId);
       if (!migration || migration.role !== 'destination') return { removed: false };
       await abortDestination(context, registry, migration);
@@ -233,9 +195,8 @@ export async function abortDestination(context: AgentContext, registry: Migratio
   if (instance?.incomingMigrationId === migration.migrationId) await context.instances.stop(instance);
   // Only what this migration created, and only once no QEMU of ours holds it open.
   if (!instance || instance.incomingMigrationId === migration.migrationId) await deleteImages(migration.createdImages ?? []);
-  migration.phase = 'done';
+  await transition(context, migration, 'aborted');
   registry.delete(migration.migrationId);
-  await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'aborted' });
 }
 
 /** The controller vanished: an incomplete incoming guest is removed; a complete one is held paused for `vmig recover`. */
@@ -250,7 +211,7 @@ export async function abandonDestination(context: AgentContext, registry: Migrat
   }
   if (complete) {
     context.log(`controller gone after the stream of ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'destination', domain: migration.name, peer: migration.peer, phase: 'held' });
+    await transition(context, migration, 'held', 'controller gone');
     migration.qmp.close();
     return;
   }

@@ -1,39 +1,17 @@
 // Agent handlers for the domain lifecycle: define, undefine, start, destroy, list, dominfo, monitor passthrough.
 import { readdir, readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { assertDomainName, parseDomain, type DomainDefinition } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { QmpCommandError } from '../qemu/qmp-protocol.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
+import type { HandlerGroup } from '../protocol/table.js';
+import type { DomainInfo, DomainSummary } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { missingPaths } from './host-paths.js';
-import type { DomainState } from './instances.js';
 
-export interface DomainSummary {
-  name: string;
-  uuid: string;
-  state: DomainState;
-  persistent: boolean;
-  /** Why the state is unknown (a QEMU that did not answer in time). */
-  problem?: string;
-}
-
-export interface DomainInfo extends DomainSummary {
-  memoryMiB: number;
-  vcpus: number;
-  machine: string;
-  accel: string;
-  pid?: number;
-  startedAt?: string;
-  qemuStatus?: string;
-}
-
-const nameParams = z.object({ name: z.string() });
-
-function parseName(params: unknown): string {
-  const { name } = nameParams.parse(params);
+function checkedName({ name }: { name: string }): string {
   assertDomainName(name);
   return name;
 }
@@ -55,14 +33,16 @@ async function definedNames(context: AgentContext): Promise<string[]> {
   }
 }
 
-export function domainHandlers(context: AgentContext) {
+export type DomainMethod = 'domain.define' | 'domain.undefine' | 'domain.start' | 'domain.destroy' | 'domain.list' | 'domain.info' | 'domain.definition' | 'domain.monitor' | 'host.info';
+
+export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod> {
   const { instances } = context;
 
   return {
-    async 'domain.define'(params: unknown) {
-      const definition = parseDomain((params as { definition?: unknown })?.definition);
+    async 'domain.define'(params) {
+      const definition = parseDomain(params.definition);
       const existing = await readDefinition(context, definition.name);
-      if (existing && existing.uuid !== definition.uuid && (params as { definition: { uuid?: string } }).definition.uuid !== undefined) {
+      if (existing && existing.uuid !== definition.uuid && (params.definition as { uuid?: string }).uuid !== undefined) {
         throw new VmigError('DOMAIN_EXISTS', `domain ${definition.name} is already defined on ${context.host} with uuid ${existing.uuid}`);
       }
       // Redefining keeps the uuid: a guest's identity must not change because its file was edited.
@@ -78,8 +58,8 @@ export function domainHandlers(context: AgentContext) {
       return { name: stored.name, uuid: stored.uuid, updated: existing !== undefined, warnings };
     },
 
-    async 'domain.undefine'(params: unknown) {
-      const name = parseName(params);
+    async 'domain.undefine'(params) {
+      const name = checkedName(params);
       const definition = await readDefinition(context, name);
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
       await unlinkIfPresent(context.state.definitionPath(name));
@@ -87,9 +67,9 @@ export function domainHandlers(context: AgentContext) {
       return { name, stillRunning: running !== undefined };
     },
 
-    async 'domain.start'(params: unknown) {
-      const name = parseName(params);
-      const paused = (params as { paused?: boolean }).paused === true;
+    async 'domain.start'(params) {
+      const name = checkedName(params);
+      const paused = params.paused === true;
       const definition = await readDefinition(context, name);
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
       // The same check Prepare makes, before anything is started: a missing file is bad input, not a QEMU failure.
@@ -100,8 +80,8 @@ export function domainHandlers(context: AgentContext) {
       return { name, pid: instance.pid, accel: instance.accel };
     },
 
-    async 'domain.destroy'(params: unknown) {
-      const name = parseName(params);
+    async 'domain.destroy'(params) {
+      const name = checkedName(params);
       const instance = await instances.find(name);
       if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
       if (await context.locks.heldBy(name)) {
@@ -111,8 +91,8 @@ export function domainHandlers(context: AgentContext) {
       return { name };
     },
 
-    async 'domain.list'(params: unknown) {
-      const all = (params as { all?: boolean } | undefined)?.all === true;
+    async 'domain.list'(params) {
+      const all = params.all === true;
       const running = await instances.all();
       const persistentNames = new Set(await definedNames(context));
       const rows: DomainSummary[] = [];
@@ -130,8 +110,8 @@ export function domainHandlers(context: AgentContext) {
       return rows.sort((a, b) => a.name.localeCompare(b.name));
     },
 
-    async 'domain.info'(params: unknown): Promise<DomainInfo> {
-      const name = parseName(params);
+    async 'domain.info'(params): Promise<DomainInfo> {
+      const name = checkedName(params);
       const instance = await instances.find(name);
       const definition = instance?.definition ?? (await readDefinition(context, name));
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined or running on ${context.host}`);
@@ -143,17 +123,17 @@ export function domainHandlers(context: AgentContext) {
       return { ...base, state, accel: instance.accel, pid: instance.pid, startedAt: instance.startedAt, qemuStatus };
     },
 
-    async 'domain.definition'(params: unknown) {
-      const name = parseName(params);
+    async 'domain.definition'(params) {
+      const name = checkedName(params);
       const instance = await instances.find(name);
       const definition = instance?.definition ?? (await readDefinition(context, name));
       if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined on ${context.host}`);
       return definition;
     },
 
-    async 'domain.monitor'(params: unknown) {
-      const { command } = z.object({ name: z.string(), command: z.string() }).parse(params);
-      const name = parseName(params);
+    async 'domain.monitor'(params) {
+      const { command } = params;
+      const name = checkedName(params);
       let parsed: { execute?: unknown; arguments?: unknown };
       try {
         parsed = JSON.parse(command) as typeof parsed;

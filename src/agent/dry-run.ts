@@ -1,24 +1,20 @@
 // `vmig migrate --dry-run`, agent side: the checks of Begin (source) and Prepare (destination) without their
 // effects: no lock, no journal entry, no QEMU. The controller adds the port and the transport probe.
-import { z } from 'zod';
 import { assertDomainName, parseDomain } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import type { AgentContext } from './context.js';
 import { checkHostCanRun } from './destination.js';
 import { readDefinition } from './domains.js';
 import { loadHostConfig } from './host-config.js';
 
-const beginParams = z.object({ name: z.string() });
-const prepareParams = z.object({ definition: z.unknown(), accel: z.enum(['kvm', 'tcg']) });
-
-export function dryRunHandlers(context: AgentContext) {
+export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry-begin' | 'migrate.dry-prepare'> {
   const { instances, locks } = context;
   return {
     /** Begin's checks: the domain runs here, is not itself arriving, and no migration holds its lock. */
-    async 'migrate.dry-begin'(params: unknown) {
-      const { name } = beginParams.parse(params);
+    async 'migrate.dry-begin'({ name }) {
       assertDomainName(name);
       const instance = await instances.find(name);
       if (!instance) {
@@ -34,8 +30,7 @@ export function dryRunHandlers(context: AgentContext) {
     },
 
     /** Prepare's checks: the definition is valid here, its files exist, memory fits, the name and uuid are free, QEMU and the accelerator are there. */
-    async 'migrate.dry-prepare'(params: unknown) {
-      const options = prepareParams.parse(params);
+    async 'migrate.dry-prepare'(options) {
       const definition = parseDomain(options.definition, 'definition received from the source');
       const config = await loadHostConfig();
       await checkHostCanRun(context, definition, config);

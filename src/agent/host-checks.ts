@@ -5,21 +5,18 @@ import { mkdtemp, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { VmigError } from '../errors.js';
 import { fail, judgeDisk, judgeMemory, judgeStateDir, pass, warn, type CheckResult, type DirFacts } from '../hostcheck/checks.js';
 import { probeKvm, qemuBinary, qemuVersion } from '../qemu/process.js';
 import type { Endpoint } from '../transports/cookie.js';
 import { DEFAULT_PORT_RANGE, bindInRange } from '../transports/ports.js';
 import { probeTcp } from '../transports/probe.js';
+import type { ParsedParams } from '../protocol/methods.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import type { AgentContext } from './context.js';
 import { DEFAULT_HOST_CONFIG, loadHostConfig, type HostConfig } from './host-config.js';
 
 const LISTENER_LIFETIME_MS = 60_000;
-const port = z.number().int().min(1).max(65535);
-const rangeParams = z.object({ portRange: z.tuple([port, port]).optional(), listenAddress: z.string().optional() }).default({});
-const idParams = z.object({ id: z.string() });
-const probeParams = z.object({ endpoint: z.object({ host: z.string(), port }), timeoutMs: z.number().int().min(100).max(10_000).optional() });
 
 async function dirFacts(path: string): Promise<DirFacts> {
   try {
@@ -42,7 +39,9 @@ async function memAvailableBytes(): Promise<number> {
   return Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
 }
 
-export function hostCheckHandlers(context: AgentContext) {
+export type HostCheckMethod = 'host.check' | 'host.listen' | 'host.listen-unix' | 'host.unlisten' | 'host.probe-tcp';
+
+export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGroup<HostCheckMethod>; closeAll(): Promise<void> } {
   const listeners = new Map<string, { server: Server; timer: NodeJS.Timeout; dir?: string }>();
   let nextId = 1;
 
@@ -65,8 +64,7 @@ export function hostCheckHandlers(context: AgentContext) {
     return id;
   }
 
-  async function checks(params: unknown): Promise<CheckResult[]> {
-    const options = rangeParams.parse(params ?? {});
+  async function checks(options: ParsedParams<'host.check'>): Promise<CheckResult[]> {
     const results: CheckResult[] = [];
     const qemu = await qemuVersion();
     results.push(
@@ -119,14 +117,13 @@ export function hostCheckHandlers(context: AgentContext) {
     return results;
   }
 
-  const handlers = {
-    async 'host.check'(params: unknown) {
+  const handlers: HandlerGroup<HostCheckMethod> = {
+    async 'host.check'(params) {
       return { checks: await checks(params), node: process.version };
     },
 
     /** Listens on the migration address, on a free port of the range, as Prepare would. */
-    async 'host.listen'(params: unknown) {
-      const options = rangeParams.parse(params ?? {});
+    async 'host.listen'(options) {
       const config = await loadHostConfig();
       const host = migrationAddress(context, config, options.listenAddress);
       const range = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
@@ -159,14 +156,13 @@ export function hostCheckHandlers(context: AgentContext) {
       return { id: keep(server, dir), path };
     },
 
-    async 'host.unlisten'(params: unknown) {
-      await close(idParams.parse(params).id);
+    async 'host.unlisten'({ id }) {
+      await close(id);
       return {};
     },
 
     /** From this host: does a TCP connection to the endpoint open? */
-    async 'host.probe-tcp'(params: unknown) {
-      const { endpoint, timeoutMs } = probeParams.parse(params);
+    async 'host.probe-tcp'({ endpoint, timeoutMs }) {
       return probeTcp(endpoint, timeoutMs);
     },
   };

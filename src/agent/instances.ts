@@ -9,6 +9,7 @@ import { formatSeconds, QmpTimeoutError } from '../qemu/qmp-protocol.js';
 import { ensureDir, readJsonOrUndefined, unlinkIfPresent, writeFileDurable } from '../util/fs.js';
 import { identityAlive, pidRunsWith, processIdentity } from '../util/process.js';
 import { LockFile } from './lock-file.js';
+import type { DomainState } from '../protocol/wire.js';
 import type { StateDir } from './state.js';
 import { readdir } from 'node:fs/promises';
 
@@ -42,7 +43,6 @@ export interface Instance extends InstanceRecord {
   paths: ReturnType<StateDir['instancePaths']>;
 }
 
-export type DomainState = 'running' | 'paused' | 'incoming' | 'migrating' | 'shut off' | 'unknown';
 
 function ownerFields(): Pick<InstanceRecord, 'ownerAgentPid' | 'ownerAgentStartTime' | 'ownerBootId'> {
   const self = processIdentity();

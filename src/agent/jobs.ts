@@ -1,41 +1,26 @@
 // Job control from any controller: domjobinfo, domjobabort, migrate-setspeed, migrate-setmaxdowntime.
 // The migrating agent (another process, maybe another controller's) holds QEMU's agent monitor, so these
 // go through the domain's *user* monitor. The lock file says who runs the job; the journal says how far it got.
-import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { outgoingStatus, toProgress, type DiskCopyProgress, type MigrationProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import { outgoingStatus, toProgress, type QueryMigrate } from '../qemu/migration-stats.js';
 import { isMirrorJob, type BlockJob } from '../storage/mirror.js';
 import { qmpOnce } from '../qemu/qmp.js';
 import { sleep } from '../util/fs.js';
+import type { HandlerGroup } from '../protocol/table.js';
+import { phaseInfo } from '../protocol/phases.js';
+import type { JobInfo } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import type { Instance } from './instances.js';
 import type { LockHolder } from './locks.js';
+import { UNLIMITED_BANDWIDTH } from './perform.js';
 
 /** QEMU statuses in which a stream is in flight and migrate_cancel stops it. */
 const IN_FLIGHT = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
 /** How long domjobabort waits for a job still in Begin/Prepare to start its stream. */
 const ABORT_WAIT_MS = 30_000;
-/** QEMU's "no cap" (the perform handler sets the same). */
-const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
 
-export interface JobInfo {
-  name: string;
-  /** Whether a migration job of this domain is running on this host. */
-  active: boolean;
-  job?: LockHolder & { phase: string };
-  /** QEMU's view of the stream (stale from an earlier migration when no job is active). */
-  progress?: MigrationProgress;
-  /** Storage migration: vmig's disk mirrors on this QEMU, bytes copied per disk. */
-  disks?: DiskCopyProgress[];
-  parameters?: { maxBandwidthBps: number; downtimeLimitMs: number };
-}
-
-const nameParams = z.object({ name: z.string() });
-const speedParams = z.object({ name: z.string(), bandwidthMiBs: z.number().int().min(0) });
-const downtimeParams = z.object({ name: z.string(), maxDowntimeMs: z.number().int().min(1).max(2_000_000) });
-
-export function jobHandlers(context: AgentContext) {
+export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'job.abort' | 'job.setSpeed' | 'job.setMaxDowntime'> {
   const qmp = <T>(instance: Instance, command: string, args?: Record<string, unknown>) => qmpOnce<T>(instance.paths.userQmpSocket, command, args, 5_000);
 
   async function running(name: string): Promise<Instance> {
@@ -61,8 +46,7 @@ export function jobHandlers(context: AgentContext) {
   }
 
   return {
-    async 'job.info'(params: unknown): Promise<JobInfo> {
-      const { name } = nameParams.parse(params);
+    async 'job.info'({ name }): Promise<JobInfo> {
       const instance = await running(name);
       const holder = await job(name);
       const [reply, parameters, jobs] = await Promise.all([
@@ -83,15 +67,16 @@ export function jobHandlers(context: AgentContext) {
     },
 
     /** Cancels the stream; the migrating agent's perform loop sees "cancelled", restores the source and its controller rolls back. */
-    async 'job.abort'(params: unknown) {
-      const { name } = nameParams.parse(params);
+    async 'job.abort'({ name }) {
       const { instance, holder } = await requireJob(name);
       // A job still in Begin/Prepare has no stream to cancel yet: wait (bounded) until it starts or ends.
       const deadline = Date.now() + ABORT_WAIT_MS;
       for (;;) {
         const current = await job(name);
         if (!current || current.migrationId !== holder.migrationId) return { name, migrationId: holder.migrationId, cancelled: false, detail: 'the job ended on its own' };
-        if (current.phase === 'completed' || current.phase === 'finished' || current.phase === 'held') {
+        const phase = phaseInfo(current.phase);
+        // Once the guest is sent it cannot be stopped; a source job that ended (confirmed) releases its lock next.
+        if (phase?.sent && !(phase.final && phase.role === 'source')) {
           throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} has already sent the whole guest and is switching over; it can no longer be cancelled`);
         }
         if (current.phase === 'performing') {
@@ -113,15 +98,13 @@ export function jobHandlers(context: AgentContext) {
       return { name, migrationId: holder.migrationId, cancelled: true };
     },
 
-    async 'job.setSpeed'(params: unknown) {
-      const { name, bandwidthMiBs } = speedParams.parse(params);
+    async 'job.setSpeed'({ name, bandwidthMiBs }) {
       const { instance, holder } = await requireJob(name);
       await qmp(instance, 'migrate-set-parameters', { 'max-bandwidth': bandwidthMiBs > 0 ? bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH });
       return { name, migrationId: holder.migrationId, bandwidthMiBs };
     },
 
-    async 'job.setMaxDowntime'(params: unknown) {
-      const { name, maxDowntimeMs } = downtimeParams.parse(params);
+    async 'job.setMaxDowntime'({ name, maxDowntimeMs }) {
       const { instance, holder } = await requireJob(name);
       await qmp(instance, 'migrate-set-parameters', { 'downtime-limit': maxDowntimeMs });
       return { name, migrationId: holder.migrationId, maxDowntimeMs };

@@ -1,21 +1,13 @@
 // A small fsync'd record of each migration's phases on each host, so that after a crash `vmig recover`
 // knows what this host last did instead of guessing.
 import { readdir } from 'node:fs/promises';
+import type { MigrationPhase } from '../protocol/phases.js';
 import { readJsonOrUndefined, writeFileDurable } from '../util/fs.js';
 import { MIGRATION_ID_PATTERN } from '../protocol/ids.js';
 import type { StateDir } from './state.js';
 
-export type JournalPhase =
-  | 'begun'
-  | 'prepared'
-  | 'performing'
-  | 'completed'
-  | 'finished'
-  | 'confirmed'
-  | 'cancelled'
-  | 'aborted'
-  | 'resumed'
-  | 'held';
+/** The phases are src/protocol/phases.ts's, stored by name. */
+export type JournalPhase = MigrationPhase;
 
 export interface JournalEntry {
   migrationId: string;

@@ -3,25 +3,17 @@
 import { appendFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { VmigError } from '../errors.js';
-import { PROTOCOL_VERSION, type HelloParams, type HelloResult } from '../protocol/messages.js';
-import { RpcConnection, type Handler } from '../protocol/rpc.js';
-import { qemuVersion } from '../qemu/process.js';
-import { VERSION } from '../version.js';
+import { RpcConnection } from '../protocol/rpc.js';
+import { dispatchTable } from '../protocol/table.js';
 import type { AgentContext } from './context.js';
-import { abandonDestination, destinationHandlers } from './destination.js';
-import { domainHandlers } from './domains.js';
-import { dryRunHandlers } from './dry-run.js';
+import { abandonDestination } from './destination.js';
+import { agentHandlers } from './handlers.js';
 import { hostCheckHandlers } from './host-checks.js';
-import { evacuationHandlers } from './host-lock.js';
 import { Instances } from './instances.js';
-import { jobHandlers } from './jobs.js';
 import { Journal } from './journal.js';
 import { Locks } from './locks.js';
 import { MigrationRegistry } from './migration-state.js';
-import { postcopyRecoveryHandlers } from './postcopy-recovery.js';
-import { recoverHandlers } from './recover.js';
-import { abandonSource, sourceHandlers } from './source.js';
+import { abandonSource } from './source.js';
 import { StateDir } from './state.js';
 
 /** SSH_CONNECTION is "client_ip client_port server_ip server_port": the server_ip is where the controller reached us. */
@@ -54,41 +46,8 @@ export async function runAgent(): Promise<void> {
     log,
   };
 
-  const hello: Handler = async (params) => {
-    const { protocol, label } = (params ?? {}) as Partial<HelloParams>;
-    // Name this host in messages the way the operator named it (namespaces and clones share a hostname).
-    if (typeof label === 'string' && label.length > 0 && label.length < 256) context.host = label;
-    if (protocol !== PROTOCOL_VERSION) {
-      throw new VmigError('PROTOCOL_MISMATCH', `vmig ${VERSION} on ${context.host} speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${String(protocol)}; install the same vmig version on both`);
-    }
-    await state.ensure();
-    context.hostId = await state.hostId();
-    const result: HelloResult & { hostId: string; qemu: string } = {
-      protocol: PROTOCOL_VERSION,
-      version: VERSION,
-      hostname: hostname(),
-      pid: process.pid,
-      stateDir: state.root,
-      hostId: context.hostId,
-      qemu: await qemuVersion(),
-    };
-    return result;
-  };
-
   const hostChecks = hostCheckHandlers(context);
-  const handlers: Record<string, Handler> = {
-    hello,
-    ...(hostChecks.handlers as Record<string, Handler>),
-    ...(dryRunHandlers(context) as Record<string, Handler>),
-    ping: async () => ({}),
-    ...(domainHandlers(context) as Record<string, Handler>),
-    ...(sourceHandlers(context, registry) as Record<string, Handler>),
-    ...(destinationHandlers(context, registry) as Record<string, Handler>),
-    ...(jobHandlers(context) as Record<string, Handler>),
-    ...(evacuationHandlers(context) as Record<string, Handler>),
-    ...(recoverHandlers(context) as Record<string, Handler>),
-    ...(postcopyRecoveryHandlers(context) as Record<string, Handler>),
-  };
+  const handlers = dispatchTable(agentHandlers(context, registry, hostChecks.handlers));
 
   // Once the controller's channel is gone, writes to it fail with EPIPE: that must not kill the agent
   // before it has put its migrations in a safe state (the log file still records everything).

@@ -1,17 +1,25 @@
-// The migrations this agent process is part of, so that it can act alone when its controller vanishes.
+// The migrations this agent process is part of, so that it can act alone when its controller vanishes,
+// and transition(): the one way a migration changes phase here.
+import type { MigrationPhase } from '../protocol/phases.js';
 import type { QmpClient } from '../qemu/qmp.js';
 import type { Cookie } from '../transports/cookie.js';
 import type { OutgoingSocket } from '../transports/streams.js';
 import type { TunnelEnd } from '../transports/tunnel.js';
 import type { Mirrors } from '../storage/mirror.js';
 import type { Instance } from './instances.js';
+import type { Journal } from './journal.js';
 
 export interface SourceMigration {
   role: 'source';
   migrationId: string;
   name: string;
   peer: string;
-  phase: 'begun' | 'performing' | 'completed' | 'done';
+  phase: MigrationPhase;
+  /**
+   * Set at the switch to post-copy: the destination holds the authoritative guest from then on, so the source
+   * may no longer be resumed or cancelled, though the stream (and the journal's phase) is still `performing`.
+   */
+  postcopy?: boolean;
   /** Whether the guest was running (not paused) when the migration began: what to restore on failure. */
   wasRunning: boolean;
   qmp?: QmpClient;
@@ -28,7 +36,7 @@ export interface DestinationMigration {
   migrationId: string;
   name: string;
   peer: string;
-  phase: 'prepared' | 'finished' | 'done';
+  phase: MigrationPhase;
   cookie: Cookie;
   instance: Instance;
   qmp: QmpClient;
@@ -60,6 +68,23 @@ export class MigrationRegistry {
   all(): ActiveMigration[] {
     return [...this.byId.values()];
   }
+}
+
+/** Past the point where the source may take the guest back: the stream completed, or post-copy began. */
+export const pastSwitchover = (migration: SourceMigration): boolean => migration.phase === 'completed' || migration.postcopy === true;
+
+/** Sets a migration's phase, journals it (fsync'd, before anything acts on it) and logs it. */
+export async function transition(context: { journal: Journal; log(message: string): void }, migration: ActiveMigration, phase: MigrationPhase, detail?: string): Promise<void> {
+  migration.phase = phase;
+  await context.journal.record({
+    migrationId: migration.migrationId,
+    role: migration.role,
+    domain: migration.name,
+    peer: migration.peer,
+    phase,
+    ...(detail ? { detail } : {}),
+  });
+  context.log(`migration ${migration.migrationId} of ${migration.name}: ${phase}${detail ? ` (${detail})` : ''}`);
 }
 
 export async function runCleanups(migration: ActiveMigration): Promise<void> {

@@ -5,33 +5,22 @@
 // fresh one-time cookie and any transport, so the recovery is as well protected as the migration was.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { StallDetector } from '../qemu/stall.js';
-import { cookieSchema, type Cookie } from '../transports/cookie.js';
+
 import { directOutgoingUri } from '../transports/direct.js';
 import { closeEnds, openIncoming, type IncomingEnds } from '../transports/incoming.js';
 import { openOutgoing, type OutgoingTunnel } from '../transports/outgoing.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
-import type { OutgoingSocket } from '../transports/streams.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { ownedByOtherLiveAgent, type Instance } from './instances.js';
-
-const listenParams = z.object({
-  name: z.string(),
-  transport: z.enum(['direct', 'tls', 'ssh']),
-  listenAddress: z.string().optional(),
-  portRange: z.tuple([z.number().int().min(1).max(65535), z.number().int().min(1).max(65535)]).optional(),
-});
-const tunnelParams = z.object({ name: z.string(), cookie: cookieSchema });
-const resumeParams = z.object({ name: z.string(), cookie: cookieSchema, stallTimeoutMs: z.number().int().min(1_000).default(30_000) });
-const nameParams = z.object({ name: z.string() });
 
 /** What this agent holds open for one recovery, between the controller's calls. */
 interface Recovery {
@@ -43,7 +32,9 @@ interface Recovery {
 /** Bounded: a paused stream that neither completes nor breaks again within this is reported, not waited on. */
 const SETTLE_TIMEOUT_MS = 60_000;
 
-export function postcopyRecoveryHandlers(context: AgentContext) {
+export type PostcopyRecoveryMethod = 'recover.postcopy-listen' | 'recover.postcopy-tunnel' | 'recover.postcopy-resume' | 'recover.postcopy-finish';
+
+export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<PostcopyRecoveryMethod> {
   const { instances } = context;
   const recoveries = new Map<string, Recovery>();
 
@@ -104,8 +95,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
 
   return {
     /** Destination: listen for the resumed stream on a fresh cookie. */
-    async 'recover.postcopy-listen'(params: unknown): Promise<{ cookie: Cookie }> {
-      const options = listenParams.parse(params);
+    async 'recover.postcopy-listen'(options) {
       const recovery = await open(options.name);
       const instance = await pausedInstance(options.name);
       if (!instance.incomingMigrationId) throw new VmigError('NEEDS_RECOVERY', `${options.name} on ${context.host} is not the receiving side of a migration`);
@@ -129,8 +119,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
     },
 
     /** Source, tunnelled transports: open the tunnel end before QEMU connects (ssh: for the relay to attach). */
-    async 'recover.postcopy-tunnel'(params: unknown): Promise<{ sockets: OutgoingSocket[] }> {
-      const { name, cookie } = tunnelParams.parse(params);
+    async 'recover.postcopy-tunnel'({ name, cookie }) {
       const recovery = await open(name);
       const instance = await pausedInstance(name);
       await recovery.outgoing?.end.close().catch(() => undefined);
@@ -139,8 +128,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
     },
 
     /** Source: send the pages the destination still lacks, until QEMU reports the migration completed. */
-    async 'recover.postcopy-resume'(params: unknown) {
-      const { name, cookie, stallTimeoutMs } = resumeParams.parse(params);
+    async 'recover.postcopy-resume'({ name, cookie, stallTimeoutMs }) {
       const recovery = await open(name);
       const uri = cookie.transport === 'direct' ? directOutgoingUri(cookie) : recovery.outgoing?.uri;
       if (!uri) throw new VmigError('INTERNAL', `no ${cookie.transport} tunnel was opened to resume ${name}`);
@@ -154,8 +142,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
     },
 
     /** Destination: every page arrived; run the guest (if it is not running yet) as a normal domain. */
-    async 'recover.postcopy-finish'(params: unknown) {
-      const { name } = nameParams.parse(params);
+    async 'recover.postcopy-finish'({ name }) {
       // The listener's connection, not a new one: opening afresh would pause the stream that now runs again.
       const recovery = recoveries.get(name);
       if (!recovery) throw new VmigError('INTERNAL', `no post-copy recovery of ${name} is listening on ${context.host}`);
@@ -171,7 +158,7 @@ export function postcopyRecoveryHandlers(context: AgentContext) {
       await context.locks.clearStale(name);
       const latest = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt)).at(-1);
       if (latest) await context.journal.record({ ...latest, phase: 'finished', detail: 'vmig recover: post-copy resumed and completed' });
-      return { name, state: 'running' };
+      return { name, state: 'running' as const };
     },
   };
 }

@@ -1,42 +1,25 @@
 // Agent handlers for `vmig recover`: report what this host holds of a guest (QEMU state, journal, lock),
 // and apply one decided step. The decision itself is pure and lives in src/controller/recovery.ts.
-import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient, qmpOnce } from '../qemu/qmp.js';
 import { deleteImages } from '../storage/images.js';
 import { cancelLeftoverMirrors, isMirrorJob, type BlockJob } from '../storage/mirror.js';
+import type { HandlerGroup } from '../protocol/table.js';
+import type { HostView } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import { ownedByOtherLiveAgent } from './instances.js';
 import type { JournalEntry } from './journal.js';
 
-export interface HostView {
-  host: string;
-  instance?: {
-    qemuStatus: string;
-    incomingMigrationId?: string;
-    /** Whether the agent that prepared this incoming QEMU still lives (and so still owns it). */
-    ownerAlive: boolean;
-    /** QEMU's migration status on this side ("completed" on a destination that holds the full state). */
-    migrationStatus: string;
-    /** vmig disk mirrors still running on this QEMU (storage migration whose agent is gone). */
-    diskJobs?: string[];
-    /** Images created here for this incoming guest: removed with it if it never took over. */
-    createdImages?: string[];
-  };
-  journal?: JournalEntry;
-  lock?: { migrationId: string; controller: string; startedAt: string; alive: boolean };
-}
+/** What this host holds; the journal entry in the agent's own, stricter type. */
+type LocalView = HostView & { journal?: JournalEntry };
 
-const nameParams = z.object({ name: z.string() });
-const applyParams = z.object({ name: z.string(), action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) });
-
-export function recoverHandlers(context: AgentContext) {
+export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.inspect' | 'recover.apply'> {
   const { instances } = context;
 
-  async function inspect(name: string): Promise<HostView> {
-    const view: HostView = { host: context.host };
+  async function inspect(name: string): Promise<LocalView> {
+    const view: LocalView = { host: context.host };
     const instance = await instances.find(name);
     if (instance) {
       const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status', undefined, 5_000).catch(() => ({ status: 'unreachable' }));
@@ -61,14 +44,12 @@ export function recoverHandlers(context: AgentContext) {
   }
 
   return {
-    async 'recover.inspect'(params: unknown): Promise<HostView> {
-      const { name } = nameParams.parse(params);
+    async 'recover.inspect'({ name }): Promise<HostView> {
       assertDomainName(name);
       return inspect(name);
     },
 
-    async 'recover.apply'(params: unknown) {
-      const { name, action } = applyParams.parse(params);
+    async 'recover.apply'({ name, action }) {
       assertDomainName(name);
       const lock = await context.locks.inspect(name);
       if (lock?.alive && lock.holder.agentPid !== process.pid) {

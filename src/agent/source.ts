@@ -1,73 +1,27 @@
 // Source-side phases: Begin (check, export, lock), Perform (stream the guest out), Confirm (retire the old QEMU),
 // and the ways back: Cancel (before completion) and Resume (the destination could not take over).
-import { z } from 'zod';
 import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
-import { migrationIdSchema } from '../protocol/ids.js';
-import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type MigrationOutcome, type QueryMigrate } from '../qemu/migration-stats.js';
+import { TERMINAL_STATUSES, outgoingStatus, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
-import { cookieSchema, endpointSchema, type Cookie } from '../transports/cookie.js';
+import type { Cookie } from '../transports/cookie.js';
 import { directOutgoingUri } from '../transports/direct.js';
 import { openOutgoing } from '../transports/outgoing.js';
-import { probeTcp, PROBE_TIMEOUT_MS } from '../transports/probe.js';
+import { probeTcp } from '../transports/probe.js';
+import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
-import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
-import { StallDetector } from '../qemu/stall.js';
-import { watchEventTime } from '../qemu/event-time.js';
-import { pausePostcopy } from '../qemu/postcopy.js';
-import { diskCopySchema, type SourceDisk } from '../storage/plan.js';
-import { nbdAddressSchema, type NbdAddress } from '../storage/exports.js';
-import { diskStream } from '../transports/streams.js';
-import { describeDisks, Mirrors, waitUntilReady, toDiskProgress, diskPhaseProgress } from '../storage/mirror.js';
-import type { DiskCopyProgress } from '../qemu/migration-stats.js';
-import { ConvergenceWatch, convergenceHints, convergenceSchema, downtimeSchedule, postcopyDue, postcopyEnabled, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
+import { pastSwitchover, runCleanups, transition, type MigrationRegistry, type SourceMigration } from './migration-state.js';
+import { cancelMirrors, perform } from './perform.js';
+import { describeDisks } from '../storage/mirror.js';
+import type { SourceDisk } from '../storage/plan.js';
 
-/** Waits (bounded) until QEMU's migration state is final after a cancel. */
-async function waitUntilTerminal(qmp: QmpClient): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => ({ status: 'failed' }) as QueryMigrate);
-    const status = outgoingStatus(reply);
-    if (status === 'none' || TERMINAL_STATUSES.has(status)) return;
-    await sleep(100);
-  }
-}
+export type SourceMethod = 'migrate.begin' | 'migrate.perform' | 'migrate.tunnel' | 'migrate.probe' | 'migrate.cancel' | 'migrate.resume' | 'migrate.confirm' | 'migrate.release';
 
-/** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
-const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused', 'pre-switchover']);
-
-const beginParams = z.object({ name: z.string(), migrationId: migrationIdSchema, controller: z.string(), peer: z.string() });
-const performParams = z.object({
-  migrationId: migrationIdSchema,
-  cookie: cookieSchema,
-  /** MiB/s; 0 means no cap beyond the link. */
-  bandwidthMiBs: z.number().int().min(0).default(0),
-  maxDowntimeMs: z.number().int().min(1).optional(),
-  progressIntervalMs: z.number().int().min(50).max(10_000).default(500),
-  /** A stream that moves no byte for this long is declared dead and cancelled (slow progress alone never is). */
-  stallTimeoutMs: z.number().int().min(1_000).default(30_000),
-  convergence: convergenceSchema,
-  /** Storage migration: the disks to mirror before memory, and where the destination exports them on TCP (direct). */
-  storage: z
-    .object({
-      copies: z.array(diskCopySchema).min(1),
-      synchronousWrites: z.boolean().default(false),
-      nbd: nbdAddressSchema.optional(),
-    })
-    .optional(),
-});
-const idParams = z.object({ migrationId: migrationIdSchema });
-const tunnelParams = z.object({ migrationId: migrationIdSchema, cookie: cookieSchema });
-const probeParams = z.object({ migrationId: migrationIdSchema, endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
-const confirmParams = z.object({ migrationId: migrationIdSchema, undefineSource: z.boolean().default(false) });
-
-/** QEMU takes bytes/s; "no cap" is its maximum. */
-const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
-
-export function sourceHandlers(context: AgentContext, registry: MigrationRegistry) {
+export function sourceHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<SourceMethod> {
   const { instances } = context;
 
   function sourceMigration(migrationId: string): SourceMigration {
@@ -108,220 +62,16 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     return tunnel.uri;
   }
 
-  /** Stops the disk mirrors of a migration that will not complete; the source's own disks are untouched. */
-  async function cancelMirrors(migration: SourceMigration): Promise<void> {
-    const mirrors = migration.mirrors;
-    migration.mirrors = undefined;
-    if (!mirrors) return;
-    await mirrors.cancel().catch((error: Error) => context.log(`cancelling the disk mirrors of ${migration.migrationId} failed: ${error.message}`));
-  }
-
-  /** Mirrors every copied disk to the destination's export and waits until all have caught up. */
-  async function copyDisks(migration: SourceMigration, qmp: QmpClient, options: z.infer<typeof performParams>, signal: AbortSignal): Promise<{ disks: DiskCopyProgress[]; ms: number } | undefined> {
-    const storage = options.storage;
-    if (!storage) return undefined;
-    if (postcopyEnabled(options.convergence)) throw new VmigError('USAGE', 'post-copy cannot be combined with copied disks');
-    const addressOf = (target: string): NbdAddress => {
-      if (storage.nbd) return storage.nbd;
-      // The stream disk-<target> of the migration's stream set starts at this socket (tls: this agent; ssh: the controller).
-      const path = migration.tunnel?.sockets.find((socket) => socket.streams.includes(diskStream(target)))?.path;
-      if (!path) throw new VmigError('INTERNAL', `no stream for disk ${target} of migration ${migration.migrationId}`);
-      return { type: 'unix', path };
-    };
-    const started = Date.now();
-    const mirrors = new Mirrors(qmp, storage.copies, addressOf);
-    migration.mirrors = mirrors;
-    await mirrors.start({ synchronousWrites: storage.synchronousWrites, bandwidth: options.bandwidthMiBs * 1024 * 1024 });
-    const disks = await waitUntilReady(qmp, mirrors, {
-      intervalMs: options.progressIntervalMs,
-      stallTimeoutMs: options.stallTimeoutMs,
-      stopped: () => (migration.phase === 'done' ? `the migration of ${migration.name} was cancelled` : signal.aborted ? 'the controller disconnected' : undefined),
-      onProgress: (figures) => context.emit('migration.progress', { migrationId: migration.migrationId, ...diskPhaseProgress(figures.map(toDiskProgress), Date.now() - started) }),
-    });
-    return { disks: disks.map(toDiskProgress), ms: Date.now() - started };
-  }
-
   async function end(migration: SourceMigration, phase: 'cancelled' | 'confirmed' | 'resumed'): Promise<void> {
-    migration.phase = 'done';
+    await transition(context, migration, phase);
     await runCleanups(migration);
     migration.qmp?.close();
     await context.locks.release(migration.name, migration.migrationId);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase });
     registry.delete(migration.migrationId);
   }
 
-async function performStream(options: z.infer<typeof performParams>, migration: SourceMigration, signal: AbortSignal): Promise<MigrationOutcome> {
-    if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
-    const qmp = await agentQmp(migration);
-    // The switch-over's start, for the guest-visible downtime in the result (vmig's benchmark reports it).
-    const stopWatch = watchEventTime(qmp, 'STOP');
-    migration.phase = 'performing';
-    await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'performing' });
-    const downtimeSteps = options.maxDowntimeMs && options.convergence.downtimeSteps ? downtimeSchedule(options.maxDowntimeMs, options.convergence.downtimeSteps) : undefined;
-    // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
-    await qmp.execute('migrate-set-capabilities', {
-      capabilities: [
-        { capability: 'validate-uuid', state: true },
-        { capability: 'events', state: true },
-        // With copied disks QEMU waits before the switch-over, so that the mirrors complete while the guest is paused.
-        // Always set: the capability outlives this migration in the QEMU process.
-        { capability: 'pause-before-switchover', state: options.storage !== undefined },
-        ...sourceCapabilities(options.convergence),
-      ],
-    });
-    await qmp.execute('migrate-set-parameters', {
-      ...sourceParameters(options.convergence),
-      'max-bandwidth': options.bandwidthMiBs > 0 ? options.bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
-      // --bandwidth caps post-copy's background copy too (QEMU's 0 means no cap there).
-      'max-postcopy-bandwidth': options.bandwidthMiBs * 1024 * 1024,
-      ...(options.maxDowntimeMs ? { 'downtime-limit': downtimeSteps?.[0] ?? options.maxDowntimeMs } : {}),
-    });
-    // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
-    const parameters = await qmp.execute<Record<string, unknown>>('query-migrate-parameters').catch(() => undefined);
-    const uri = await outgoingUri(migration, options.cookie);
-    // Disks first: memory follows once every mirror has caught up (and keeps mirroring each write until the switch-over).
-    const diskCopy = await copyDisks(migration, qmp, options, signal);
-    await qmp.execute('migrate', { uri });
-    let reply: QueryMigrate;
-    const stall = new StallDetector(options.stallTimeoutMs);
-    const convergence = options.convergence;
-    const watch = new ConvergenceWatch();
-    let downtimeStep = 0;
-    let stepWatch = new ConvergenceWatch();
-    const performStarted = Date.now();
-    let timeoutHandled = false;
-    let postcopyRequested = false;
-    // Once post-copy runs, the destination holds the authoritative guest: nothing below may resume the source.
-    let postcopyStarted = false;
-    const warn = (message: string) => context.emit('migration.warning', { migrationId: migration.migrationId, message });
-    const startPostcopy = async (why: string) => {
-      postcopyRequested = true;
-      await qmp.execute('migrate-start-postcopy');
-      warn(`${migration.name}: switching to post-copy (${why}); from now on the destination holds the guest`);
-    };
-    for (;;) {
-      // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
-      // The switch to post-copy too: the destination resumes the guest as soon as the controller hears of it.
-      // Listening before the query: an event sent while this iteration awaits something else is not missed.
-      const wake = qmp
-        .waitForEvent((event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)), options.progressIntervalMs)
-        .catch(() => undefined);
-      try {
-        reply = await qmp.execute<QueryMigrate>('query-migrate');
-      } catch (error) {
-        // migrate.cancel (domjobabort, Ctrl-C) ended the job and closed the monitor under us.
-        if ((migration.phase as SourceMigration['phase']) === 'done') throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
-        throw error;
-      }
-      const status = outgoingStatus(reply);
-      if (TERMINAL_STATUSES.has(status)) break;
-      if (status === 'pre-switchover') {
-        // The guest is paused: let each mirror drain its last writes and end (without pivoting), then switch over.
-        const mirrors = migration.mirrors;
-        migration.mirrors = undefined;
-        await mirrors?.complete();
-        await qmp.execute('migrate-continue', { state: 'pre-switchover' });
-        continue;
-      }
-      if (status === 'none') {
-        // QEMU has not started our stream yet (see outgoingStatus); it must within the stall timeout.
-        if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
-        if (Date.now() - performStarted > options.stallTimeoutMs) {
-          await qmp.execute('migrate_cancel').catch(() => undefined);
-          await restoreSource(migration);
-          migration.phase = 'begun';
-          throw new VmigError('MIGRATION_FAILED', `QEMU did not start the migration stream of ${migration.name} within ${Math.round(options.stallTimeoutMs / 1000)} s`);
-        }
-        await qmp.waitForEvent((event) => event.event === 'MIGRATION', 100).catch(() => undefined);
-        continue;
-      }
-      const progress = toProgress(reply);
-      const disks = migration.mirrors ? (await migration.mirrors.progress()).map(toDiskProgress) : diskCopy?.disks;
-      context.emit('migration.progress', { migrationId: migration.migrationId, ...progress, ...(disks ? { disks } : {}) });
-      if (progress.status.startsWith('postcopy') && !postcopyStarted) {
-        postcopyStarted = true;
-        // cancel refuses and a vanished controller holds the source (abandonSource): recovery decides, not us.
-        migration.phase = 'completed';
-      }
-      if (!postcopyStarted && watch.observe(progress)) {
-        warn(`${migration.name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}`);
-      }
-      if (downtimeSteps && downtimeStep < downtimeSteps.length - 1 && !postcopyStarted && stepWatch.observe(progress)) {
-        // Not converging at this limit: allow the next step, and watch the following passes afresh.
-        downtimeStep++;
-        stepWatch = new ConvergenceWatch();
-        await qmp.execute('migrate-set-parameters', { 'downtime-limit': downtimeSteps[downtimeStep] });
-        warn(`${migration.name}: not converging with ${downtimeSteps[downtimeStep - 1]} ms of downtime; allowing ${downtimeSteps[downtimeStep]} ms (--downtime-steps, step ${downtimeStep + 1} of ${downtimeSteps.length})`);
-      }
-      if (!postcopyRequested && postcopyDue(convergence, progress)) await startPostcopy('--postcopy-after-precopy');
-      if (!timeoutHandled && !postcopyStarted && convergence.timeoutMs !== undefined && Date.now() - performStarted >= convergence.timeoutMs) {
-        timeoutHandled = true;
-        const seconds = Math.round(convergence.timeoutMs / 1000);
-        const action = convergence.timeoutAction ?? 'abort';
-        if (action === 'abort') {
-          await qmp.execute('migrate_cancel').catch(() => undefined);
-          await waitUntilTerminal(qmp);
-          await restoreSource(migration);
-          migration.phase = 'begun';
-          throw new VmigError('MIGRATION_FAILED', `the migration of ${migration.name} did not complete within --timeout ${seconds} s (--timeout-action abort)`);
-        }
-        if (action === 'suspend') {
-          // A paused guest dirties nothing: the copy finishes; the destination resumes it in Finish as usual.
-          await qmp.execute('stop');
-          warn(`${migration.name}: not done after ${seconds} s, pausing the guest so the copy can finish (--timeout-action suspend)`);
-        } else if (!postcopyRequested) {
-          await startPostcopy(`--timeout ${seconds} s reached`);
-        }
-      }
-      if (postcopyStarted && reply.status === 'postcopy-paused') {
-        throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} broke (${reply['error-desc'] ?? 'connection lost'}); both sides are paused in post-copy, the guest's memory is split between them`);
-      }
-      if (postcopyStarted && stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
-        // QEMU would wait on a silent socket for minutes: pausing makes the stream recoverable at once.
-        await pausePostcopy(qmp);
-        throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s; both sides are paused in post-copy, the guest's memory is split between them`);
-      }
-      if (stall.stalled(reply.ram?.transferred ?? 0, Date.now())) {
-        await qmp.execute('migrate_cancel').catch(() => undefined);
-        await waitUntilTerminal(qmp);
-        await restoreSource(migration);
-        migration.phase = 'begun';
-        throw new VmigError('MIGRATION_FAILED', `the migration stream of ${migration.name} moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s: the destination or the network to it stopped answering`);
-      }
-      // The controller is gone: abandonSource() now decides; this loop just stops watching.
-      if (signal.aborted) throw new VmigError('MIGRATION_ABORTED', 'the controller disconnected');
-      await wake;
-    }
-    if (reply.status === 'completed') {
-      migration.phase = 'completed';
-      // QEMU announces "completed" a moment before it has computed total-time and downtime (both read 0 until
-      // then); woken by the event, we can be inside that moment. Wait (bounded) for the figures.
-      for (let attempt = 0; attempt < 50 && !((reply['total-time'] ?? 0) > 0); attempt++) {
-        await sleep(10);
-        reply = await qmp.execute<QueryMigrate>('query-migrate').catch(() => reply);
-      }
-      await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'completed' });
-      stopWatch.stop();
-      return {
-        ...toOutcome(reply),
-        ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}),
-        ...(parameters ? { parameters } : {}),
-        ...(diskCopy ? { disks: diskCopy.disks.map((disk) => ({ ...disk, copiedBytes: disk.totalBytes })), diskCopyMs: diskCopy.ms } : {}),
-      };
-    }
-    const tunnelFailure = migration.tunnel?.failure();
-    if (postcopyStarted) {
-      throw new VmigError('NEEDS_RECOVERY', `the post-copy stream of ${migration.name} failed (${reply['error-desc'] ?? reply.status}); the destination holds the guest, the source stays paused`);
-    }
-    const reason = reply.status === 'cancelled' ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}${tunnelFailure ? ` (${tunnelFailure})` : ''}`;
-    await restoreSource(migration);
-    migration.phase = 'begun';
-    throw new VmigError(reply.status === 'cancelled' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `the migration stream of ${migration.name} ${reason}`);
-  }
-
   return {
-    async 'migrate.begin'(params: unknown) {
-      const { name, migrationId, controller, peer } = beginParams.parse(params);
+    async 'migrate.begin'({ name, migrationId, controller, peer }) {
       assertDomainName(name);
       const instance = await instances.find(name);
       if (!instance) {
@@ -336,7 +86,7 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
       await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString() });
       const migration: SourceMigration = { role: 'source', migrationId, name, peer, phase: 'begun', wasRunning: qemuStatus === 'running', cleanups: [] };
       registry.add(migration);
-      await context.journal.record({ migrationId, role: 'source', domain: name, peer, phase: 'begun' });
+      await transition(context, migration, 'begun');
       const persistent = (await readDefinition(context, name)) !== undefined;
       let disks: SourceDisk[] = [];
       try {
@@ -349,47 +99,45 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
       return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent, disks };
     },
 
-    async 'migrate.perform'(params: unknown, { signal }: { signal: AbortSignal }): Promise<MigrationOutcome> {
-      const options = performParams.parse(params);
+    async 'migrate.perform'(options, { signal }) {
       const migration = sourceMigration(options.migrationId);
+      if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
+      const qmp = await agentQmp(migration);
       try {
-        return await performStream(options, migration, signal);
+        return await perform(qmp, migration, options, signal, { context, restoreSource, outgoingUri });
       } catch (error) {
         // Before completion the destination's images are abandoned: stop the mirrors, the source keeps its disks.
-        if (migration.phase !== 'completed') await cancelMirrors(migration);
+        if (migration.phase !== 'completed') await cancelMirrors(migration, context);
         throw error;
       }
     },
 
     /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
-    async 'migrate.tunnel'(params: unknown) {
-      const { migrationId, cookie } = tunnelParams.parse(params);
+    async 'migrate.tunnel'({ migrationId, cookie }) {
       const migration = sourceMigration(migrationId);
       await outgoingUri(migration, cookie);
       return { sockets: migration.tunnel?.sockets ?? [] };
     },
 
     /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */
-    async 'migrate.probe'(params: unknown) {
-      const { migrationId, endpoint, timeoutMs } = probeParams.parse(params);
+    async 'migrate.probe'({ migrationId, endpoint, timeoutMs }) {
       sourceMigration(migrationId);
       return probeTcp(endpoint, timeoutMs);
     },
 
     /** Stops a stream in flight and leaves the guest running on the source; also ends the job. */
-    async 'migrate.cancel'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.cancel'({ migrationId }) {
       const migration = sourceMigration(migrationId);
-      if (migration.phase === 'completed') {
+      if (pastSwitchover(migration)) {
         throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} already completed its stream; it cannot be cancelled, only resumed or confirmed`);
       }
       const qmp = await agentQmp(migration);
       await qmp.execute('migrate_cancel');
-      await cancelMirrors(migration);
+      await cancelMirrors(migration, context);
       for (let waited = 0; waited < 100; waited++) {
         const status = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
         if (status === 'completed') {
-          migration.phase = 'completed';
+          await transition(context, migration, 'completed', 'completed before it could be cancelled');
           throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} completed before it could be cancelled`);
         }
         if (TERMINAL_STATUSES.has(status) || status === 'none') break;
@@ -397,12 +145,11 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
       }
       await restoreSource(migration);
       await end(migration, 'cancelled');
-      return { name: migration.name, state: 'running' };
+      return { name: migration.name, state: 'running' as const };
     },
 
     /** The destination did not take over after a completed stream: the source, which holds the same state, runs on. */
-    async 'migrate.resume'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.resume'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       await restoreSource(migration);
       await end(migration, 'resumed');
@@ -410,8 +157,7 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
     },
 
     /** The destination runs the guest: retire the source QEMU for good. */
-    async 'migrate.confirm'(params: unknown) {
-      const { migrationId, undefineSource } = confirmParams.parse(params);
+    async 'migrate.confirm'({ migrationId, undefineSource }) {
       const migration = sourceMigration(migrationId);
       if (migration.phase !== 'completed') throw new VmigError('INTERNAL', `migration ${migrationId} cannot be confirmed before its stream completed`);
       migration.qmp?.close();
@@ -424,8 +170,7 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
     },
 
     /** Releases the lock of a migration that never started its stream (Prepare failed). */
-    async 'migrate.release'(params: unknown) {
-      const { migrationId } = idParams.parse(params);
+    async 'migrate.release'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       if (migration.phase !== 'begun') throw new VmigError('INTERNAL', `migration ${migrationId} is ${migration.phase}; it cannot simply be released`);
       await end(migration, 'cancelled');
@@ -437,19 +182,19 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
 /** The controller vanished: cancel what has not completed; hold what has, for `vmig recover`. */
 export async function abandonSource(context: AgentContext, registry: MigrationRegistry, migration: SourceMigration): Promise<void> {
   const handlers = sourceHandlers(context, registry);
-  if (migration.phase === 'completed') {
+  if (pastSwitchover(migration)) {
     context.log(`controller gone after migration ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
-    await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'held' });
+    await transition(context, migration, 'held', 'controller gone');
     migration.qmp?.close();
     return;
   }
   try {
-    await handlers['migrate.cancel']({ migrationId: migration.migrationId });
+    await handlers['migrate.cancel']({ migrationId: migration.migrationId }, { signal: new AbortController().signal });
     context.log(`controller gone: migration ${migration.migrationId} cancelled, ${migration.name} keeps running here`);
   } catch (error) {
     context.log(`controller gone: cancelling migration ${migration.migrationId} failed: ${(error as Error).message}`);
-    if ((migration.phase as SourceMigration['phase']) === 'completed') {
-      await context.journal.record({ migrationId: migration.migrationId, role: 'source', domain: migration.name, peer: migration.peer, phase: 'held' });
+    if (pastSwitchover(migration)) {
+      await transition(context, migration, 'held', 'controller gone');
     }
   }
 }

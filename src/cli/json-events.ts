@@ -2,12 +2,14 @@
 // This is the one definition of that contract; README ("JSON output") and the man page (JSON OUTPUT) describe
 // it, the e2e suite validates a real migration's stdout against it. Add a field here before emitting it.
 import { z } from 'zod';
+import { STEPS } from '../protocol/phases.js';
 
 const time = z.string().datetime();
 const bytes = z.number().int().min(0);
 const ms = z.number().min(0);
 
-export const PHASES = ['begin', 'prepare', 'perform', 'finish', 'confirm', 'rollback'] as const;
+/** The `phase` of a phase event: the controller's steps (src/protocol/phases.ts). */
+export const PHASES = STEPS;
 export const RESULT_STATUSES = ['completed', 'failed', 'needs-recovery'] as const;
 
 export const startEvent = z.strictObject({

@@ -1,6 +1,6 @@
 // Migration progress for the three audiences: a live line on a TTY, plain lines in a log, NDJSON for scripts.
 // Remaining bytes can grow between passes, so we show the pass and what is left in it, never a percentage.
-import type { MigrationPhase, MigrationReporter } from '../controller/migrate.js';
+import type { MigrationStep, MigrationReporter } from '../controller/migrate.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
 import type { PhaseEvent, ProgressEvent, WarningEvent } from './json-events.js';
 import { formatBytes, formatDuration, useColor, type Output } from './output.js';
@@ -12,7 +12,7 @@ const PLAIN_PROGRESS_INTERVAL_MS = 5_000;
 const SWITCHING_OVER = new Set(['pre-switchover', 'device']);
 
 /** What an operator calls each phase. */
-const PHASE_LABELS: Record<MigrationPhase, string> = {
+const PHASE_LABELS: Record<MigrationStep, string> = {
   begin: 'connecting',
   prepare: 'preparing',
   perform: 'copying',
@@ -58,7 +58,7 @@ export function describeLive(progress: MigrationProgress): string {
 }
 
 /** The live TTY line's label: the phase, and within the copy which pass (or the switch-over). */
-export function liveLabel(phase: MigrationPhase, progress?: MigrationProgress): string {
+export function liveLabel(phase: MigrationStep, progress?: MigrationProgress): string {
   if (phase !== 'perform' || !progress) return PHASE_LABELS[phase];
   if (SWITCHING_OVER.has(progress.status)) return 'switching over';
   if (progress.status === 'disks') return 'copying disks';
@@ -66,7 +66,7 @@ export function liveLabel(phase: MigrationPhase, progress?: MigrationProgress): 
 }
 
 export interface PhaseTiming {
-  phase: MigrationPhase;
+  phase: MigrationStep;
   ms: number;
 }
 
@@ -78,9 +78,9 @@ export interface ProgressRenderer extends MigrationReporter {
 
 /** Records when each phase began; a phase ends when the next begins (or at stop). */
 class PhaseClock {
-  private readonly started: Array<{ phase: MigrationPhase; at: number }> = [];
+  private readonly started: Array<{ phase: MigrationStep; at: number }> = [];
   private stoppedAt: number | undefined;
-  enter(phase: MigrationPhase): void {
+  enter(phase: MigrationStep): void {
     if (this.started.at(-1)?.phase !== phase) this.started.push({ phase, at: Date.now() });
   }
   stop(): void {
@@ -119,7 +119,7 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
     const coloured = useColor(process.stderr, output.options.color);
     const spinner = ora({ stream: process.stderr, color: coloured ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
     const started = Date.now();
-    let current: MigrationPhase = 'begin';
+    let current: MigrationStep = 'begin';
     let detail = '';
     // One line, never wrapped: a wrapped spinner line leaves copies of itself behind when the terminal is resized.
     const render = (label: string, text: string) => {

@@ -35,19 +35,19 @@ export interface DryRunPlan {
 export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPlan> {
   const { source, destination, domain } = request;
   if (source.hello.hostId === destination.hello.hostId) throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
-  const begun = await source.call<{ definition: { memoryMiB: number }; accel: 'kvm' | 'tcg'; state: string; persistent: boolean }>('migrate.dry-begin', { name: domain });
-  const prepared = await destination.call<{ qemu: string; accel: 'kvm' | 'tcg'; memoryMiB: number; headroomMiB: number }>('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel });
+  const begun = await source.call('migrate.dry-begin', { name: domain });
+  const prepared = await destination.call('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel });
   const intent = { request: request.transport, reason: request.transportReason };
   let endpoint: Endpoint | undefined;
   let probe: ProbeResult | undefined;
   if (request.transport !== 'ssh') {
-    const listened = await destination.call<{ id: string; endpoint: Endpoint }>('host.listen', {
+    const listened = await destination.call('host.listen', {
       ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
       ...(request.portRange ? { portRange: request.portRange } : {}),
     });
     endpoint = listened.endpoint;
     try {
-      probe = await source.call<ProbeResult>('host.probe-tcp', { endpoint });
+      probe = await source.call('host.probe-tcp', { endpoint });
     } finally {
       await destination.call('host.unlisten', { id: listened.id }).catch(() => undefined);
     }

@@ -10,7 +10,7 @@ import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
 import { markUnusable, planEvacuation, planRetry, type DestinationFacts, type EvacGuest, type EvacuationPlan } from './evacuate-plan.js';
 import { finishReport, type EvacuationReport, type GuestReport } from './evacuate-report.js';
-import { migrate, type MigrateRequest, type MigrationPhase } from './migrate.js';
+import { migrate, type MigrateRequest, type MigrationStep } from './migrate.js';
 
 /** The per-guest options of `vmig migrate` (transport, persistence, bandwidth, downtime, ports…). */
 export type GuestMigrationOptions = Omit<MigrateRequest, 'domain' | 'source' | 'destination' | 'signal'>;
@@ -37,7 +37,7 @@ export interface EvacuationRequest {
 export interface EvacuationSink {
   plan(plan: EvacuationPlan, destinations: Array<{ host: string; freeMiB: number | null; unusable?: string }>): void;
   guest(guest: GuestReport, detail: string): void;
-  phase(domain: string, phase: MigrationPhase, detail: string): void;
+  phase(domain: string, phase: MigrationStep, detail: string): void;
   progress(domain: string, progress: MigrationProgress): void;
   warning(message: string): void;
   notice(message: string): void;
@@ -48,7 +48,7 @@ const MiB = 1024 * 1024;
 const NOT_RETRYABLE = new Set(['DOMAIN_NOT_FOUND', 'DOMAIN_NOT_RUNNING', 'LOCKED', 'MIGRATION_ABORTED', 'NEEDS_RECOVERY']);
 
 async function destinationFacts(host: string, connection: HostConnection): Promise<DestinationFacts> {
-  const info = await connection.call<{ memAvailableBytes: number; memoryHeadroomMiB?: number; guestMemoryLimitMiB?: number; guests: Array<{ name: string; memoryMiB: number }> }>('host.info');
+  const info = await connection.call('host.info');
   return {
     host,
     memAvailableMiB: Math.floor(info.memAvailableBytes / MiB),
@@ -60,8 +60,8 @@ async function destinationFacts(host: string, connection: HostConnection): Promi
 
 async function sourceGuests(source: HostConnection): Promise<EvacGuest[]> {
   const [rows, info] = await Promise.all([
-    source.call<Array<{ name: string; state: string }>>('domain.list'),
-    source.call<{ guests: Array<{ name: string; memoryMiB: number }> }>('host.info'),
+    source.call('domain.list'),
+    source.call('host.info'),
   ]);
   const memory = new Map(info.guests.map((guest) => [guest.name, guest.memoryMiB]));
   return rows.map((row) => ({ name: row.name, state: row.state, memoryMiB: memory.get(row.name) ?? 0 }));
@@ -143,7 +143,7 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
       source.events.once('closed', (reason) => stopScheduling(`lost the connection to ${request.source} (${describeError(reason ?? 'closed')})`));
       const pollAbort = () =>
         source
-          .call<{ abortRequested: boolean; requestedBy?: string }>('evacuation.status', { jobId })
+          .call('evacuation.status', { jobId })
           .then((status) => status.abortRequested && stopScheduling(`aborted by vmig evacuate --abort from ${status.requestedBy ?? 'another shell'}`))
           .catch(() => undefined);
       abortPoll.timer = setInterval(() => void pollAbort(), request.abortPollMs ?? 1_000);
@@ -279,7 +279,7 @@ async function readBackHosts(
   add(sourceRows, request.source);
   for (const [host, connection] of connections) {
     if (lost.has(host)) continue;
-    const rows = await connection.call<Array<{ name: string }>>('domain.list').catch(() => []);
+    const rows = await connection.call('domain.list').catch(() => []);
     add(rows, host);
   }
   return where;

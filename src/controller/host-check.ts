@@ -5,8 +5,6 @@ import type { ClientChannel } from 'ssh2';
 import { describeError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import { fail, pass, type CheckResult } from '../hostcheck/checks.js';
-import type { Endpoint } from '../transports/cookie.js';
-import type { ProbeResult } from '../transports/probe.js';
 
 export interface HostCheckReport {
   host: string;
@@ -31,7 +29,7 @@ export function agentFailure(host: string, error: unknown): CheckResult {
 async function streamLocal(connection: HostConnection): Promise<CheckResult> {
   const ssh = connection.ssh;
   if (!ssh) return pass('stream-local', 'local host: no SSH in between');
-  const { id, path } = await connection.call<{ id: string; path: string }>('host.listen-unix');
+  const { id, path } = await connection.call('host.listen-unix');
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5_000);
@@ -54,7 +52,7 @@ async function streamLocal(connection: HostConnection): Promise<CheckResult> {
 export async function checkConnectedHost(connection: HostConnection, version: string): Promise<CheckResult[]> {
   const { hello } = connection;
   const results: CheckResult[] = [pass('agent', `vmig ${hello.version} (pid ${hello.pid}, state ${hello.stateDir})${hello.version === version ? '' : ` but the controller is ${version}`}`)];
-  const { checks } = await connection.call<{ checks: CheckResult[] }>('host.check');
+  const { checks } = await connection.call('host.check');
   results.push(...checks, await streamLocal(connection));
   return results;
 }
@@ -62,9 +60,9 @@ export async function checkConnectedHost(connection: HostConnection, version: st
 /** From SRC to the host's migration port: what `auto` would find (tls when it opens, else ssh). */
 export async function checkPath(source: HostConnection, sourceName: string, destination: HostConnection): Promise<CheckResult> {
   const name = `from ${sourceName}`;
-  const { id, endpoint } = await destination.call<{ id: string; endpoint: Endpoint }>('host.listen');
+  const { id, endpoint } = await destination.call('host.listen');
   try {
-    const probe = await source.call<ProbeResult>('host.probe-tcp', { endpoint });
+    const probe = await source.call('host.probe-tcp', { endpoint });
     const where = `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
     if (probe.reachable) return pass(name, `${sourceName} reaches the migration port ${where}: transport auto picks tls (direct possible)`);
     return fail(name, `${sourceName} cannot reach the migration port ${where} (${probe.reason}): only the ssh transport works`, `open the migration ports (TCP) from ${sourceName} to this host in the firewall, or migrate with --transport ssh (slower)`);

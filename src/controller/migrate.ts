@@ -4,22 +4,25 @@
 // outcome we cannot know is reported, never guessed.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { VmigError, isVmigError } from '../errors.js';
+import { VmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
+import type { MigrationStep } from '../protocol/phases.js';
+import type { AgentEvent } from '../protocol/messages.js';
+import { parseEvent } from '../protocol/table.js';
 import type { Cookie, TransportName, TransportRequest } from '../transports/cookie.js';
-import type { OutgoingSocket } from '../transports/streams.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
 import { postcopyEnabled } from '../qemu/convergence.js';
 import type { StorageExposure } from '../storage/incoming.js';
-import { copiesStorage, planStorage, type DiskCopy, type SourceDisk, type StorageOptions } from '../storage/plan.js';
+import { copiesStorage, planStorage, type DiskCopy, type StorageOptions } from '../storage/plan.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
+import { afterFinishFailure, afterPerformFailure } from './way-back.js';
 
-export type MigrationPhase = 'begin' | 'prepare' | 'perform' | 'finish' | 'confirm' | 'rollback';
+export type { MigrationStep } from '../protocol/phases.js';
 
 export interface MigrationReporter {
-  phase(phase: MigrationPhase, detail: string): void;
+  phase(step: MigrationStep, detail: string): void;
   progress(progress: MigrationProgress): void;
   warning(message: string): void;
 }
@@ -67,8 +70,6 @@ const formatGiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(byte
 
 const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
 
-const connectionLost = (error: unknown): boolean => !isVmigError(error) || error.code === 'AGENT_FAILED' || error.code === 'PROTOCOL_MISMATCH';
-
 async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
   try {
     await action();
@@ -78,50 +79,56 @@ async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+type Finished = { state: 'running' | 'paused'; resumedAt?: number };
+
+/** One migration as the driver runs it: what each step needs and leaves for the next. */
+interface Run {
+  request: MigrateRequest;
+  reporter: MigrationReporter;
+  migrationId: string;
+  /** Storage migration: the disks to copy (empty: memory only), and where the destination exports them. */
+  copies: DiskCopy[];
+  exposed?: StorageExposure;
+  /** The controller's ssh relay, when the stream goes through it. */
+  relay?: StreamRelay;
+  /**
+   * Set once the source reports post-copy: from then on the destination holds the guest and must not be removed,
+   * and Finish starts at once, while Perform still runs: the guest resumes there and pulls the pages it lacks.
+   */
+  postcopyFinish?: Promise<Finished>;
+}
+
+const finish = (run: Run, postcopy: boolean): Promise<Finished> =>
+  run.request.destination.call('migrate.finish', { migrationId: run.migrationId, suspend: run.request.suspend, persistent: run.request.persistent, postcopy });
+
 /** Narrows `auto` by asking the source to probe the TLS endpoint; the destination closes the listener not taken. */
 async function settleTransport(request: MigrateRequest, migrationId: string, cookie: Cookie): Promise<TransportDecision> {
   const intent = { request: request.transport, reason: request.transportReason ?? `--transport ${request.transport}` };
   let probe: ProbeOutcome | undefined;
   if (request.transport === 'auto' && cookie.endpoint) {
-    probe = await request.source.call<ProbeOutcome>('migrate.probe', { migrationId, endpoint: cookie.endpoint });
+    probe = await request.source.call('migrate.probe', { migrationId, endpoint: cookie.endpoint });
   }
   const decision = chooseTransport(intent, cookie.endpoint, probe);
-  if (request.transport === 'auto') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
+  if (request.transport === 'auto' && decision.transport !== 'direct') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
   return decision;
 }
 
-export async function migrate(request: MigrateRequest, reporter: MigrationReporter): Promise<MigrateResult> {
+/** Begin on the source, the storage plan, Prepare on the destination; a failure after Begin releases the source. */
+async function beginAndPrepare(run: Run): Promise<Cookie> {
+  const { request, reporter, migrationId } = run;
   const { source, destination, domain } = request;
-  const started = Date.now();
-  if (source.hello.hostId === destination.hello.hostId) {
-    throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
-  }
-  const storageOptions = request.storage ?? {};
-  if (copiesStorage(storageOptions) && request.convergence && postcopyEnabled(request.convergence)) {
-    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
-  }
-  const migrationId = randomUUID();
-
   reporter.phase('begin', `checking ${domain} on ${source.label}`);
-  const begun = await source.call<{ definition: unknown; accel: 'kvm' | 'tcg'; state: string; persistent: boolean; disks?: SourceDisk[] }>('migrate.begin', {
-    name: domain,
-    migrationId,
-    controller: hostname(),
-    peer: destination.label,
-  });
-  let copies: DiskCopy[];
+  const begun = await source.call('migrate.begin', { name: domain, migrationId, controller: hostname(), peer: destination.label });
   try {
-    copies = planStorage(domain, begun.disks ?? [], storageOptions);
+    run.copies = planStorage(domain, begun.disks ?? [], request.storage ?? {});
   } catch (error) {
     await bestEffort(() => source.call('migrate.release', { migrationId }));
     throw error;
   }
-
+  const { copies } = run;
   reporter.phase('prepare', copies.length > 0 ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}` : `starting the receiving QEMU on ${destination.label}`);
-  let cookie: Cookie;
-  let exposed: StorageExposure | undefined;
   try {
-    ({ cookie, storage: exposed } = await destination.call<{ cookie: Cookie; storage?: StorageExposure }>('migrate.prepare', {
+    const { cookie, storage } = await destination.call('migrate.prepare', {
       ...(copies.length > 0 ? { storage: { copies } } : {}),
       migrationId,
       definition: begun.definition,
@@ -131,56 +138,63 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       ...(request.convergence ? { convergence: request.convergence } : {}),
       ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
       ...(request.portRange ? { portRange: request.portRange } : {}),
-    }));
+    });
+    if (storage) run.exposed = storage;
+    return cookie;
   } catch (error) {
     await bestEffort(() => source.call('migrate.release', { migrationId }));
     throw error;
   }
+}
 
-  let transport: TransportDecision | undefined;
-  let relay: StreamRelay | undefined;
-  type Finished = { state: 'running' | 'paused'; resumedAt?: number };
-  const finish = (postcopy: boolean) => destination.call<Finished>('migrate.finish', { migrationId, suspend: request.suspend, persistent: request.persistent, postcopy });
-  // Set once the source reports post-copy: from then on the destination holds the guest and must not be removed,
-  // and Finish starts at once, while Perform still runs: the guest resumes there and pulls the pages it lacks.
-  let postcopyStarted = false;
-  let postcopyFinish: Promise<Finished> | undefined;
-  const onEvent = (event: { event: string; data: unknown }) => {
-    const data = event.data as MigrationProgress & { migrationId?: string; message?: string };
-    if (data.migrationId !== migrationId) return;
+/** The data plane's endpoints for this migration: the transport, the source's tunnel end, the ssh relay. */
+async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: TransportDecision; cookie: Cookie }> {
+  const { request, reporter, migrationId } = run;
+  const { source, destination } = request;
+  const transport = await settleTransport(request, migrationId, prepared);
+  const cookie = { ...prepared, transport: transport.transport };
+  reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
+  if (transport.transport !== 'direct') {
+    // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
+    const { sockets } = await source.call('migrate.tunnel', { migrationId, cookie });
+    if (transport.transport === 'ssh') run.relay = await relayStreams({ source, destination, cookie, sockets });
+  }
+  return { transport, cookie };
+}
+
+/** Perform: the stream runs on the source; progress and warnings come back as events. */
+async function perform(run: Run, prepared: Cookie): Promise<{ transport: TransportDecision; outcome: MigrationOutcome }> {
+  const { request, reporter, migrationId } = run;
+  const { source, destination, domain } = request;
+  const onEvent = (raw: AgentEvent) => {
+    const event = parseEvent(raw);
+    if (!event || event.data.migrationId !== migrationId) return;
     if (event.event === 'migration.progress') {
-      if (data.status.startsWith('postcopy') && !postcopyStarted) {
-        postcopyStarted = true;
+      const data = event.data;
+      if (data.status.startsWith('postcopy') && !run.postcopyFinish) {
         reporter.phase('finish', `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`);
-        postcopyFinish = finish(true);
+        run.postcopyFinish = finish(run, true);
         // Awaited after Perform; until then a rejection must not count as unhandled.
-        postcopyFinish.catch(() => undefined);
+        run.postcopyFinish.catch(() => undefined);
       }
       reporter.progress(data);
     }
-    if (event.event === 'migration.warning' && data.message) reporter.warning(data.message);
+    if (event.event === 'migration.warning' && event.data.message) reporter.warning(event.data.message);
   };
   source.events.on('event', onEvent);
   const cancel = () => void bestEffort(() => source.call('migrate.cancel', { migrationId }));
   request.signal?.addEventListener('abort', cancel, { once: true });
-  let outcome: MigrationOutcome;
   try {
     if (request.signal?.aborted) throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
-    transport = await settleTransport(request, migrationId, cookie);
-    cookie = { ...cookie, transport: transport.transport };
-    reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
-    if (transport.transport !== 'direct') {
-      // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
-      const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('migrate.tunnel', { migrationId, cookie });
-      if (transport.transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
-    }
+    const { transport, cookie } = await openDataPlane(run, prepared);
+    const { copies } = run;
     reporter.phase(
       'perform',
       copies.length > 0
         ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatGiB(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
         : `copying ${domain} to ${destination.label} over ${transport.transport}`,
     );
-    outcome = await source.call<MigrationOutcome>('migrate.perform', {
+    const outcome = await source.call('migrate.perform', {
       migrationId,
       cookie,
       bandwidthMiBs: request.bandwidthMiBs,
@@ -188,63 +202,94 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
       ...(request.convergence ? { convergence: request.convergence } : {}),
       ...(copies.length > 0
-        ? { storage: { copies, synchronousWrites: storageOptions.synchronousWrites === true, ...(transport.transport === 'direct' && exposed?.nbd ? { nbd: exposed.nbd } : {}) } }
+        ? { storage: { copies, synchronousWrites: request.storage?.synchronousWrites === true, ...(transport.transport === 'direct' && run.exposed?.nbd ? { nbd: run.exposed.nbd } : {}) } }
         : {}),
     });
+    return { transport, outcome };
   } catch (error) {
-    if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) {
-      // Post-copy: the guest's memory is split between the hosts; resuming the source or removing the destination
-      // would lose it. Both sides are paused so that `vmig recover` can resume the stream.
-      await relay?.close();
-      await bestEffort(() => destination.call('migrate.postcopy-pause', { migrationId }));
-      await postcopyFinish?.catch(() => undefined);
-      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
-    }
-    reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}${copies.length > 0 ? ' and the images created for it' : ''}`);
-    // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
-    const relayFailure = relay?.failure();
-    await relay?.close();
-    await bestEffort(() => destination.call('migrate.abort', { migrationId }));
-    if (connectionLost(error)) {
-      throw new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${(error as Error).message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
-    }
-    await bestEffort(() => source.call('migrate.release', { migrationId }));
-    const aborted = isVmigError(error) && error.code === 'MIGRATION_ABORTED';
-    throw new VmigError(aborted ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', `${(error as Error).message}${relayFailure ? ` (${relayFailure})` : ''}; ${domain} is still running on ${source.label}`, { cause: error });
+    throw await leavePerform(run, error);
   } finally {
     request.signal?.removeEventListener('abort', cancel);
     source.events.off('event', onEvent);
   }
+}
 
-  if (!postcopyFinish) reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
-  let finished: Finished;
+/** Carries out afterPerformFailure()'s answer; returns the error to report. */
+async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
+  const { request, reporter, migrationId, relay } = run;
+  const { source, destination, domain } = request;
+  const message = (error as Error).message;
+  const exit = afterPerformFailure(error, run.postcopyFinish !== undefined);
+  if (exit.kind === 'hold-both') {
+    await relay?.close();
+    await bestEffort(() => destination.call('migrate.postcopy-pause', { migrationId }));
+    await run.postcopyFinish?.catch(() => undefined);
+    return new VmigError('NEEDS_RECOVERY', `${message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
+  }
+  reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}${run.copies.length > 0 ? ' and the images created for it' : ''}`);
+  // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
+  const relayFailure = relay?.failure();
+  await relay?.close();
+  await bestEffort(() => destination.call('migrate.abort', { migrationId }));
+  if (exit.kind === 'source-lost') {
+    return new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
+  }
+  await bestEffort(() => source.call('migrate.release', { migrationId }));
+  return new VmigError(exit.code, `${message}${relayFailure ? ` (${relayFailure})` : ''}; ${domain} is still running on ${source.label}`, { cause: error });
+}
+
+/** Finish on the destination (already running in post-copy); a failure is left the way afterFinishFailure() says. */
+async function finishStep(run: Run): Promise<Finished> {
+  const { request, reporter, migrationId } = run;
+  const { source, destination, domain } = request;
+  if (!run.postcopyFinish) reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
   try {
-    finished = await (postcopyFinish ?? finish(false));
+    return await (run.postcopyFinish ?? finish(run, false));
   } catch (error) {
-    if (postcopyFinish) {
-      // The destination ran the guest already: the source's copy is stale and must never be resumed.
-      throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; ${domain} ran on ${destination.label} in post-copy, the source was not resumed. Resolve with: ${recoverHint(request)}`);
+    const message = (error as Error).message;
+    const exit = afterFinishFailure(error, run.postcopyFinish !== undefined);
+    if (exit.kind === 'destination-holds') {
+      throw new VmigError('NEEDS_RECOVERY', `${message}; ${domain} ran on ${destination.label} in post-copy, the source was not resumed. Resolve with: ${recoverHint(request)}`);
     }
-    if (connectionLost(error)) {
-      // We cannot know whether the destination resumed: resuming the source now could run the guest twice.
+    if (exit.kind === 'outcome-unknown') {
       throw new VmigError('NEEDS_RECOVERY', `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`);
     }
     reporter.phase('rollback', `the destination could not take over; resuming ${domain} on ${source.label}`);
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));
     const resumed = await bestEffort(() => source.call('migrate.resume', { migrationId }));
-    if (!resumed) throw new VmigError('NEEDS_RECOVERY', `${(error as Error).message}; resuming the source failed too. Resolve with: ${recoverHint(request)}`);
-    throw new VmigError('MIGRATION_FAILED', `${(error as Error).message}; ${domain} resumed on ${source.label}`, { cause: error });
+    if (!resumed) throw new VmigError('NEEDS_RECOVERY', `${message}; resuming the source failed too. Resolve with: ${recoverHint(request)}`);
+    throw new VmigError('MIGRATION_FAILED', `${message}; ${domain} resumed on ${source.label}`, { cause: error });
   }
+}
 
+/** Confirm: the destination runs the guest; retire the source. Failing here leaves the guest on the destination. */
+async function confirm(run: Run): Promise<void> {
+  const { request, reporter, migrationId } = run;
+  const { source, destination, domain } = request;
   reporter.phase('confirm', `retiring the old QEMU on ${source.label}`);
   try {
     await source.call('migrate.confirm', { migrationId, undefineSource: request.undefineSource });
   } catch (error) {
     throw new VmigError('NEEDS_RECOVERY', `${domain} runs on ${destination.label}, but the old QEMU on ${source.label} was not retired (${(error as Error).message}). Resolve with: ${recoverHint(request)}`);
   }
+}
 
+export async function migrate(request: MigrateRequest, reporter: MigrationReporter): Promise<MigrateResult> {
+  const { source, destination, domain } = request;
+  const started = Date.now();
+  if (source.hello.hostId === destination.hello.hostId) {
+    throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
+  }
+  if (copiesStorage(request.storage ?? {}) && request.convergence && postcopyEnabled(request.convergence)) {
+    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+  }
+  const run: Run = { request, reporter, migrationId: randomUUID(), copies: [] };
+  const cookie = await beginAndPrepare(run);
+  const { transport, outcome } = await perform(run, cookie);
+  const finished = await finishStep(run);
+  await confirm(run);
   return {
-    migrationId,
+    migrationId: run.migrationId,
     domain,
     transport: transport.transport,
     encrypted: transport.encrypted,

@@ -3,8 +3,6 @@
 // once whole, runs the guest as a normal domain. Any failure leaves both sides paused for another attempt.
 import { VmigError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
-import type { Cookie } from '../transports/cookie.js';
-import type { OutgoingSocket } from '../transports/streams.js';
 import { relayStreams, type StreamRelay } from './stream-relay.js';
 
 export type RecoveryTransport = 'direct' | 'tls' | 'ssh';
@@ -12,9 +10,9 @@ export type RecoveryTransport = 'direct' | 'tls' | 'ssh';
 export async function resumePostcopy(source: HostConnection, destination: HostConnection, name: string, transport: RecoveryTransport): Promise<void> {
   let relay: StreamRelay | undefined;
   try {
-    const { cookie } = await destination.call<{ cookie: Cookie }>('recover.postcopy-listen', { name, transport });
+    const { cookie } = await destination.call('recover.postcopy-listen', { name, transport });
     if (transport !== 'direct') {
-      const { sockets } = await source.call<{ sockets: OutgoingSocket[] }>('recover.postcopy-tunnel', { name, cookie });
+      const { sockets } = await source.call('recover.postcopy-tunnel', { name, cookie });
       if (transport === 'ssh') relay = await relayStreams({ source, destination, cookie, sockets });
     }
     await source.call('recover.postcopy-resume', { name, cookie });

@@ -1,6 +1,6 @@
 // Deciding how to resolve a guest whose migration was interrupted, from what each host reports.
 // Pure: the same views always give the same plan, and no plan ever leaves the guest running on two hosts.
-import type { HostView } from '../agent/recover.js';
+import type { HostView } from '../protocol/wire.js';
 
 /** `resume-postcopy` takes both hosts (a new stream from source to destination); the controller runs it. */
 export type RecoveryStep = { host: 'source' | 'destination'; action: 'resume' | 'retire' | 'clear-lock' | 'resume-postcopy' | 'cancel-disk-jobs'; why: string };

@@ -3,8 +3,10 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { VmigError } from '../errors.js';
-import { PROTOCOL_VERSION, type AgentEvent, type HelloResult } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type AgentEvent } from '../protocol/messages.js';
+import type { Result } from '../protocol/methods.js';
 import { RpcConnection } from '../protocol/rpc.js';
+import { checkResult, typedCall, type Call } from '../protocol/table.js';
 import { VERSION } from '../version.js';
 import type { HostUri } from './uri.js';
 
@@ -26,10 +28,7 @@ export function callDeadlineMs(method: string, env: NodeJS.ProcessEnv = process.
   return Number(env.VMIG_RPC_TIMEOUT_MS) || 120_000;
 }
 
-export interface AgentHello extends HelloResult {
-  hostId: string;
-  qemu: string;
-}
+export type AgentHello = Result<'hello'>;
 
 export interface HostConnection {
   uri: HostUri;
@@ -38,7 +37,8 @@ export interface HostConnection {
   /** The SSH connection, when there is one: the ssh transport opens more channels on it. */
   ssh: Client | undefined;
   events: EventEmitter<{ event: [AgentEvent]; closed: [Error | undefined] }>;
-  call<T = unknown>(method: string, params?: unknown): Promise<T>;
+  /** Calls an agent method; params and result are typed (and the result checked) by src/protocol/methods.ts. */
+  call: Call;
   close(): Promise<void>;
 }
 
@@ -78,7 +78,7 @@ export async function openAgentSession(options: {
   });
   let hello: AgentHello;
   try {
-    hello = await rpc.call<AgentHello>('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label }, callDeadlineMs('hello'));
+    hello = checkResult('hello', await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label }, callDeadlineMs('hello')), options.label);
   } catch (error) {
     await options.close().catch(() => undefined);
     if (error instanceof VmigError && error.code === 'PROTOCOL_MISMATCH') {
@@ -102,7 +102,7 @@ export async function openAgentSession(options: {
     hello,
     ssh: options.ssh,
     events,
-    call: (method, params) => rpc.call(method, params, callDeadlineMs(method)),
+    call: typedCall((method, params) => rpc.call(method, params, callDeadlineMs(method)), options.label),
     close: async () => {
       clearInterval(heartbeat);
       rpc.close();

@@ -35,17 +35,3 @@ export function classifyMessage(value: unknown): Message | undefined {
   if (event.success) return { kind: 'event', event: event.data };
   return undefined;
 }
-
-export interface HelloParams {
-  protocol: number;
-  version: string;
-  /** How the controller names this host; the agent uses it in its messages. */
-  label?: string;
-}
-export interface HelloResult {
-  protocol: number;
-  version: string;
-  hostname: string;
-  pid: number;
-  stateDir: string;
-}

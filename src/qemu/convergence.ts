@@ -105,13 +105,37 @@ export function convergenceHints(options: ConvergenceOptions): string[] {
   return hints;
 }
 
+/** What ConvergenceWatch remembers, as plain data (the perform policy keeps it in its state). */
+export interface PassSamples {
+  readonly atPass: ReadonlyArray<{ pass: number; remaining: number; transferred: number }>;
+  readonly warned: boolean;
+}
+export const NO_PASSES: PassSamples = { atPass: [], warned: false };
+
 /**
  * Watches the remaining bytes at each pass start: when over `passes` passes they did not shrink by at least
  * `shrinkRatio` while bytes kept moving, the guest dirties memory as fast as the stream carries it.
+ * Pure: returns the new samples and whether non-convergence shows now (true exactly once).
  */
+export function observePasses(
+  samples: PassSamples,
+  progress: Pick<MigrationProgress, 'pass' | 'remainingBytes' | 'transferredBytes'>,
+  passes = 3,
+  shrinkRatio = 0.9,
+): { samples: PassSamples; notConverging: boolean } {
+  const last = samples.atPass[samples.atPass.length - 1];
+  if (progress.pass < 1 || (last && progress.pass <= last.pass)) return { samples, notConverging: false };
+  const atPass = [...samples.atPass, { pass: progress.pass, remaining: progress.remainingBytes, transferred: progress.transferredBytes }];
+  if (samples.warned || atPass.length <= passes) return { samples: { atPass, warned: samples.warned }, notConverging: false };
+  const then = atPass[atPass.length - 1 - passes]!;
+  const now = atPass[atPass.length - 1]!;
+  const notConverging = now.transferred > then.transferred && !(now.remaining < then.remaining * shrinkRatio);
+  return { samples: { atPass, warned: notConverging }, notConverging };
+}
+
+/** observePasses() with its samples kept inside. */
 export class ConvergenceWatch {
-  private readonly atPass: { pass: number; remaining: number; transferred: number }[] = [];
-  private warned = false;
+  private samples = NO_PASSES;
 
   constructor(
     private readonly passes = 3,
@@ -120,18 +144,8 @@ export class ConvergenceWatch {
 
   /** True exactly once: the first time the samples show non-convergence. */
   observe(progress: Pick<MigrationProgress, 'pass' | 'remainingBytes' | 'transferredBytes'>): boolean {
-    const last = this.atPass[this.atPass.length - 1];
-    if (progress.pass < 1 || (last && progress.pass <= last.pass)) return false;
-    this.atPass.push({ pass: progress.pass, remaining: progress.remainingBytes, transferred: progress.transferredBytes });
-    if (this.warned || this.atPass.length <= this.passes) return false;
-    const then = this.atPass[this.atPass.length - 1 - this.passes]!;
-    const now = this.atPass[this.atPass.length - 1]!;
-    const moving = now.transferred > then.transferred;
-    const shrinking = now.remaining < then.remaining * this.shrinkRatio;
-    if (moving && !shrinking) {
-      this.warned = true;
-      return true;
-    }
-    return false;
+    const { samples, notConverging } = observePasses(this.samples, progress, this.passes, this.shrinkRatio);
+    this.samples = samples;
+    return notConverging;
   }
 }

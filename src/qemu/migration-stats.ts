@@ -29,7 +29,7 @@ export interface MigrationProgress {
   throughputBps: number;
   /** Bytes per second the guest dirties. */
   dirtyRateBps: number;
-  expectedDowntimeMs: number | undefined;
+  expectedDowntimeMs?: number | undefined;
   elapsedMs: number;
   /** Copied disks (storage migration): bytes mirrored so far per disk. Status "disks" while they copy before memory. */
   disks?: DiskCopyProgress[];

@@ -2,7 +2,7 @@
 // domjobinfo, migrate-setspeed, migrate-setmaxdowntime, a refused second migration (exit 5), domjobabort
 // (the migrating vmig exits 1, the guest runs on the source only), and Ctrl-C during `vmig migrate`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo } from '../../src/agent/jobs.js';
+import type { JobInfo } from '../../src/protocol/wire.js';
 import { parseEventStream, type ResultEvent } from '../../src/cli/json-events.js';
 import { Lab } from '../../src/lab/lab.js';
 import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, qemuPids, startGuest } from './support.js';

@@ -16,7 +16,7 @@ const define: Action = async (globals, [file]) => {
   // Validated here first, so a bad file is refused before any host is contacted.
   parseDomainFile(text, file!);
   const raw = JSON.parse(text) as Record<string, unknown>;
-  const result = await withHost(globals, (host) => host.call<{ name: string; uuid: string; updated: boolean; warnings?: string[] }>('domain.define', { definition: raw }));
+  const result = await withHost(globals, (host) => host.call('domain.define', { definition: raw }));
   for (const warning of result.warnings ?? []) output.warn(warning);
   if (globals.json) output.event(result);
   else output.result(`Domain ${result.name} ${result.updated ? 'updated' : 'defined'} (uuid ${result.uuid})`);

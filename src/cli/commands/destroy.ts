@@ -6,7 +6,7 @@ import type { Action } from '../program.js';
 const destroy: Action = async (globals, [name]) => {
   assertDomainName(name!);
   const output = new Output(globals);
-  const result = await withHost(globals, (host) => host.call<{ name: string }>('domain.destroy', { name }));
+  const result = await withHost(globals, (host) => host.call('domain.destroy', { name: name! }));
   if (globals.json) output.event(result);
   else output.result(`Domain ${result.name} destroyed`);
 };

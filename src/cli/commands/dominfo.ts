@@ -1,4 +1,3 @@
-import type { DomainInfo } from '../../agent/domains.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { withHost } from '../hosts.js';
 import { Output } from '../output.js';
@@ -7,7 +6,7 @@ import type { Action } from '../program.js';
 const dominfo: Action = async (globals, [name]) => {
   assertDomainName(name!);
   const output = new Output(globals);
-  const info = await withHost(globals, (host) => host.call<DomainInfo>('domain.info', { name }));
+  const info = await withHost(globals, (host) => host.call('domain.info', { name: name! }));
   if (globals.json) {
     output.result(JSON.stringify(info));
     return;

@@ -1,5 +1,5 @@
 // `vmig domjobinfo NAME`: the migration job of a domain, read on its source host, whichever controller runs it.
-import type { JobInfo } from '../../agent/jobs.js';
+import type { JobInfo } from '../../protocol/wire.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { withHost } from '../hosts.js';
 import { Output, formatBytes, formatDuration } from '../output.js';
@@ -41,7 +41,7 @@ export function describeJob(info: JobInfo): string {
 const domjobinfo: Action = async (globals, [name]) => {
   assertDomainName(name!);
   const output = new Output(globals);
-  const info = await withHost(globals, (host) => host.call<JobInfo>('job.info', { name }));
+  const info = await withHost(globals, (host) => host.call('job.info', { name: name! }));
   output.result(globals.json ? JSON.stringify(info) : describeJob(info));
 };
 export default domjobinfo;

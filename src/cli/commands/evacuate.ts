@@ -128,7 +128,7 @@ function printReport(output: Output, json: boolean, report: EvacuationReport): v
 
 async function abortRunning(globals: GlobalOptions, source: string): Promise<void> {
   const output = new Output(globals);
-  const { jobId } = await withHost({ ...globals, connect: source }, (host) => host.call<{ jobId: string }>('evacuation.abort', { requestedBy: hostname() }));
+  const { jobId } = await withHost({ ...globals, connect: source }, (host) => host.call('evacuation.abort', { requestedBy: hostname() }));
   if (globals.json) output.event({ type: 'abort', time: new Date().toISOString(), source, jobId });
   else output.result(`Asked evacuation ${jobId} of ${source} to stop: it starts no new migrations; the ones in flight finish`);
 }

@@ -1,11 +1,10 @@
-import type { DomainSummary } from '../../agent/domains.js';
 import { withHost } from '../hosts.js';
 import { Output, table } from '../output.js';
 import type { Action } from '../program.js';
 
 const list: Action = async (globals, _args, options) => {
   const output = new Output(globals);
-  const rows = await withHost(globals, (host) => host.call<DomainSummary[]>('domain.list', { all: options.all === true }));
+  const rows = await withHost(globals, (host) => host.call('domain.list', { all: options.all === true }));
   // The other guests are still listed; the one whose QEMU did not answer is "unknown", and why is said here.
   for (const row of rows) if (row.problem) output.warn(row.problem);
   if (globals.json) {

@@ -10,7 +10,7 @@ const setspeed: Action = async (globals, [name, speed]) => {
   const bandwidthMiBs = Number(speed);
   if (!/^\d+$/.test(speed ?? '') || !Number.isSafeInteger(bandwidthMiBs)) throw new VmigError('USAGE', `the speed takes a whole number of MiB/s (0 = no cap), not "${speed}"`);
   const output = new Output(globals);
-  const result = await withHost(globals, (host) => host.call<{ migrationId: string }>('job.setSpeed', { name, bandwidthMiBs }));
+  const result = await withHost(globals, (host) => host.call('job.setSpeed', { name: name!, bandwidthMiBs }));
   if (globals.json) output.result(JSON.stringify({ name, migrationId: result.migrationId, bandwidthMiBs }));
   else output.result(`Job ${result.migrationId} of ${name}: bandwidth ${bandwidthMiBs === 0 ? 'uncapped' : `capped at ${bandwidthMiBs} MiB/s`}`);
 };

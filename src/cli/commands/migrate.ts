@@ -1,4 +1,4 @@
-import { migrate, type MigrateResult, type MigrationPhase } from '../../controller/migrate.js';
+import { migrate, type MigrateResult, type MigrationStep } from '../../controller/migrate.js';
 import { parseMigrateUri, requestedTransport } from '../../controller/transport-choice.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { VmigError, isVmigError } from '../../errors.js';
@@ -134,7 +134,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase = 'begin';
-  const reporter = { ...renderer, phase: (phase: MigrationPhase, detail: string) => {
+  const reporter = { ...renderer, phase: (phase: MigrationStep, detail: string) => {
     currentPhase = phase;
     renderer.phase(phase, detail);
   } };

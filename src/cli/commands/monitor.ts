@@ -8,7 +8,7 @@ import type { Action } from '../program.js';
 const monitor: Action = async (globals, [name, command], options) => {
   assertDomainName(name!);
   const output = new Output(globals);
-  const reply = await withHost(globals, (host) => host.call<{ error?: { class: string; desc: string } }>('domain.monitor', { name, command }));
+  const reply = await withHost(globals, (host) => host.call('domain.monitor', { name: name!, command: command! }));
   if (reply.error) throw new VmigError('QEMU_FAILED', `QEMU refused the command: ${reply.error.class}: ${reply.error.desc}`);
   output.result(options.pretty ? JSON.stringify(reply, null, 2) : JSON.stringify(reply));
 };

@@ -1,6 +1,5 @@
 import { resumePostcopy, type RecoveryTransport } from '../../controller/postcopy-recovery.js';
 import { planRecovery, type RecoveryPlan } from '../../controller/recovery.js';
-import type { HostView } from '../../agent/recover.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { VmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
@@ -20,13 +19,13 @@ const recover: Action = async (globals, [name], options) => {
   const source = await openHost(globals);
   let destination: HostConnection | undefined;
   try {
-    const sourceView = await source.call<HostView>('recover.inspect', { name });
+    const sourceView = await source.call('recover.inspect', { name: name! });
     const destinationUri = (options.destination as string | undefined) ?? sourceView.journal?.peer;
     if (!destinationUri) {
       throw new VmigError('USAGE', `no migration of ${name} is recorded on ${source.label}; name the other host with --destination`);
     }
     destination = await openHost(globals, destinationUri);
-    const destinationView = await destination.call<HostView>('recover.inspect', { name });
+    const destinationView = await destination.call('recover.inspect', { name: name! });
     const plan = planRecovery(sourceView, destinationView, name!);
     const hosts = { source, destination };
     if (!options.dryRun) {
@@ -37,7 +36,7 @@ const recover: Action = async (globals, [name], options) => {
           continue;
         }
         output.info(`${step.host === 'source' ? source.label : destination.label}: ${step.action} (${step.why})`);
-        await hosts[step.host].call('recover.apply', { name, action: step.action });
+        await hosts[step.host].call('recover.apply', { name: name!, action: step.action });
       }
     }
     report(output, globals.json, plan, name!, options.dryRun === true);

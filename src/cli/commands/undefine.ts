@@ -6,7 +6,7 @@ import type { Action } from '../program.js';
 const undefine: Action = async (globals, [name]) => {
   assertDomainName(name!);
   const output = new Output(globals);
-  const result = await withHost(globals, (host) => host.call<{ name: string; stillRunning: boolean }>('domain.undefine', { name }));
+  const result = await withHost(globals, (host) => host.call('domain.undefine', { name: name! }));
   if (globals.json) output.event(result);
   else output.result(`Domain ${result.name} undefined${result.stillRunning ? ' (it keeps running until destroyed)' : ''}`);
 };

@@ -5,14 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentContext } from '../../../src/agent/context.js';
-import { destinationHandlers } from '../../../src/agent/destination.js';
-import { evacuationHandlers } from '../../../src/agent/host-lock.js';
+import { agentHandlers } from '../../../src/agent/handlers.js';
+import { hostCheckHandlers } from '../../../src/agent/host-checks.js';
 import { Journal } from '../../../src/agent/journal.js';
 import { Locks } from '../../../src/agent/locks.js';
 import { MigrationRegistry } from '../../../src/agent/migration-state.js';
-import { sourceHandlers } from '../../../src/agent/source.js';
 import { StateDir } from '../../../src/agent/state.js';
 import { migrationIdSchema } from '../../../src/protocol/ids.js';
+import { dispatchTable } from '../../../src/protocol/table.js';
+
+const signal = { signal: new AbortController().signal };
 
 const EVIL = ['../../x', '../journal2/y-abcdefgh', 'abc/../../../etc/passwd', '/tmp/absolute-id', 'ok-looking\nid-1234', ''];
 
@@ -56,27 +58,25 @@ describe('migration ids', () => {
   });
 
   it('migrate.begin with "../../x" is refused before anything is written', async () => {
-    const handlers = sourceHandlers(context, new MigrationRegistry());
-    await expect(handlers['migrate.begin']({ name: 'g1', migrationId: '../../x', controller: 'c', peer: 'h2' })).rejects.toThrow(/migrationId/);
+    // As the agent serves it: params are parsed by the method table before the handler runs.
+    const handlers = dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers));
+    await expect(handlers['migrate.begin']!({ name: 'g1', migrationId: '../../x', controller: 'c', peer: 'h2' }, signal)).rejects.toThrow(/migrationId/);
     expect(existsSync(join(base, 'x.json'))).toBe(false);
     expect(readdirSync(state.journalDir)).toEqual([]);
     expect(readdirSync(state.locksDir)).toEqual([]);
   });
 
   it('every handler that takes a migration or job id refuses a path-like one', async () => {
-    const registry = new MigrationRegistry();
-    const source = sourceHandlers(context, registry);
-    const destination = destinationHandlers(context, registry);
-    const evacuation = evacuationHandlers(context);
+    const handlers = dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers));
     const calls: Array<[string, () => Promise<unknown>]> = [];
-    for (const method of ['migrate.perform', 'migrate.tunnel', 'migrate.probe', 'migrate.cancel', 'migrate.resume', 'migrate.confirm', 'migrate.release'] as const) {
-      calls.push([method, () => source[method]({ migrationId: '../../x' } as never, { signal: new AbortController().signal } as never)]);
+    for (const method of ['migrate.perform', 'migrate.tunnel', 'migrate.probe', 'migrate.cancel', 'migrate.resume', 'migrate.confirm', 'migrate.release']) {
+      calls.push([method, () => handlers[method]!({ migrationId: '../../x' }, signal)]);
     }
-    for (const method of ['migrate.prepare', 'migrate.finish', 'migrate.postcopy-pause', 'migrate.select-transport', 'migrate.abort'] as const) {
-      calls.push([method, () => destination[method]({ migrationId: '../../x' })]);
+    for (const method of ['migrate.prepare', 'migrate.finish', 'migrate.postcopy-pause', 'migrate.select-transport', 'migrate.abort']) {
+      calls.push([method, () => handlers[method]!({ migrationId: '../../x' }, signal)]);
     }
-    for (const method of ['evacuation.lock', 'evacuation.unlock', 'evacuation.status'] as const) {
-      calls.push([method, () => evacuation[method]({ jobId: '../../x', controller: 'c' })]);
+    for (const method of ['evacuation.lock', 'evacuation.unlock', 'evacuation.status']) {
+      calls.push([method, () => handlers[method]!({ jobId: '../../x', controller: 'c' }, signal)]);
     }
     for (const [method, call] of calls) {
       const error = await call().then(() => undefined, (caught: Error) => caught);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HostView } from '../../../src/agent/recover.js';
+import type { HostView } from '../../../src/protocol/wire.js';
 import { planRecovery } from '../../../src/controller/recovery.js';
 
 const view = (host: string, instance?: HostView['instance'], extra: Partial<HostView> = {}): HostView => ({ host, ...(instance ? { instance } : {}), ...extra });
