@@ -39,6 +39,6 @@ export async function checkIncomingPolicy(context: AgentContext, definition: Dom
 /** A definition of the same name stored here: refused if it is another guest (uuid), or differs without --force-definition. */
 export async function checkStoredDefinition(context: AgentContext, definition: DomainDefinition, force: boolean): Promise<void> {
   const stored = await readDefinition(context, definition.name);
-  const verdict = judgeStoredDefinition(stored, definition, force);
-  if (!verdict.ok) throw new VmigError('DEFINITION_REFUSED', `domain ${definition.name} ${verdict.reason.replace(/^is defined there/, `is defined on ${context.host}`)}`);
+  const verdict = judgeStoredDefinition(stored, definition, force, `on ${context.host}`);
+  if (!verdict.ok) throw new VmigError('DEFINITION_REFUSED', `domain ${definition.name} ${verdict.reason}`);
 }

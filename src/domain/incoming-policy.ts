@@ -90,12 +90,12 @@ export function definitionDifferences(stored: DomainDefinition, incoming: Domain
 export type StoredVerdict = { ok: true } | { ok: false; always: boolean; reason: string };
 
 /** Whether a definition of the same name stored on the destination lets the incoming one in. */
-export function judgeStoredDefinition(stored: DomainDefinition | undefined, incoming: DomainDefinition, force: boolean): StoredVerdict {
+export function judgeStoredDefinition(stored: DomainDefinition | undefined, incoming: DomainDefinition, force: boolean, host = 'there'): StoredVerdict {
   if (!stored) return { ok: true };
   if (stored.uuid !== incoming.uuid) {
-    return { ok: false, always: true, reason: `is defined there as another guest (uuid ${stored.uuid}, the source's is ${incoming.uuid}); undefine it there first if it is not needed` };
+    return { ok: false, always: true, reason: `is defined ${host} as another guest (uuid ${stored.uuid}, the source's is ${incoming.uuid}); undefine it there first if it is not needed` };
   }
   const differences = definitionDifferences(stored, incoming);
   if (differences.length === 0 || force) return { ok: true };
-  return { ok: false, always: false, reason: `is defined differently there (${differences.join(', ')}); pass --force-definition to run the source's definition` };
+  return { ok: false, always: false, reason: `is defined differently ${host} (${differences.join(', ')}); pass --force-definition to run the source's definition` };
 }
