@@ -78,6 +78,7 @@ complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l tunnelled 
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l transport -x -a 'auto tls ssh direct' -d 'transport of the stream'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l persistent -d 'define the domain on the destination'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l undefinesource -d 'remove the definition from the source after success'
+complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l force-definition -d "run the source's definition over a different stored one"
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l suspend -d 'leave the guest paused on the destination'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l bandwidth -x -d 'cap the stream (MiB/s)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l max-downtime -x -d 'longest pause at switch-over (ms)'

@@ -53,6 +53,7 @@ _vmig() {
     '--transport[transport of the stream]:transport:(auto tls ssh direct)'
     '--persistent[define the domain on the destination]'
     '--undefinesource[remove the definition from the source after success]'
+    "--force-definition[run the source's definition over a different stored one]"
     '--suspend[leave the guest paused on the destination]'
     '--bandwidth[cap the stream (MiB/s)]:MiB/s:'
     '--max-downtime[longest pause at switch-over (ms)]:ms:'

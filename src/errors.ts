@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'DOMAIN_RUNNING'
   | 'SAME_HOST'
   | 'HOST_UNSUITABLE'
+  | 'DEFINITION_REFUSED'
   | 'HOST_UNREACHABLE'
   | 'AUTH_FAILED'
   | 'HOST_KEY_UNKNOWN'
@@ -61,6 +62,7 @@ const exitCodeFor: Record<ErrorCode, ExitCodeValue> = {
   DOMAIN_RUNNING: ExitCode.usage,
   SAME_HOST: ExitCode.usage,
   HOST_UNSUITABLE: ExitCode.usage,
+  DEFINITION_REFUSED: ExitCode.usage,
   HOST_UNREACHABLE: ExitCode.connect,
   AUTH_FAILED: ExitCode.connect,
   HOST_KEY_UNKNOWN: ExitCode.connect,

@@ -16,6 +16,7 @@ import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import type { AgentContext } from './context.js';
 import { writeDefinition } from './domains.js';
 import { loadHostConfig, type HostConfig } from './host-config.js';
+import { checkIncomingPolicy, checkStoredDefinition } from './incoming-check.js';
 import { runCleanups, transition, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
 import { readFile } from 'node:fs/promises';
 import { destinationDisks } from '../storage/plan.js';
@@ -69,7 +70,10 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       const definition = { ...received, disks: destinationDisks(received.disks, copies) };
       await context.state.ensure();
       const config = await loadHostConfig();
+      await checkIncomingPolicy(context, definition, config);
       await checkHostCanRun(context, definition, config, copies.map((copy) => copy.destinationPath));
+      if (await instances.find(definition.name)) throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
+      await checkStoredDefinition(context, definition, options.forceDefinition);
       const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
       const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
       // Every check before the first file is created: a refusal leaves this host as it was.

@@ -13,6 +13,7 @@ export interface DryRunRequest {
   destination: HostConnection;
   transport: TransportRequest;
   transportReason: string;
+  forceDefinition?: boolean;
   listenAddress?: string;
   portRange?: [number, number];
 }
@@ -36,7 +37,7 @@ export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPla
   const { source, destination, domain } = request;
   if (source.hello.hostId === destination.hello.hostId) throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   const begun = await source.call('migrate.dry-begin', { name: domain });
-  const prepared = await destination.call('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel });
+  const prepared = await destination.call('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel, forceDefinition: request.forceDefinition === true });
   const intent = { request: request.transport, reason: request.transportReason };
   let endpoint: Endpoint | undefined;
   let probe: ProbeResult | undefined;

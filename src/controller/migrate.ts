@@ -37,6 +37,8 @@ export interface MigrateRequest {
   transportReason?: string;
   persistent: boolean;
   undefineSource: boolean;
+  /** Run the source's definition over a different one of the same name stored on the destination. */
+  forceDefinition?: boolean;
   suspend: boolean;
   bandwidthMiBs: number;
   maxDowntimeMs?: number;
@@ -135,6 +137,7 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
       accel: begun.accel,
       peer: source.label,
       transport: request.transport,
+      forceDefinition: request.forceDefinition === true,
       ...(request.convergence ? { convergence: request.convergence } : {}),
       ...(request.listenAddress ? { listenAddress: request.listenAddress } : {}),
       ...(request.portRange ? { portRange: request.portRange } : {}),

@@ -9,7 +9,7 @@
  * (+ fd00:231:L::1, ::11, ... with ipv6), L = labIndex in 1..254.
  * Files under `dir` = /tmp/vl-<pid>-<n>-XXXXXX (short: unix sockets <= 108 bytes):
  *   bin/vmig -> <repoRoot>/bin/vmig     home/.ssh/{config,known_hosts,id_ed25519}
- *   ctl/state                           <host>/{sshd_config,ssh_host_ed25519_key,authorized_keys,sshd.log,home/,state/}
+ *   ctl/state                           <host>/{sshd_config,ssh_host_ed25519_key,authorized_keys,sshd.log,host.toml,home/,state/}
  * Each host runs its own /usr/sbin/sshd in its namespace. A session there
  * (ssh, or lab.exec) has PATH=<dir>/bin:<node dir>:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin,
  * VMIG_STATE_DIR=<dir>/<host>/state, HOME=<dir>/<host>/home and VMIG_INSTALL_DIR=<dir>/<host>/lib (where
@@ -153,6 +153,8 @@ export class Lab {
 
     for (const h of this.hostList) {
       await writePrivate(join(h.dir, 'authorized_keys'), `${clientPub}\n`);
+      // Shared storage, as an operator would declare theirs: disks of lab guests live in the lab dir.
+      await writeFile(join(h.dir, 'host.toml'), `incoming_disk_paths = [${JSON.stringify(`${this.dir}/`)}]\n`);
       await this.writeSshdConfig(h);
     }
     await Promise.all(this.hostList.map((h) => this.startSshd(h.name)));

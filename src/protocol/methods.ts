@@ -122,6 +122,8 @@ export const methods = {
       convergence: convergenceSchema,
       /** Storage migration: the images to create here and export to the source's mirrors. */
       storage: z.object({ copies: z.array(diskCopySchema).min(1) }).optional(),
+      /** Run the source's definition even though one of the same name (and uuid) stored here differs. */
+      forceDefinition: z.boolean().default(false),
     }),
     result: cookieResult.extend({ storage: storageExposureSchema.optional() }),
   },
@@ -145,7 +147,7 @@ export const methods = {
   // `vmig migrate --dry-run`: Begin's and Prepare's checks without their effects (src/agent/dry-run.ts).
   'migrate.dry-begin': { params: name, result: begunResult },
   'migrate.dry-prepare': {
-    params: z.object({ definition: z.unknown(), accel }),
+    params: z.object({ definition: z.unknown(), accel, forceDefinition: z.boolean().default(false) }),
     result: z.object({ qemu: z.string(), accel, memoryMiB: z.number(), headroomMiB: z.number() }),
   },
 

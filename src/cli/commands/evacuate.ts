@@ -43,6 +43,7 @@ export function migrationOptionsFor(globals: GlobalOptions, options: Record<stri
       transportReason: intent.reason,
       persistent: options.persistent === true,
       undefineSource: options.undefinesource === true,
+      forceDefinition: options.forceDefinition === true,
       suspend: options.suspend === true,
       bandwidthMiBs: bandwidth ?? defaults.bandwidthMiBs ?? 0,
       stallTimeoutMs,

@@ -10,6 +10,7 @@ export interface DryRunArgs {
   domain: string;
   dest: string;
   intent: TransportIntent;
+  forceDefinition?: boolean;
   listenAddress?: string;
   portRange?: [number, number];
 }
@@ -41,6 +42,7 @@ export async function runDryRun(globals: GlobalOptions, args: DryRunArgs): Promi
       destination,
       transport: args.intent.request,
       transportReason: args.intent.reason,
+      forceDefinition: args.forceDefinition === true,
       ...(args.listenAddress ? { listenAddress: args.listenAddress } : {}),
       ...(args.portRange ? { portRange: args.portRange } : {}),
     });

@@ -128,7 +128,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   }
   if (options.dryRun === true) {
     const { runDryRun } = await import('./migrate-dry-run.js');
-    await runDryRun(globals, { domain: name!, dest: dest!, intent, ...(listenAddress ? { listenAddress } : {}), ...(portRange ? { portRange } : {}) });
+    await runDryRun(globals, { domain: name!, dest: dest!, intent, forceDefinition: options.forceDefinition === true, ...(listenAddress ? { listenAddress } : {}), ...(portRange ? { portRange } : {}) });
     return;
   }
   const output = new Output(globals);
@@ -177,6 +177,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         transportReason: intent.reason,
         persistent: options.persistent === true,
         undefineSource: options.undefinesource === true,
+        forceDefinition: options.forceDefinition === true,
         suspend: options.suspend === true,
         bandwidthMiBs,
         ...(maxDowntimeMs ? { maxDowntimeMs } : {}),
