@@ -18,6 +18,8 @@ const hostConfigSchema = z
     guest_memory_limit_mib: z.number().int().min(1).optional(),
     /** Host RAM (MiB) kept free beyond the guests' when judging whether a guest fits. */
     memory_headroom_mib: z.number().int().min(0).default(64),
+    /** p2p: the ssh_config (-F) this host's `ssh` uses to reach destinations itself; default: the user's own. */
+    p2p_ssh_config: z.string().min(1).optional(),
   })
   .strict();
 

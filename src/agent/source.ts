@@ -13,6 +13,7 @@ import { probeTcp, PROBE_TIMEOUT_MS } from '../transports/probe.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
+import { loadHostConfig } from './host-config.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
 import { runCleanups, type MigrationRegistry, type SourceMigration } from './migration-state.js';
@@ -60,7 +61,12 @@ const performParams = z.object({
     .optional(),
 });
 const idParams = z.object({ migrationId: migrationIdSchema });
-const tunnelParams = z.object({ migrationId: migrationIdSchema, cookie: cookieSchema });
+const tunnelParams = z.object({
+  migrationId: migrationIdSchema,
+  cookie: cookieSchema,
+  /** ssh p2p: this host opens SSH to the destination itself, as its own ssh config names it. */
+  p2p: z.object({ host: z.string().regex(/^[A-Za-z0-9_.:-]+$/), user: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
+});
 const probeParams = z.object({ migrationId: migrationIdSchema, endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) });
 const confirmParams = z.object({ migrationId: migrationIdSchema, undefineSource: z.boolean().default(false) });
 
@@ -97,12 +103,14 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
   }
 
   /** Where QEMU sends the stream: the destination itself (direct) or this agent's tunnel, opened once. */
-  async function outgoingUri(migration: SourceMigration, cookie: Cookie): Promise<string> {
+  async function outgoingUri(migration: SourceMigration, cookie: Cookie, p2p?: z.infer<typeof tunnelParams>['p2p']): Promise<string> {
     if (cookie.migrationId !== migration.migrationId) throw new VmigError('COOKIE_REJECTED', `the cookie belongs to another migration than ${migration.migrationId}`);
     if (cookie.transport === 'direct') return directOutgoingUri(cookie);
     if (migration.tunnel) return migration.tunnel.uri;
     const instance = await liveInstance(migration);
-    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log);
+    const sshConfig = p2p ? (await loadHostConfig()).p2p_ssh_config : undefined;
+    const target = p2p ? { host: p2p.host, ...(p2p.user ? { user: p2p.user } : {}), ...(p2p.port ? { port: p2p.port } : {}) } : undefined;
+    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log, target ? { target, sourceLabel: context.host, ...(sshConfig ? { sshConfig } : {}) } : undefined);
     migration.cleanups.push(() => tunnel.end.close());
     migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, sockets: tunnel.sockets, failure: tunnel.failure };
     return tunnel.uri;
@@ -363,10 +371,11 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
 
     /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
     async 'migrate.tunnel'(params: unknown) {
-      const { migrationId, cookie } = tunnelParams.parse(params);
+      const { migrationId, cookie, p2p } = tunnelParams.parse(params);
       const migration = sourceMigration(migrationId);
-      await outgoingUri(migration, cookie);
-      return { sockets: migration.tunnel?.sockets ?? [] };
+      await outgoingUri(migration, cookie, p2p);
+      // p2p: this host relays its own streams; the controller has nothing to listen on.
+      return { sockets: p2p ? [] : (migration.tunnel?.sockets ?? []) };
     },
 
     /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */
