@@ -76,7 +76,7 @@ _vmig() {
         start) opts="--paused" ;;
         list) opts="--all" ;;
         qemu-monitor-command) opts="--pretty" ;;
-        migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map" ;;
+        migrate) opts="--direct --tunnelled --p2p --transport --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map" ;;
         evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range --copy-storage-all" ;;
         recover) opts="--destination --dry-run --transport" ;;
         host) opts="--from --parallel" ;;

@@ -84,6 +84,7 @@ complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l bandwidth 
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l max-downtime -x -d 'longest pause at switch-over (ms)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l port-range -x -d 'migration ports on the destination'
 complete -c vmig -n "__fish_seen_subcommand_from migrate" -l migrate-uri -x -d 'address the source sends the stream to'
+complete -c vmig -n "__fish_seen_subcommand_from migrate" -l p2p -d 'the source host opens SSH to the destination itself'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l stall-timeout -x -d 'give up when no data moves for this long (s)'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l auto-converge -d 'throttle the vCPUs until the copy converges'
 complete -c vmig -n "__fish_seen_subcommand_from migrate evacuate" -l downtime-steps -x -d 'raise the allowed downtime in N steps'

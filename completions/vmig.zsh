@@ -87,6 +87,7 @@ _vmig() {
         migrate)
           _arguments $transfer \
             '--migrate-uri[address the source sends the stream to]:uri:' \
+            '--p2p[the source host opens SSH to the destination itself]' \
             '--stall-timeout[give up when no data moves for this long (s)]:seconds:' \
             '--auto-converge[throttle the vCPUs until the copy converges]' \
             '--downtime-steps[raise the allowed downtime in N steps]:steps:' \

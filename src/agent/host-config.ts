@@ -27,6 +27,8 @@ const hostConfigSchema = z
     incoming_kernel_paths: z.array(absoluteDir).optional(),
     /** ...and its disks. */
     incoming_disk_paths: z.array(absoluteDir).default(DEFAULT_DISK_PATHS),
+    /** p2p: the ssh_config (-F) this host's `ssh` uses to reach destinations itself; default: the user's own. */
+    p2p_ssh_config: z.string().min(1).optional(),
   })
   .strict();
 

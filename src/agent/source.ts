@@ -12,12 +12,16 @@ import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/fs.js';
 import type { AgentContext } from './context.js';
+import { loadHostConfig } from './host-config.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
 import { pastSwitchover, runCleanups, transition, type MigrationRegistry, type SourceMigration } from './migration-state.js';
 import { cancelMirrors, perform } from './perform.js';
 import { describeDisks } from '../storage/mirror.js';
 import type { SourceDisk } from '../storage/plan.js';
+
+/** ssh p2p: where the source host's own ssh connects (its ssh config resolves the name). */
+type P2pTarget = { host: string; user?: string; port?: number };
 
 export type SourceMethod = 'migrate.begin' | 'migrate.perform' | 'migrate.tunnel' | 'migrate.probe' | 'migrate.cancel' | 'migrate.resume' | 'migrate.confirm' | 'migrate.release';
 
@@ -51,12 +55,13 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
   }
 
   /** Where QEMU sends the stream: the destination itself (direct) or this agent's tunnel, opened once. */
-  async function outgoingUri(migration: SourceMigration, cookie: Cookie): Promise<string> {
+  async function outgoingUri(migration: SourceMigration, cookie: Cookie, p2p?: P2pTarget): Promise<string> {
     if (cookie.migrationId !== migration.migrationId) throw new VmigError('COOKIE_REJECTED', `the cookie belongs to another migration than ${migration.migrationId}`);
     if (cookie.transport === 'direct') return directOutgoingUri(cookie);
     if (migration.tunnel) return migration.tunnel.uri;
     const instance = await liveInstance(migration);
-    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log);
+    const sshConfig = p2p ? (await loadHostConfig()).p2p_ssh_config : undefined;
+    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log, p2p ? { target: p2p, sourceLabel: context.host, ...(sshConfig ? { sshConfig } : {}) } : undefined);
     migration.cleanups.push(() => tunnel.end.close());
     migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, sockets: tunnel.sockets, failure: tunnel.failure };
     return tunnel.uri;
@@ -113,10 +118,11 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     },
 
     /** Opens the outgoing tunnel before Perform; ssh needs it early, for the controller's relay to listen on its sockets. */
-    async 'migrate.tunnel'({ migrationId, cookie }) {
+    async 'migrate.tunnel'({ migrationId, cookie, p2p }) {
       const migration = sourceMigration(migrationId);
-      await outgoingUri(migration, cookie);
-      return { sockets: migration.tunnel?.sockets ?? [] };
+      await outgoingUri(migration, cookie, p2p);
+      // p2p: this host relays its own streams; the controller has nothing to listen on.
+      return { sockets: p2p ? [] : (migration.tunnel?.sockets ?? []) };
     },
 
     /** For `auto`: can this host open a TCP connection to the destination's TLS endpoint? */

@@ -108,6 +108,7 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .option('--tunnelled', 'an encrypted transport chosen automatically (the same as --transport auto)', false)
     .addOption(new Option('--direct', 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated').default(false))
     .option('--migrate-uri <uri>', 'tcp:HOST[:PORT]: the address (and port) the destination listens on and the source connects to, for this run')
+    .option('--p2p', 'ssh transport, peer to peer: the source host opens SSH to DEST itself (its own ssh config and known_hosts); the controller stays out of the data path', false)
     .option('--persistent', 'define the domain on the destination', false)
     .option('--undefinesource', 'remove the definition from the source after success', false)
     .option('--force-definition', "run the source's definition although the destination stores a different one of the same name (never another uuid)", false)

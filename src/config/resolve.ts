@@ -39,6 +39,7 @@ export interface MigrationSettings {
   downtimeSteps?: number;
   timeoutS?: number;
   timeoutAction?: HostSettings['timeout_action'];
+  p2p?: boolean;
 }
 
 /** The defaults for a migration to `destination`: its host entry first, then the top-level keys. */
@@ -56,6 +57,8 @@ export function migrationSettings(config: VmigConfig | undefined, destination: s
   if (ports !== undefined) settings.migrationPorts = ports;
   if (bandwidth !== undefined) settings.bandwidthMiBs = bandwidth;
   if (downtime !== undefined) settings.maxDowntimeMs = downtime;
+  const p2p = pick('p2p');
+  if (p2p !== undefined) settings.p2p = p2p;
   const convergence = {
     autoConverge: pick('auto_converge'),
     postcopyAfterPrecopy: pick('postcopy_after_precopy'),

@@ -23,6 +23,8 @@ const migrationDefaults = {
   downtime_steps: z.number().int().min(2).max(20).optional(),
   timeout_s: z.number().int().min(1).optional(),
   timeout_action: z.enum(['abort', 'suspend', 'postcopy']).optional(),
+  /** ssh transport: the source host opens SSH to the destination itself (needs host-to-host trust). */
+  p2p: z.boolean().optional(),
 };
 
 const hostSchema = z

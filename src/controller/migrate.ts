@@ -48,6 +48,8 @@ export interface MigrateRequest {
   convergence?: ConvergenceOptions;
   listenAddress?: string;
   portRange?: [number, number];
+  /** ssh: the source host opens SSH to the destination itself (its own ssh, config and known_hosts). */
+  p2p?: boolean;
   /** Aborting it (Ctrl-C) cancels the stream; it is ignored once the switch-over has begun. */
   signal?: AbortSignal;
   /** Storage migration: which local disks to copy and where (--copy-storage-all/-inc, --migrate-disks, --storage-map). */
@@ -150,6 +152,13 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
   }
 }
 
+/** p2p: the destination as the controller reached it over SSH; the source host's own ssh config resolves the name. */
+function p2pTarget(destination: HostConnection): { host: string; user?: string; port?: number } {
+  const uri = destination.uri;
+  if (uri.kind !== 'ssh') throw new VmigError('USAGE', `--p2p needs a destination reached over SSH, not ${uri.text}`);
+  return { host: uri.host, ...(uri.user ? { user: uri.user } : {}), ...(uri.port ? { port: uri.port } : {}) };
+}
+
 /** The data plane's endpoints for this migration: the transport, the source's tunnel end, the ssh relay. */
 async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: TransportDecision; cookie: Cookie }> {
   const { request, reporter, migrationId } = run;
@@ -159,8 +168,10 @@ async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: T
   reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
   if (transport.transport !== 'direct') {
     // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
-    const { sockets } = await source.call('migrate.tunnel', { migrationId, cookie });
-    if (transport.transport === 'ssh') run.relay = await relayStreams({ source, destination, cookie, sockets });
+    const p2p = transport.transport === 'ssh' && request.p2p ? p2pTarget(destination) : undefined;
+    if (p2p) reporter.phase('prepare', `p2p: ${source.label} opens SSH to ${p2p.host} itself; the controller stays out of the data path`);
+    const { sockets } = await source.call('migrate.tunnel', { migrationId, cookie, ...(p2p ? { p2p } : {}) });
+    if (transport.transport === 'ssh' && !p2p) run.relay = await relayStreams({ source, destination, cookie, sockets });
   }
   return { transport, cookie };
 }

@@ -11,10 +11,11 @@ import { VmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { Cookie } from '../transports/cookie.js';
 import { closeServer, listenUnix } from '../transports/listeners.js';
-import { BUFFERED, splice } from '../transports/splice.js';
-import { proveStream } from '../transports/ssh-relay.js';
-import type { OutgoingSocket, StreamId } from '../transports/streams.js';
-import { mib } from '../transports/tunnel.js';
+import { relayProvenStreams, type HostListener, type StreamRelay } from '../transports/prover-relay.js';
+import { BUFFERED } from '../transports/splice.js';
+import type { OutgoingSocket } from '../transports/streams.js';
+
+export type { StreamRelay } from '../transports/prover-relay.js';
 
 /** A stream to a unix socket on the host: a direct-streamlocal channel over SSH, or a plain connection for `local`. */
 export function openHostSocket(host: HostConnection, path: string): Promise<Duplex> {
@@ -41,13 +42,8 @@ export function openHostSocket(host: HostConnection, path: string): Promise<Dupl
   });
 }
 
-/** A listener on a unix socket of the host, whose connections come to the controller. */
-interface HostListener {
-  close(): Promise<void>;
-}
-
 /** Listens on `path` on the host (sshd streamlocal-forward, or a local server) and hands each connection over. */
-async function listenOnHost(host: HostConnection, path: string, onConnection: (stream: Duplex, reject: () => void) => void): Promise<HostListener> {
+export async function listenOnHost(host: HostConnection, path: string, onConnection: (stream: Duplex, reject: () => void) => void): Promise<HostListener> {
   const ssh = host.ssh;
   if (!ssh) {
     const server: Server = createServer({ allowHalfOpen: true, ...BUFFERED }, (socket: Socket) => onConnection(socket, () => socket.destroy()));
@@ -87,16 +83,7 @@ async function listenOnHost(host: HostConnection, path: string, onConnection: (s
   };
 }
 
-export interface StreamRelay {
-  /** Why a stream broke, if one did (for the error message when QEMU reports the failure). */
-  failure(): string | undefined;
-  close(): Promise<void>;
-}
-
-/**
- * Relays every stream of the cookie's set: the k-th connection on each source socket becomes that socket's k-th
- * stream. Each listener stops once it has its streams.
- */
+/** The controller's relay of the cookie's stream set, from the source host's sockets to the destination agent. */
 export async function relayStreams(options: {
   source: HostConnection;
   destination: HostConnection;
@@ -105,58 +92,13 @@ export async function relayStreams(options: {
   log?: (line: string) => void;
 }): Promise<StreamRelay> {
   const { source, destination, cookie } = options;
-  const log = options.log ?? (() => undefined);
   const tunnelPath = cookie.socketPath;
   if (!tunnelPath) throw new VmigError('INTERNAL', 'the cookie names no destination socket for the ssh relay');
-  let failure: string | undefined;
-  let stopped = false;
-  const channels = new Set<Duplex>();
-  const listeners: HostListener[] = [];
-  const relay = async (fromSource: Duplex, stream: StreamId) => {
-    channels.add(fromSource);
-    fromSource.pause();
-    let toDestination: Duplex | undefined;
-    try {
-      toDestination = await openHostSocket(destination, tunnelPath);
-      channels.add(toDestination);
-      await proveStream(toDestination, cookie, stream);
-    } catch (error) {
-      if (!stopped) failure ??= `the ssh relay of stream ${stream} could not start: ${(error as Error).message}`;
-      fromSource.destroy();
-      toDestination?.destroy();
-      return;
-    }
-    const joined = splice(fromSource, toDestination);
-    void joined.done.then(({ forward, backward, error }) => {
-      channels.delete(fromSource);
-      channels.delete(toDestination!);
-      if (error && !stopped) failure ??= `the ssh relay of stream ${stream} broke: ${error.message}`;
-      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
-    });
-  };
-  const close = async () => {
-    stopped = true;
-    for (const channel of channels) channel.destroy();
-    await Promise.all(listeners.map((listener) => listener.close().catch(() => undefined)));
-  };
-  try {
-    for (const socket of options.sockets) {
-      let taken = 0;
-      // eslint-disable-next-line prefer-const -- the callback needs the listener it belongs to
-      let listener: HostListener | undefined = undefined;
-      listener = await listenOnHost(source, socket.path, (connection, reject) => {
-        const stream = socket.streams[taken];
-        if (stream === undefined || stopped) return reject();
-        taken++;
-        // Once it has its streams, the socket stops listening: an extra connection finds nobody.
-        if (taken === socket.streams.length) void listener?.close().catch(() => undefined);
-        void relay(connection, stream);
-      });
-      listeners.push(listener);
-    }
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  return { failure: () => failure, close };
+  return relayProvenStreams({
+    cookie,
+    sockets: options.sockets,
+    listen: (path, onConnection) => listenOnHost(source, path, onConnection),
+    connect: () => openHostSocket(destination, tunnelPath),
+    ...(options.log ? { log: options.log } : {}),
+  });
 }

@@ -98,7 +98,20 @@ export const methods = {
     }),
     result: migrationOutcomeSchema,
   },
-  'migrate.tunnel': { params: migrationId.extend({ cookie: cookieSchema }), result: tunnelSockets },
+  'migrate.tunnel': {
+    params: migrationId.extend({
+      cookie: cookieSchema,
+      /** ssh p2p: the source host opens SSH to the destination itself, as its own ssh config names it. */
+      p2p: z
+        .object({
+          host: z.string().regex(/^[A-Za-z0-9_.:-]+$/),
+          user: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+          port: z.number().int().min(1).max(65535).optional(),
+        })
+        .optional(),
+    }),
+    result: tunnelSockets,
+  },
   'migrate.probe': {
     params: migrationId.extend({ endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) }),
     result: probeOutcomeSchema,

@@ -1,10 +1,12 @@
 // Source: where the local clients of each stream connect for the cookie's transport. direct → QEMU connects to
 // the destination's TCP endpoint itself; tls → this agent listens on each stream's unix socket (in the 0700
 // instance directory) and carries each connection over its own TLS connection; ssh → the controller listens on
-// those sockets through the SSH connection it holds (controller/stream-relay.ts): this agent only clears them.
+// those sockets through the SSH connection it holds (controller/stream-relay.ts): this agent only clears them;
+// ssh with p2p → this host's own ssh carries them (p2p.ts).
 import { VmigError } from '../errors.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import type { Cookie } from './cookie.js';
+import { openP2pOutgoing, type P2pTarget } from './p2p.js';
 import { outgoingSockets, sourceSocketOf, type OutgoingSocket, type StreamId } from './streams.js';
 import { openTlsOutgoing } from './tls.js';
 import type { TunnelEnd, TunnelLog } from './tunnel.js';
@@ -19,9 +21,18 @@ export interface OutgoingTunnel {
   socketOf(stream: StreamId): string;
   failure(): string | undefined;
   end: TunnelEnd;
+  /** ssh only: this host carries the streams itself (p2p); the controller must not relay them. */
+  p2p?: boolean;
 }
 
-export async function openOutgoing(cookie: Cookie, instanceDir: string, log: TunnelLog): Promise<OutgoingTunnel> {
+/** p2p: the destination as this host's own `ssh` reaches it. */
+export interface P2pOptions {
+  target: P2pTarget;
+  sshConfig?: string;
+  sourceLabel: string;
+}
+
+export async function openOutgoing(cookie: Cookie, instanceDir: string, log: TunnelLog, p2p?: P2pOptions): Promise<OutgoingTunnel> {
   const sockets = outgoingSockets(instanceDir, cookie.streams);
   const socketOf = (stream: StreamId) => {
     if (!cookie.streams.includes(stream)) throw new VmigError('INTERNAL', `migration ${cookie.migrationId} has no stream ${stream}`);
@@ -32,6 +43,10 @@ export async function openOutgoing(cookie: Cookie, instanceDir: string, log: Tun
     if (!cookie.endpoint) throw new VmigError('COOKIE_REJECTED', `the cookie of migration ${cookie.migrationId} names no TLS endpoint`);
     const tunnel = await openTlsOutgoing({ cookie, endpoint: cookie.endpoint, sockets, log });
     return { transport: 'tls', uri, sockets, socketOf, ...tunnel };
+  }
+  if (cookie.transport === 'ssh' && p2p) {
+    const tunnel = await openP2pOutgoing({ cookie, sockets, instanceDir, log, ...p2p });
+    return { transport: 'ssh', uri, sockets, socketOf, p2p: true, ...tunnel };
   }
   if (cookie.transport === 'ssh') {
     // sshd creates these sockets for the controller; one left by an earlier run would make it refuse.

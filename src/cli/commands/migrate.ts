@@ -111,8 +111,13 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   if (migrateUri?.port !== undefined && options.portRange !== undefined) throw new VmigError('USAGE', '--migrate-uri with a port and --port-range both name the port: give one');
   const portRange = migrateUri?.port !== undefined ? ([migrateUri.port, migrateUri.port] as [number, number]) : options.portRange === undefined ? defaults.migrationPorts : parsePortRange(String(options.portRange));
   const listenAddress = migrateUri?.host ?? (options.listenAddress === undefined ? defaults.migrationAddress : String(options.listenAddress));
+  // --p2p is the ssh transport run from the source host; alone it picks ssh, with tls or direct it is a contradiction.
+  const p2pFlag = options.p2p === true;
+  if (p2pFlag && (options.direct === true || (options.transport !== undefined && options.transport !== 'ssh'))) {
+    throw new VmigError('USAGE', `--p2p is the ssh transport run from the source host: it contradicts ${options.direct === true ? '--direct' : `--transport ${String(options.transport)}`}`);
+  }
   const intent = requestedTransport({
-    ...(options.transport !== undefined ? { transport: String(options.transport) } : {}),
+    ...(options.transport !== undefined ? { transport: String(options.transport) } : p2pFlag ? { transport: 'ssh' } : {}),
     direct: options.direct === true,
     tunnelled: options.tunnelled === true,
     ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
@@ -185,6 +190,8 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         convergence,
         ...(listenAddress ? { listenAddress } : {}),
         ...(portRange ? { portRange } : {}),
+        // The config's p2p applies whenever ssh carries the stream (auto included); the flag forces it.
+        ...(p2pFlag || defaults.p2p === true ? { p2p: true } : {}),
         signal: abort.signal,
         ...(copiesStorage(storage) ? { storage } : {}),
       },
