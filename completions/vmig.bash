@@ -77,7 +77,7 @@ _vmig() {
         list) opts="--all" ;;
         qemu-monitor-command) opts="--pretty" ;;
         migrate) opts="--direct --tunnelled --transport --migrate-uri --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map" ;;
-        evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range --copy-storage-all" ;;
+        evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range --copy-storage-all --migrate-uri --auto-converge-initial --auto-converge-increment --postcopy --parallel --compressed --listen-address" ;;
         recover) opts="--destination --dry-run --transport" ;;
         host) opts="--from --parallel" ;;
     esac

@@ -14,4 +14,4 @@ export async function applyConfig(globals: GlobalOptions, connectFromFlagOrEnv: 
 }
 
 export type { VmigConfig, HostSettings } from './schema.js';
-export { resolveHost, migrationSettings } from './resolve.js';
+export { resolveHost } from './resolve.js';
