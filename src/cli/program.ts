@@ -3,6 +3,7 @@
 // man page and the completion scripts in step with it.
 import { Argument, Command, Option } from 'commander';
 import { addMigrationOptions } from '../options/commander.js';
+import type { Shell } from './completion/index.js';
 import type { GlobalOptions } from './output.js';
 
 export type Action = (globals: GlobalOptions, args: string[], options: Record<string, unknown>) => Promise<void>;
@@ -185,10 +186,10 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .description('print the shell completion script (bash, zsh or fish)')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
     .addHelpText('after', '\nExamples:\n  $ source <(vmig completion bash)\n  $ vmig completion fish > ~/.config/fish/completions/vmig.fish')
-    // No config or host needed: the scripts ship with vmig.
-    .action(async (shell: string) => {
+    // No config or host needed: the script is rendered from this very definition.
+    .action(async (shell: Shell, _options: unknown, command: Command) => {
       const { printCompletion } = await import('./commands/completion.js');
-      await printCompletion(shell);
+      printCompletion(shell, command.parent!);
     });
 
   program

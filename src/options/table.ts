@@ -121,6 +121,15 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     qemu: { parameters: { 'downtime-limit': ({ downtimeLimitMs }) => downtimeLimitMs } },
   },
   {
+    key: 'downtimeSteps',
+    flag: '--downtime-steps <n>',
+    help: 'start at 1/N of --max-downtime and allow one step more each time the copy stops converging',
+    value: { kind: 'int', min: 2, max: 20, unit: 'steps' },
+    config: 'downtime_steps',
+    side: 'source',
+    into: 'convergence.downtimeSteps',
+  },
+  {
     key: 'stallTimeout',
     flag: '--stall-timeout <seconds>',
     help: 'give up when the stream moves no data for this long (a dead peer or network)',
@@ -157,15 +166,6 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     side: 'source',
     into: 'convergence.autoConvergeIncrementPct',
     qemu: { parameters: { 'cpu-throttle-increment': (inputs) => (inputs.autoConverge ? inputs.autoConvergeIncrementPct : undefined) } },
-  },
-  {
-    key: 'downtimeSteps',
-    flag: '--downtime-steps <n>',
-    help: 'start at 1/N of --max-downtime and allow one step more each time the copy stops converging',
-    value: { kind: 'int', min: 2, max: 20, unit: 'steps' },
-    config: 'downtime_steps',
-    side: 'source',
-    into: 'convergence.downtimeSteps',
   },
   {
     key: 'postcopy',
