@@ -2,23 +2,9 @@
 // Colour is decided once, per stream: --no-color / NO_COLOR, then FORCE_COLOR, then whether it is a TTY.
 import { Chalk, type ChalkInstance } from 'chalk';
 import { useColor } from './colour.js';
-import type { VmigConfig } from '../config/schema.js';
+import type { GlobalOptions } from './action.js';
 
 export { useColor } from './colour.js';
-
-export interface GlobalOptions {
-  connect: string;
-  json: boolean;
-  quiet: boolean;
-  verbose: boolean;
-  color: boolean;
-  debug: boolean;
-  acceptNewHostKey: boolean;
-  /** --config FILE (else $VMIG_CONFIG). */
-  config?: string;
-  /** The merged config files, attached by program.ts before a command runs. */
-  settings?: VmigConfig;
-}
 
 export class Output {
   readonly chalk: ChalkInstance;

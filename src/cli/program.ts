@@ -4,9 +4,7 @@
 import { Argument, Command, Option } from 'commander';
 import { addMigrationOptions } from '../options/commander.js';
 import type { Shell } from './completion/index.js';
-import type { GlobalOptions } from './output.js';
-
-export type Action = (globals: GlobalOptions, args: string[], options: Record<string, unknown>) => Promise<void>;
+import type { Action, GlobalOptions } from './action.js';
 
 const lazy =
   (load: () => Promise<{ default: Action }>) =>

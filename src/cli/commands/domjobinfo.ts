@@ -3,7 +3,7 @@ import type { JobInfo } from '../../protocol/wire.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { withHost } from '../hosts.js';
 import { Output, formatBytes, formatDuration } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 export function describeJob(info: JobInfo): string {
   if (!info.active || !info.job) return `${'Job type:'.padEnd(18)}None`;

@@ -8,8 +8,8 @@ import { VmigError } from '../../errors.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { describeProgress } from '../progress.js';
 import { hostUriOf, openHost, withHost } from '../hosts.js';
-import { Output, formatDuration, table, type GlobalOptions } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action, GlobalOptions } from '../action.js';
+import { Output, formatDuration, table } from '../output.js';
 import { parseWholeNumber } from '../../options/parse.js';
 import { resolveMigrationOptions, type MigrationOptions } from '../../options/resolve.js';
 

@@ -12,9 +12,9 @@ import { checkStorageFlags, copiesStorage, parseStorageMap, type StorageOptions 
 import { VmigError } from '../../errors.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
-import { Output, formatBytes, formatDuration, type GlobalOptions } from '../output.js';
+import type { Action, GlobalOptions } from '../action.js';
+import { Output, formatBytes, formatDuration } from '../output.js';
 import { createProgressRenderer, type PhaseTiming } from '../progress.js';
-import type { Action } from '../program.js';
 
 /** --copy-storage-*, --migrate-disks, --storage-map: checked before connecting anywhere (the disks are checked after Begin). */
 export function storageOptions(options: Record<string, unknown>): StorageOptions {
