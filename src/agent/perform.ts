@@ -15,7 +15,7 @@ import { initialDowntime, initialState, nextStep, type Action, type PolicyOption
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QmpClient } from '../qemu/qmp.js';
 import { PHASES } from '../protocol/phases.js';
-import { sleep } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 import type { AgentContext } from './context.js';
 import { transition, type SourceMigration } from './migration-state.js';
 

@@ -14,7 +14,7 @@ import { closeServer, listenUnix } from '../transports/listeners.js';
 import { BUFFERED, splice } from '../transports/splice.js';
 import { proveStream } from '../transports/ssh-relay.js';
 import type { OutgoingSocket, StreamId } from '../transports/streams.js';
-import { mib } from '../transports/tunnel.js';
+import { formatBytes } from '../util/format.js';
 
 /** A stream to a unix socket on the host: a direct-streamlocal channel over SSH, or a plain connection for `local`. */
 export function openHostSocket(host: HostConnection, path: string): Promise<Duplex> {
@@ -131,7 +131,7 @@ export async function relayStreams(options: {
       channels.delete(fromSource);
       channels.delete(toDestination!);
       if (error && !stopped) failure ??= `the ssh relay of stream ${stream} broke: ${error.message}`;
-      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
+      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`);
     });
   };
   const close = async () => {

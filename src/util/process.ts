@@ -1,7 +1,7 @@
 // Process liveness checks that survive pid reuse: a pid counts as ours only if its command line names our marker.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sleep } from './fs.js';
+import { sleep } from './timers.js';
 
 /** Whether `pid` is a live process. A zombie (exited, not yet reaped by its parent) counts as dead. */
 export function pidAlive(pid: number): boolean {

@@ -9,7 +9,8 @@ import { parseHostUri } from '../../hosts/uri.js';
 import { describeProgress } from '../progress.js';
 import { hostUriOf, openHost, withHost } from '../hosts.js';
 import type { Action, GlobalOptions } from '../action.js';
-import { Output, formatDuration, table } from '../output.js';
+import { formatDuration } from '../../util/format.js';
+import { Output, table } from '../output.js';
 import { parseWholeNumber } from '../../options/parse.js';
 import { resolveMigrationOptions, type MigrationOptions } from '../../options/resolve.js';
 

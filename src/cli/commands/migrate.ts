@@ -13,7 +13,8 @@ import { VmigError } from '../../errors.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import type { Action, GlobalOptions } from '../action.js';
-import { Output, formatBytes, formatDuration } from '../output.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { Output } from '../output.js';
 import { createProgressRenderer, type PhaseTiming } from '../progress.js';
 
 /** --copy-storage-*, --migrate-disks, --storage-map: checked before connecting anywhere (the disks are checked after Begin). */
