@@ -50,7 +50,7 @@ const RULES: Rule[] = [
   },
 ];
 
-function valueOf(row: MigrationOption, given: Values, configured: Values): unknown {
+function resolvedValue(row: MigrationOption, given: Values, configured: Values): unknown {
   // A switch is on when either the flag or the config turns it on (there is no --no-… to turn it off).
   if (row.value.kind === 'switch') return given[row.key] === true || configured[row.key] === true;
   return given[row.key] ?? configured[row.key] ?? row.default;
@@ -64,7 +64,7 @@ export function resolveMigrationOptions(flags: Record<string, unknown>, config: 
     const value = parseFlag(row, flags);
     if (value !== undefined) given[row.key] = value;
   }
-  const values: Values = Object.fromEntries(MIGRATION_OPTIONS.map((row) => [row.key, valueOf(row, given, configured)]));
+  const values: Values = Object.fromEntries(MIGRATION_OPTIONS.map((row) => [row.key, resolvedValue(row, given, configured)]));
   // The config's timeout action applies to a timeout from either place, and only to one.
   if (given.timeoutAction === undefined && values.timeout === undefined) values.timeoutAction = undefined;
   for (const rule of RULES) {

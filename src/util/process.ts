@@ -16,7 +16,7 @@ export function pidAlive(pid: number): boolean {
     return state !== 'Z' && state !== 'X';
   } catch {
     // No /proc (not Linux) or it just exited: kill(0) above is the best answer there is.
-    return existsSync('/proc/self') ? false : true;
+    return !existsSync('/proc/self');
   }
 }
 
