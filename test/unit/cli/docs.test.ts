@@ -121,3 +121,32 @@ describe('vmig completion SHELL', () => {
     expect(written).toEqual([scripts.bash, scripts.zsh, scripts.fish]);
   });
 });
+
+// Where the shell is installed (CI images may lack zsh and fish): the generated script parses, and fish completes.
+const installed = (shell: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${shell}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe.each(['zsh', 'fish'])('%s completion in a real shell', (shell) => {
+  it.skipIf(!installed(shell))('parses (shell -n)', () => {
+    expect(() => execFileSync(shell, ['-n', `completions/vmig.${shell}`], { cwd: root, stdio: 'pipe' })).not.toThrow();
+  });
+});
+
+describe('fish completion in a real fish', () => {
+  it.skipIf(!installed('fish'))('offers commands, the per-guest options of evacuate and option values', () => {
+    const complete = (line: string) =>
+      execFileSync('fish', ['-c', `source completions/vmig.fish; complete -C ${JSON.stringify(line)}`], { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root } })
+        .split('\n')
+        .map((entry) => entry.split('\t')[0])
+        .filter(Boolean);
+    expect(complete('vmig mig')).toEqual(['migrate', 'migrate-setmaxdowntime', 'migrate-setspeed']);
+    expect(complete('vmig evacuate h1 --post')).toEqual(['--postcopy', '--postcopy-after-precopy']);
+    expect(complete('vmig migrate web1 hv2 --timeout-action ').sort()).toEqual(['abort', 'postcopy', 'suspend']);
+  });
+});
