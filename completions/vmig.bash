@@ -1,4 +1,5 @@
 # bash completion for vmig                                  -*- shell-script -*-
+# Generated from vmig's command definition (npm run completions); do not edit.
 # Load with:  source <(vmig completion bash)
 # or install: vmig completion bash > /usr/share/bash-completion/completions/vmig
 
@@ -26,60 +27,73 @@ _vmig_hosts() {
 _vmig() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD - 1]}"
     local commands="define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover host help"
-    local global_opts="-c --connect --config --json -q --quiet -v --verbose --no-color --debug --accept-new-host-key -V --version -h --help"
+    local global_opts="-V --version -c --connect --config --json -q --quiet -v --verbose --no-color --debug --accept-new-host-key -h --help"
     COMPREPLY=()
-
-    # Options that take a value: complete the value.
-    case "$prev" in
-        -c | --connect | --destination | --to | --migrate-uri | --from)
-            _vmig_hosts "$cur"
-            return
-            ;;
-        --config)
-            COMPREPLY=($(compgen -f -- "$cur"))
-            return
-            ;;
-        --transport)
-            COMPREPLY=($(compgen -W "auto tls ssh direct" -- "$cur"))
-            return
-            ;;
-        --timeout-action)
-            COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur"))
-            return
-            ;;
-        --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude | --migrate-disks | --storage-map)
-            return
-            ;;
-    esac
 
     # The subcommand is the first word that is neither an option nor an option's value; count positionals after it.
     local i cmd="" positional=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            -c | --connect | --config | --destination | --to | --from | --transport | --migrate-uri | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --listen-address | --port-range | --max-parallel | --headroom | --only | --exclude | --migrate-disks | --storage-map) ((i++)) ;;
+            -c | --connect | --config | --transport | --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --timeout-action | --listen-address | --port-range | --migrate-disks | --storage-map | --to | --max-parallel | --headroom | --only | --exclude | --destination | --from) ((i++)) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd="${COMP_WORDS[i]}"; else ((positional++)); fi ;;
         esac
     done
 
+    # A value of a global option.
+    case "$prev" in
+        -c | --connect) _vmig_hosts "$cur"; return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    esac
+
     if [[ -z $cmd ]]; then
-        if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
-        else
-            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
-        fi
+        if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$global_opts" -- "$cur")); else COMPREPLY=($(compgen -W "$commands" -- "$cur")); fi
         return
     fi
 
+    # The command's options, a value of one of them, or its positional arguments.
     local opts=""
     case "$cmd" in
-        start) opts="--paused" ;;
-        list) opts="--all" ;;
-        qemu-monitor-command) opts="--pretty" ;;
-        migrate) opts="--direct --tunnelled --p2p --transport --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map" ;;
-        evacuate) opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --direct --tunnelled --transport --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --postcopy-after-precopy --timeout --timeout-action --port-range --copy-storage-all" ;;
-        recover) opts="--destination --dry-run --transport" ;;
-        host) opts="--from --parallel" ;;
+        start)
+            opts="--paused"
+            ;;
+        list)
+            opts="--all"
+            ;;
+        qemu-monitor-command)
+            opts="--pretty"
+            ;;
+        migrate)
+            opts="--transport --tunnelled --direct --p2p --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map"
+            case "$prev" in
+                --transport) COMPREPLY=($(compgen -W "auto direct tls ssh" -- "$cur")); return ;;
+                --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range | --migrate-disks | --storage-map) return ;;
+                --timeout-action) COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur")); return ;;
+            esac
+            ;;
+        evacuate)
+            opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --copy-storage-all --transport --tunnelled --direct --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range"
+            case "$prev" in
+                --to) _vmig_hosts "$cur"; return ;;
+                --max-parallel | --headroom | --only | --exclude | --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range) return ;;
+                --transport) COMPREPLY=($(compgen -W "auto direct tls ssh" -- "$cur")); return ;;
+                --timeout-action) COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur")); return ;;
+            esac
+            ;;
+        recover)
+            opts="--destination --dry-run --transport"
+            case "$prev" in
+                --destination) _vmig_hosts "$cur"; return ;;
+                --transport) COMPREPLY=($(compgen -W "ssh tls direct" -- "$cur")); return ;;
+            esac
+            ;;
+        host)
+            opts="--parallel --from"
+            case "$prev" in
+                --parallel) return ;;
+                --from) _vmig_hosts "$cur"; return ;;
+            esac
+            ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts $global_opts" -- "$cur"))
@@ -87,18 +101,88 @@ _vmig() {
     fi
 
     case "$cmd" in
-        define) COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur")) ;;
-        completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-        help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
-        evacuate) _vmig_hosts "$cur" ;;
-        host)
-            if ((positional == 0)); then COMPREPLY=($(compgen -W "install check" -- "$cur")); else _vmig_hosts "$cur"; fi
+        define)
+            case $positional in
+                0) COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur")) ;;
+            esac
+            ;;
+        undefine)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        start)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        destroy)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        dominfo)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        qemu-monitor-command)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
             ;;
         migrate)
-            if ((positional == 0)); then COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")); else _vmig_hosts "$cur"; fi
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+                1) _vmig_hosts "$cur" ;;
+            esac
             ;;
-        undefine | start | destroy | dominfo | qemu-monitor-command | domjobinfo | domjobabort | migrate-setspeed | migrate-setmaxdowntime | recover)
-            if ((positional == 0)); then COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")); fi
+        evacuate)
+            case $positional in
+                0) _vmig_hosts "$cur" ;;
+            esac
+            ;;
+        domjobinfo)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        domjobabort)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        migrate-setspeed)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        migrate-setmaxdowntime)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        completion)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
+            esac
+            ;;
+        recover)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur")) ;;
+            esac
+            ;;
+        host)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "install check" -- "$cur")) ;;
+                1) _vmig_hosts "$cur" ;;
+                *) _vmig_hosts "$cur" ;;
+            esac
+            ;;
+        help)
+            case $positional in
+                0) COMPREPLY=($(compgen -W "define undefine start destroy list dominfo qemu-monitor-command migrate evacuate domjobinfo domjobabort migrate-setspeed migrate-setmaxdowntime completion recover host help" -- "$cur")) ;;
+            esac
             ;;
     esac
 }

@@ -8,7 +8,7 @@ import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
 import { afterPostcopyResume, beforeResume, type IncomingState, type IncomingVerdict } from '../qemu/incoming-policy.js';
-import { destinationCapabilities, destinationParameters } from '../qemu/convergence.js';
+import { qemuSettings } from '../options/qemu.js';
 import { describeCookie } from '../transports/cookie.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { closeEnds, openIncoming } from '../transports/incoming.js';
@@ -88,15 +88,9 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       let qmp: QmpClient | undefined;
       try {
         qmp = await QmpClient.connect(instance.paths.qmpSocket);
-        await qmp.execute('migrate-set-capabilities', {
-          capabilities: [
-            { capability: 'validate-uuid', state: true },
-            { capability: 'events', state: true },
-            ...destinationCapabilities(options.convergence),
-          ],
-        });
-        const incomingParameters = destinationParameters(options.convergence);
-        if (Object.keys(incomingParameters).length > 0) await qmp.execute('migrate-set-parameters', incomingParameters);
+        const settings = qemuSettings('destination', options.convergence);
+        await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
+        if (Object.keys(settings.parameters).length > 0) await qmp.execute('migrate-set-parameters', settings.parameters);
         const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}), ...(copies.length > 0 && options.transport !== 'direct' ? { streams: copies.map((copy) => ({ id: diskStream(copy.target), socket: nbdSocketPath(instance.paths.dir) })) } : {}) });
         const cleanups: DestinationMigration['cleanups'] = [() => closeEnds(ends)];
         const storage = copies.length > 0 ? await exportDisks({ qmp, copies, transport: options.transport, instanceDir: instance.paths.dir, listenHost, portRange }) : undefined;

@@ -7,16 +7,16 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { DEFAULT_DISK_PATHS, type IncomingPolicy } from '../domain/incoming-policy.js';
 import { VmigError } from '../errors.js';
+import { portRangeSchema } from '../options/config-schema.js';
 
 export const DEFAULT_HOST_CONFIG = '/etc/vmig/host.toml';
 
-const port = z.number().int().min(1).max(65535);
 const absoluteDir = z.string().refine((dir) => dir.startsWith('/') && !dir.split('/').includes('..'), 'must be absolute directories without ".."');
 const hostConfigSchema = z
   .object({
     /** The address this host listens on for incoming migrations and advertises to sources. */
     migration_address: z.string().min(1).optional(),
-    migration_ports: z.tuple([port, port]).refine(([from, to]) => from <= to, 'must be [from, to] with from <= to').optional(),
+    migration_ports: portRangeSchema.optional(),
     /** The most guest RAM (MiB) this host runs at once; prepare refuses a guest that would exceed it. */
     guest_memory_limit_mib: z.number().int().min(1).optional(),
     /** Host RAM (MiB) kept free beyond the guests' when judging whether a guest fits. */

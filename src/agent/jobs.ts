@@ -6,7 +6,7 @@ import { VmigError } from '../errors.js';
 import { outgoingStatus, toProgress, type QueryMigrate } from '../qemu/migration-stats.js';
 import { isMirrorJob, type BlockJob } from '../storage/mirror.js';
 import { qmpOnce } from '../qemu/qmp.js';
-import { sleep } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { phaseInfo } from '../protocol/phases.js';
 import type { JobInfo } from '../protocol/wire.js';

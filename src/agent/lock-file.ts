@@ -9,7 +9,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sleep, syncDir, unlinkIfPresent, writeNewFile } from '../util/fs.js';
+import { syncDir, unlinkIfPresent, writeNewFile } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 import { bootTimeMs, identityAlive, pidAlive, processIdentity } from '../util/process.js';
 
 /** Who holds a lock. `agentPid` alone is the old format (before start time and boot id were kept). */

@@ -5,7 +5,8 @@ import { VmigError } from '../errors.js';
 import type { ParsedParams } from '../protocol/methods.js';
 import type { HandlerResult } from '../protocol/methods.js';
 import { watchEventTime } from '../qemu/event-time.js';
-import { postcopyEnabled, sourceCapabilities, sourceParameters } from '../qemu/convergence.js';
+import { postcopyEnabled } from '../qemu/convergence.js';
+import { qemuSettings } from '../options/qemu.js';
 import { TERMINAL_STATUSES, outgoingStatus, toOutcome, type DiskCopyProgress, type QueryMigrate } from '../qemu/migration-stats.js';
 import type { NbdAddress } from '../storage/exports.js';
 import { diskPhaseProgress, Mirrors, toDiskProgress, waitUntilReady } from '../storage/mirror.js';
@@ -14,14 +15,14 @@ import { initialDowntime, initialState, nextStep, type Action, type PolicyOption
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QmpClient } from '../qemu/qmp.js';
 import { PHASES } from '../protocol/phases.js';
-import { sleep } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 import type { AgentContext } from './context.js';
 import { transition, type SourceMigration } from './migration-state.js';
 
 type PerformParams = ParsedParams<'migrate.perform'>;
 
-/** QEMU takes bytes/s; "no cap" is its maximum. */
-export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
+/** QEMU's "no cap" (the options table sets it for --bandwidth 0). */
+export { UNLIMITED_BANDWIDTH } from '../options/table.js';
 
 /** QEMU statuses worth waking the perform loop for at once, rather than at the next progress tick. */
 const WAKE_STATUSES = new Set([...TERMINAL_STATUSES, 'postcopy-active', 'postcopy-paused', 'pre-switchover']);
@@ -89,25 +90,10 @@ async function startStream(
   signal: AbortSignal,
   deps: PerformDeps,
 ): Promise<{ parameters: Record<string, unknown> | undefined; diskCopy: { disks: DiskCopyProgress[]; ms: number } | undefined }> {
-  // validate-uuid: the destination refuses a stream whose guest is not the one it was prepared for.
-  await qmp.execute('migrate-set-capabilities', {
-    capabilities: [
-      { capability: 'validate-uuid', state: true },
-      { capability: 'events', state: true },
-      // With copied disks QEMU waits before the switch-over, so that the mirrors complete while the guest is paused.
-      // Always set: the capability outlives this migration in the QEMU process.
-      { capability: 'pause-before-switchover', state: options.storage !== undefined },
-      ...sourceCapabilities(options.convergence),
-    ],
-  });
   const downtime = initialDowntime(options);
-  await qmp.execute('migrate-set-parameters', {
-    ...sourceParameters(options.convergence),
-    'max-bandwidth': options.bandwidthMiBs > 0 ? options.bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
-    // --bandwidth caps post-copy's background copy too (QEMU's 0 means no cap there).
-    'max-postcopy-bandwidth': options.bandwidthMiBs * 1024 * 1024,
-    ...(downtime !== undefined ? { 'downtime-limit': downtime } : {}),
-  });
+  const settings = qemuSettings('source', { ...options.convergence, bandwidthMiBs: options.bandwidthMiBs, downtimeLimitMs: downtime, copiesDisks: options.storage !== undefined });
+  await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
+  await qmp.execute('migrate-set-parameters', settings.parameters);
   // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
   const parameters = await qmp.execute<Record<string, unknown>>('query-migrate-parameters').catch(() => undefined);
   const uri = await deps.outgoingUri(migration, options.cookie);

@@ -10,7 +10,7 @@ import { openOutgoing } from '../transports/outgoing.js';
 import { probeTcp } from '../transports/probe.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
-import { sleep } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { readDefinition } from './domains.js';

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GUEST_PHASE_RUNNING, parseGuestStatus, STATUS_HMP, type GuestStatus } from '../lab/guest-status.js';
 import type { Lab } from '../lab/lab.js';
-import { sleep } from '../lab/proc.js';
+import { sleep } from '../util/timers.js';
 import { GUEST } from './vmig-row.js';
 
 export const guestKernel = (repoRoot: string): string => join(repoRoot, 'test', 'guest', 'build', 'guest.bin');

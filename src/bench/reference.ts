@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseDomain, type DomainDefinition } from '../domain/definition.js';
 import { STATUS_HMP } from '../lab/guest-status.js';
 import type { Lab } from '../lab/lab.js';
-import { sleep } from '../lab/proc.js';
+import { sleep } from '../util/timers.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { qmpEventTime, watchEventTime } from '../qemu/event-time.js';
 import { TERMINAL_STATUSES, toOutcome, type QueryMigrate } from '../qemu/migration-stats.js';

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Lab, ProcHandle } from '../lab/lab.js';
-import { spawnProc, sleep } from '../lab/proc.js';
+import { spawnProc } from '../lab/proc.js';
+import { sleep } from '../util/timers.js';
 
 /** Namespace-local ports: each lab host has its own network stack, so these collide with nothing. */
 export const PORTS = { sourceLocal: 47011, destinationQemu: 47010, stunnelServer: 47012 };

@@ -1,7 +1,7 @@
 // Opening host connections for commands: one place that turns global options into connect options.
 import type { HostConnection } from '../hosts/connection.js';
 import { resolveHost } from '../config/resolve.js';
-import type { GlobalOptions } from './output.js';
+import type { GlobalOptions } from './action.js';
 
 /** What to connect to for a host the operator named: a config alias becomes its uri (with its vmig path). */
 export const hostUriOf = (globals: GlobalOptions, text: string): string => resolveHost(globals.settings, text).uri;

@@ -2,23 +2,9 @@
 // Colour is decided once, per stream: --no-color / NO_COLOR, then FORCE_COLOR, then whether it is a TTY.
 import { Chalk, type ChalkInstance } from 'chalk';
 import { useColor } from './colour.js';
-import type { VmigConfig } from '../config/schema.js';
+import type { GlobalOptions } from './action.js';
 
 export { useColor } from './colour.js';
-
-export interface GlobalOptions {
-  connect: string;
-  json: boolean;
-  quiet: boolean;
-  verbose: boolean;
-  color: boolean;
-  debug: boolean;
-  acceptNewHostKey: boolean;
-  /** --config FILE (else $VMIG_CONFIG). */
-  config?: string;
-  /** The merged config files, attached by program.ts before a command runs. */
-  settings?: VmigConfig;
-}
 
 export class Output {
   readonly chalk: ChalkInstance;
@@ -53,18 +39,7 @@ export class Output {
   }
 }
 
-export const formatBytes = (bytes: number): string => {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-};
 
-export const formatDuration = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
 
 /** Column-aligned text table. */
 export function table(headers: string[], rows: string[][]): string {

@@ -2,9 +2,9 @@
 // `vmig --help` and `vmig --version` never load ssh2, ora or zod. Tests read this definition to keep the
 // man page and the completion scripts in step with it.
 import { Argument, Command, Option } from 'commander';
-import type { GlobalOptions } from './output.js';
-
-export type Action = (globals: GlobalOptions, args: string[], options: Record<string, unknown>) => Promise<void>;
+import { addMigrationOptions } from '../options/commander.js';
+import type { Shell } from './completion/index.js';
+import type { Action, GlobalOptions } from './action.js';
 
 const lazy =
   (load: () => Promise<{ default: Action }>) =>
@@ -99,35 +99,12 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .option('--pretty', 'indent the JSON reply', false)
     .action(lazy(() => import('./commands/monitor.js')));
 
-  program
+  const migrate = program
     .command('migrate')
     .description('live-migrate a running domain from the --connect host to DEST')
     .argument('<name>', 'domain name')
-    .argument('<dest>', 'destination host URI')
-    .addOption(new Option('--transport <name>', 'auto (default): tls if the source reaches the destination, else ssh; tls: agent to agent, TLS 1.3 with a one-time key; ssh: relayed over the SSH connections; direct: plain TCP').choices(['auto', 'tls', 'ssh', 'direct']))
-    .option('--tunnelled', 'an encrypted transport chosen automatically (the same as --transport auto)', false)
-    .addOption(new Option('--direct', 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated').default(false))
-    .option('--migrate-uri <uri>', 'tcp:HOST[:PORT]: the address (and port) the destination listens on and the source connects to, for this run')
-    .option('--p2p', 'ssh transport, peer to peer: the source host opens SSH to DEST itself (its own ssh config and known_hosts); the controller stays out of the data path', false)
-    .option('--persistent', 'define the domain on the destination', false)
-    .option('--undefinesource', 'remove the definition from the source after success', false)
-    .option('--force-definition', "run the source's definition although the destination stores a different one of the same name (never another uuid)", false)
-    .option('--suspend', 'leave the guest paused on the destination', false)
-    .option('--bandwidth <MiBs>', 'cap the stream at this many MiB/s (default: no cap)')
-    .option('--max-downtime <ms>', 'the longest pause the guest may see at switch-over')
-    .option('--stall-timeout <seconds>', 'give up when the stream moves no data for this long (a dead peer or network)', '30')
-    .option('--auto-converge', 'throttle the guest vCPUs more and more until the copy converges', false)
-    .option('--auto-converge-initial <pct>', 'first throttle step of --auto-converge, percent (QEMU default 20)')
-    .option('--auto-converge-increment <pct>', 'each further throttle step of --auto-converge, percent (QEMU default 10)')
-    .option('--downtime-steps <n>', 'start at 1/N of --max-downtime and allow one step more each time the copy stops converging')
-    .option('--postcopy', 'enable post-copy; it starts only with --timeout-action postcopy', false)
-    .option('--postcopy-after-precopy', 'switch to post-copy after the first full pass: the guest resumes on DEST at once and fetches the rest', false)
-    .option('--parallel <n>', 'send over N parallel connections (multifd; each its own stream over tls and ssh)')
-    .option('--compressed', 'send re-dirtied pages as deltas (xbzrle)', false)
-    .option('--timeout <seconds>', 'act (see --timeout-action) when the copy has not finished after this long')
-    .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (guest stays on the source), suspend (pause it so the copy finishes), postcopy').choices(['abort', 'suspend', 'postcopy']))
-    .option('--listen-address <addr>', 'address the destination listens on and advertises to the source')
-    .option('--port-range <from-to>', 'migration ports on the destination (default 49152-49215)')
+    .argument('<dest>', 'destination host URI');
+  addMigrationOptions(migrate, 'migrate')
     .option('--dry-run', 'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing', false)
     .option('--copy-storage-all', 'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror', false)
     .option('--copy-storage-inc', 'copy only the top qcow2 layer of local disks; the backing files are already on DEST', false)
@@ -149,7 +126,7 @@ Examples:
     )
     .action(lazy(() => import('./commands/migrate.js')));
 
-  program
+  const evacuate = program
     .command('evacuate')
     .description('move every running guest off a host onto the --to hosts, in parallel, with a report (made for cron)')
     .argument('<source>', 'host to empty (matched exactly, never as a pattern)')
@@ -160,23 +137,9 @@ Examples:
     .option('--exclude <patterns>', 'leave guests whose names match these globs on the source')
     .option('--dry-run', 'print the plan (guest, destination, why) and change nothing', false)
     .option('--abort', 'ask the evacuation running on <source> (from another shell) to start no new migrations', false)
-    .addOption(new Option('--transport <name>', 'as for migrate: auto (default), tls, ssh or direct').choices(['auto', 'tls', 'ssh', 'direct']))
-    .option('--tunnelled', 'an encrypted transport chosen automatically (the same as --transport auto)', false)
-    .addOption(new Option('--direct', 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated').default(false))
-    .option('--persistent', 'define each guest on its destination', false)
-    .option('--undefinesource', 'remove each definition from the source after success', false)
-    .option('--force-definition', "as for migrate: run each source's definition over a different stored one (never another uuid)", false)
-    .option('--suspend', 'leave the guests paused on their destinations', false)
-    .option('--bandwidth <MiBs>', 'cap each stream at this many MiB/s (default: no cap)')
-    .option('--max-downtime <ms>', 'the longest pause a guest may see at switch-over')
-    .option('--stall-timeout <seconds>', 'give up on a stream that moves no data for this long', '30')
-    .option('--downtime-steps <n>', 'as for migrate: start at 1/N of --max-downtime, allow more while not converging')
-    .option('--auto-converge', 'throttle busy guests until their copy converges', false)
-    .option('--postcopy-after-precopy', 'switch each guest to post-copy after its first full pass', false)
-    .option('--timeout <seconds>', 'act (see --timeout-action) on a guest whose copy has not finished after this long')
-    .addOption(new Option('--timeout-action <action>', 'at --timeout: abort (the guest stays, the evacuation reports it), suspend, postcopy').choices(['abort', 'suspend', 'postcopy']))
-    .option('--port-range <from-to>', 'migration ports on the destinations (default 49152-49215)')
-    .option('--copy-storage-all', "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual", false)
+    .option('--copy-storage-all', "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual", false);
+  // Then every per-guest option of migrate, applied to each guest.
+  addMigrationOptions(evacuate, 'evacuate')
     .addHelpText(
       'after',
       `
@@ -221,10 +184,10 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .description('print the shell completion script (bash, zsh or fish)')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
     .addHelpText('after', '\nExamples:\n  $ source <(vmig completion bash)\n  $ vmig completion fish > ~/.config/fish/completions/vmig.fish')
-    // No config or host needed: the scripts ship with vmig.
-    .action(async (shell: string) => {
+    // No config or host needed: the script is rendered from this very definition.
+    .action(async (shell: Shell, _options: unknown, command: Command) => {
       const { printCompletion } = await import('./commands/completion.js');
-      await printCompletion(shell);
+      printCompletion(shell, command.parent!);
     });
 
   program

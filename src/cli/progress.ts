@@ -3,7 +3,8 @@
 import type { MigrationStep, MigrationReporter } from '../controller/migrate.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
 import type { PhaseEvent, ProgressEvent, WarningEvent } from './json-events.js';
-import { formatBytes, formatDuration, useColor, type Output } from './output.js';
+import { formatBytes, formatDuration } from '../util/format.js';
+import { useColor, type Output } from './output.js';
 
 /** Plain (non-TTY) output repeats a progress line at most this often. */
 const PLAIN_PROGRESS_INTERVAL_MS = 5_000;

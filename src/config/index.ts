@@ -1,10 +1,16 @@
 // The one entry the CLI uses: load the config files and fold them into the global options.
 // Loaded lazily by program.ts when a command runs, so `vmig --help` never loads zod or smol-toml.
-import type { GlobalOptions } from '../cli/output.js';
 import { configSources, loadConfig } from './load.js';
+import type { VmigConfig } from './schema.js';
+
+/** The global options this needs: --config and --connect (the CLI's GlobalOptions has them). */
+interface ConfigFlags {
+  config?: string;
+  connect: string;
+}
 
 /** `connectFromFlagOrEnv`: -c or $VMIG_DEFAULT_CONNECT was given, so it beats the config's `connect`. */
-export async function applyConfig(globals: GlobalOptions, connectFromFlagOrEnv: boolean): Promise<GlobalOptions> {
+export async function applyConfig<T extends ConfigFlags>(globals: T, connectFromFlagOrEnv: boolean): Promise<T & { settings: VmigConfig }> {
   const config = await loadConfig(configSources(globals.config));
   return {
     ...globals,
@@ -14,4 +20,4 @@ export async function applyConfig(globals: GlobalOptions, connectFromFlagOrEnv: 
 }
 
 export type { VmigConfig, HostSettings } from './schema.js';
-export { resolveHost, migrationSettings } from './resolve.js';
+export { resolveHost } from './resolve.js';

@@ -10,7 +10,7 @@ import { configSchema, type VmigConfig } from './schema.js';
 export const SYSTEM_CONFIG = '/etc/vmig/config.toml';
 
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), '.config');
+  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), '.config');
   return join(base, 'vmig', 'config.toml');
 }
 

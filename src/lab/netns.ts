@@ -14,7 +14,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
-import { run, runOk, sleep } from './proc.js';
+import { sleep } from '../util/timers.js';
+import { run, runOk } from './proc.js';
 
 export const NS_PREFIX = 'vmig-';
 export const DIR_PREFIX = 'vl-';

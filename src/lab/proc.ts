@@ -165,4 +165,3 @@ export async function runOk(cmd: string, args: string[], opts: RunOptions = {}):
   return r;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -16,7 +16,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sleep, type RunResult } from './proc.js';
+import { sleep } from '../util/timers.js';
+import type { RunResult } from './proc.js';
 
 export const SSHD = '/usr/sbin/sshd';
 

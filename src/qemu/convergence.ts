@@ -2,10 +2,11 @@
 // when to switch to post-copy, and how to tell "not converging" (bytes move, the guest dirties them as fast)
 // from progress. "Stalled" (no byte moves at all) is StallDetector's business, and fatal; this never is.
 import { z } from 'zod';
+import { intSchema } from '../options/config-schema.js';
+import { postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction } from '../options/table.js';
 import type { MigrationProgress } from './migration-stats.js';
 
-export const TIMEOUT_ACTIONS = ['abort', 'suspend', 'postcopy'] as const;
-export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+export { postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction };
 
 export interface ConvergenceOptions {
   autoConverge?: boolean;
@@ -25,62 +26,21 @@ export interface ConvergenceOptions {
   downtimeSteps?: number;
 }
 
-/** The options as they travel from the controller to the agents. */
+/** The options as they travel from the controller to the agents (ranges from the options table). */
 export const convergenceSchema = z
   .object({
     autoConverge: z.boolean().optional(),
-    autoConvergeInitialPct: z.number().int().min(1).max(99).optional(),
-    autoConvergeIncrementPct: z.number().int().min(1).max(100).optional(),
+    autoConvergeInitialPct: intSchema('autoConvergeInitial').optional(),
+    autoConvergeIncrementPct: intSchema('autoConvergeIncrement').optional(),
     postcopy: z.boolean().optional(),
     postcopyAfterPrecopy: z.boolean().optional(),
-    parallel: z.number().int().min(1).max(64).optional(),
+    parallel: intSchema('parallel').optional(),
     compressed: z.boolean().optional(),
     timeoutMs: z.number().int().min(1000).optional(),
     timeoutAction: z.enum(TIMEOUT_ACTIONS).optional(),
-    downtimeSteps: z.number().int().min(2).max(20).optional(),
+    downtimeSteps: intSchema('downtimeSteps').optional(),
   })
   .default({});
-
-export interface Capability {
-  capability: string;
-  state: boolean;
-}
-
-/** Post-copy must be enabled (on both sides) before `migrate` for any way of switching to it later. */
-export function postcopyEnabled(options: ConvergenceOptions): boolean {
-  return options.postcopy === true || options.postcopyAfterPrecopy === true || (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy');
-}
-
-/**
- * Capabilities QEMU requires on both sides (set on the destination before migrate-incoming). Each is set
- * explicitly, off too: a QEMU that once received a post-copy stream keeps postcopy-ram on for its next migration.
- */
-export function destinationCapabilities(options: ConvergenceOptions): Capability[] {
-  return [
-    { capability: 'postcopy-ram', state: postcopyEnabled(options) },
-    { capability: 'multifd', state: (options.parallel ?? 1) > 1 },
-  ];
-}
-
-export function destinationParameters(options: ConvergenceOptions): Record<string, unknown> {
-  return (options.parallel ?? 1) > 1 ? { 'multifd-channels': options.parallel } : {};
-}
-
-export function sourceCapabilities(options: ConvergenceOptions): Capability[] {
-  return [
-    ...destinationCapabilities(options),
-    { capability: 'auto-converge', state: options.autoConverge === true },
-    { capability: 'xbzrle', state: options.compressed === true },
-  ];
-}
-
-export function sourceParameters(options: ConvergenceOptions): Record<string, unknown> {
-  return {
-    ...destinationParameters(options),
-    ...(options.autoConverge && options.autoConvergeInitialPct !== undefined ? { 'cpu-throttle-initial': options.autoConvergeInitialPct } : {}),
-    ...(options.autoConverge && options.autoConvergeIncrementPct !== undefined ? { 'cpu-throttle-increment': options.autoConvergeIncrementPct } : {}),
-  };
-}
 
 /** --postcopy-after-precopy: switch once the bulk pass is over (QEMU counts its second dirty sync). */
 export function postcopyDue(options: ConvergenceOptions, progress: Pick<MigrationProgress, 'pass' | 'status'>): boolean {

@@ -3,7 +3,7 @@
 // resumed (QEMU's post-copy recovery), never abandoned on either side.
 import type { QueryMigrate } from './migration-stats.js';
 import type { QmpClient } from './qmp.js';
-import { sleep } from '../util/fs.js';
+import { sleep } from '../util/timers.js';
 
 /** Forces a post-copy stream into `postcopy-paused` (QEMU shuts its socket down), from which it can be resumed. */
 export async function pausePostcopy(qmp: QmpClient): Promise<void> {

@@ -5,11 +5,9 @@ import { z } from 'zod';
 import { migrationIdSchema } from '../protocol/ids.js';
 import { checkStreamSet, streamIdSchema, type StreamId } from './streams.js';
 
-export const TRANSPORTS = ['direct', 'tls', 'ssh'] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
-/** What an operator may ask for: a transport, or `auto` (TLS when the source reaches the destination, else SSH). */
-export const TRANSPORT_REQUESTS = ['auto', ...TRANSPORTS] as const;
-export type TransportRequest = (typeof TRANSPORT_REQUESTS)[number];
+import { TRANSPORT_REQUESTS, type TransportRequest } from './constants.js';
+
+export { TRANSPORTS, TRANSPORT_REQUESTS, type TransportName, type TransportRequest } from './constants.js';
 
 export const endpointSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type Endpoint = z.infer<typeof endpointSchema>;

@@ -1,8 +1,7 @@
 // Choosing a listening port inside the configured migration range.
 import { createServer } from 'node:net';
 
-/** libvirt's default migration range; documented in README and the man page. */
-export const DEFAULT_PORT_RANGE: [number, number] = [49152, 49215];
+export { DEFAULT_PORT_RANGE } from './constants.js';
 
 /** Whether `port` can be bound on `host` right now (another process may still take it before we do). */
 export function portFree(host: string, port: number): Promise<boolean> {

@@ -6,7 +6,7 @@ import type { Cookie } from './cookie.js';
 import { splice } from './splice.js';
 import { proveStream } from './ssh-relay.js';
 import type { OutgoingSocket, StreamId } from './streams.js';
-import { mib } from './tunnel.js';
+import { formatBytes } from '../util/format.js';
 
 /** A listener on a unix socket of the source host whose connections come to the prover. */
 export interface HostListener {
@@ -56,7 +56,7 @@ export async function relayProvenStreams(options: {
       channels.delete(fromSource);
       channels.delete(toDestination!);
       if (error && !stopped) failure ??= `the ssh relay of stream ${stream} broke: ${error.message}`;
-      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
+      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`);
     });
   };
   const close = async () => {

@@ -10,7 +10,8 @@ import { closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.
 import { challengeLine, checkProof, newNonce, parseChallenge, proofLine, scanLine } from './stream-proof.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
 import type { IncomingStream, StreamId } from './streams.js';
-import { HANDSHAKE_TIMEOUT_MS, mib, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
+import { formatBytes } from '../util/format.js';
+import { HANDSHAKE_TIMEOUT_MS, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
 
 /**
  * Reads one line from the head of a stream (bounded in size and time) and leaves the stream paused with what
@@ -97,7 +98,7 @@ export async function openSshIncoming(options: {
     target.once('connect', () => {
       log(`ssh stream ${stream} of migration ${cookie.migrationId}: authenticated, streaming in`);
       void splice(peer, target).done.then(({ forward, backward, error }) => {
-        log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} in, ${mib(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+        log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
       });
     });
     target.once('error', (error) => {

@@ -11,7 +11,8 @@ import { bindInRange } from './ports.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
 import { streamKey, streamOfIdentity, tlsIdentity } from './stream-keys.js';
 import type { IncomingStream, OutgoingSocket, StreamId } from './streams.js';
-import { HANDSHAKE_TIMEOUT_MS, mib, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
+import { formatBytes } from '../util/format.js';
+import { HANDSHAKE_TIMEOUT_MS, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
 
 /** TLS 1.3 with a PSK needs a SHA-256 suite (the PSK's hash); AES-GCM first for AES-NI hosts. */
 const TLS_OPTIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' } as const;
@@ -93,7 +94,7 @@ export async function openTlsIncoming(options: {
     target.once('connect', () => {
       log(`tls stream ${stream} of migration ${cookie.migrationId}: ${peer.remoteAddress ?? 'peer'} authenticated, streaming in`);
       void splice(peer, target).done.then(({ forward, backward, error }) => {
-        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} in, ${mib(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
       });
     });
     target.once('error', (error) => {
@@ -169,7 +170,7 @@ export async function openTlsOutgoing(options: {
       log(`tls stream ${stream} of migration ${cookie.migrationId}: connected to ${where} (${peer.getCipher().name}, key share ${keyShare})`);
       void splice(client, peer).done.then(({ forward, backward, error }) => {
         if (error && !stopped) failure ??= `tls stream ${stream} to ${where} broke: ${error.message}`;
-        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${mib(forward)} out, ${mib(backward)} back`);
+        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`);
       });
     });
     peer.once('error', (error) => {

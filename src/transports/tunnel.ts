@@ -13,7 +13,6 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Connections a listener holds at once, proven or not: the expected streams plus this many in handshake. */
 export const PENDING_CONNECTIONS = 16;
 
-export const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
 /**
  * Logs the first `burst` refusals of each window, then one line per window saying how many more were dropped.

@@ -57,4 +57,3 @@ export async function unlinkIfPresent(path: string): Promise<void> {
 
 export const ensureDir = (path: string, mode = 0o700): Promise<string | undefined> => mkdir(path, { recursive: true, mode });
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

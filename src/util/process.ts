@@ -1,7 +1,7 @@
 // Process liveness checks that survive pid reuse: a pid counts as ours only if its command line names our marker.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sleep } from './fs.js';
+import { sleep } from './timers.js';
 
 /** Whether `pid` is a live process. A zombie (exited, not yet reaped by its parent) counts as dead. */
 export function pidAlive(pid: number): boolean {
@@ -16,7 +16,7 @@ export function pidAlive(pid: number): boolean {
     return state !== 'Z' && state !== 'X';
   } catch {
     // No /proc (not Linux) or it just exited: kill(0) above is the best answer there is.
-    return existsSync('/proc/self') ? false : true;
+    return !existsSync('/proc/self');
   }
 }
 

@@ -8,6 +8,7 @@ import { parseEventStream, type ResultEvent } from '../../src/cli/json-events.js
 import { Lab } from '../../src/lab/lab.js';
 import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, qemuPids, startGuest } from './support.js';
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI escape is what this looks for
 const ANSI = /\u001b\[/;
 
 describe('vmig for scripts and logs', () => {

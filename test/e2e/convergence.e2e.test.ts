@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import type { GuestStatus } from '../../src/lab/guest-status.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, startGuest } from './support.js';
+import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, startGuest } from './support.js';
 
 const MiB = 1024 * 1024;
 const NAME = 'busy1';

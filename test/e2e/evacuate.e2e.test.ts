@@ -25,6 +25,18 @@ function reportOf(result: RunResult): EvacuationReport {
   return report as unknown as EvacuationReport;
 }
 
+/** The source QEMU's migration capabilities and parameters while a copy runs, polled (bounded) until `applied`. */
+async function settingsInFlight(lab: Lab, host: string, domain: string, applied: (capabilities: Record<string, boolean>) => boolean) {
+  const monitor = async <T>(execute: string): Promise<T> =>
+    (JSON.parse(expectOk(await lab.vmig(['-c', host, 'qemu-monitor-command', domain, JSON.stringify({ execute })])).stdout) as { return: T }).return;
+  let capabilities: Record<string, boolean> = {};
+  for (let attempt = 0; attempt < 40 && !applied(capabilities); attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    capabilities = Object.fromEntries((await monitor<Array<{ capability: string; state: boolean }>>('query-migrate-capabilities')).map((entry) => [entry.capability, entry.state]));
+  }
+  return { capabilities, parameters: await monitor<Record<string, unknown>>('query-migrate-parameters') };
+}
+
 async function names(lab: Lab, host: string): Promise<string[]> {
   return (await listDomains(lab, host)).map((domain) => domain.name).sort();
 }
@@ -115,6 +127,30 @@ describe('vmig evacuate', () => {
 
     expect(await names(lab, 'h1')).toEqual([...fromH2, ...fromH3].sort());
     for (const name of GUESTS) before.set(name, await expectGuestContinued(lab, 'h1', name, before.get(name)!));
+  });
+
+  it('passes the per-guest options it shares with migrate on to QEMU (--compressed, --auto-converge-initial)', async () => {
+    // One guest, capped at 1 MiB/s so that its copy lasts while the source QEMU is read, then cancelled.
+    const guest = GUESTS[0]!;
+    const run = lab.spawnVmig(
+      ['evacuate', 'h1', '--to', 'h2', '--only', guest, '--direct', '--bandwidth', '1', '--compressed', '--auto-converge', '--auto-converge-initial', '40', '--json'],
+      { timeoutMs: 300_000 },
+    );
+    try {
+      await run.waitForLine(/"status":"migrating"/, { stream: 'stdout', timeoutMs: 60_000 });
+      const seen = await settingsInFlight(lab, 'h1', guest, (capabilities) => capabilities.xbzrle === true);
+      expect(seen.capabilities).toMatchObject({ xbzrle: true, 'auto-converge': true, multifd: false });
+      expect(seen.parameters).toMatchObject({ 'cpu-throttle-initial': 40, 'max-bandwidth': 1024 * 1024 });
+      expectOk(await lab.vmig(['-c', 'h1', 'domjobabort', guest]));
+    } catch (error) {
+      run.kill('SIGKILL');
+      throw error;
+    }
+    const result = await run.wait();
+    expect(result.exitCode, result.stderr).toBe(6);
+    expect(reportOf(result).guests.find((entry) => entry.domain === guest)).toMatchObject({ status: 'failed', finalHost: 'h1', error: { code: 'MIGRATION_ABORTED' } });
+    await expectRunsOnlyOn(lab, 'h1', guest);
+    before.set(guest, await expectGuestContinued(lab, 'h1', guest, before.get(guest)!));
   });
 
   it('with h3 unreachable, fills h2 up to its limit and names exactly the guests that could not fit (exit 6)', async () => {

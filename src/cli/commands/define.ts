@@ -3,7 +3,7 @@ import { parseDomainFile } from '../../domain/definition.js';
 import { VmigError } from '../../errors.js';
 import { withHost } from '../hosts.js';
 import { Output } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const define: Action = async (globals, [file]) => {
   const output = new Output(globals);

@@ -1,7 +1,7 @@
 import { assertDomainName } from '../../domain/definition.js';
 import { withHost } from '../hosts.js';
 import { Output } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const dominfo: Action = async (globals, [name]) => {
   assertDomainName(name!);

@@ -2,8 +2,9 @@
 import type { JobInfo } from '../../protocol/wire.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { withHost } from '../hosts.js';
-import { Output, formatBytes, formatDuration } from '../output.js';
-import type { Action } from '../program.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { Output } from '../output.js';
+import type { Action } from '../action.js';
 
 export function describeJob(info: JobInfo): string {
   if (!info.active || !info.job) return `${'Job type:'.padEnd(18)}None`;

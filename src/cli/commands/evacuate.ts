@@ -3,58 +3,36 @@
 import { hostname } from 'node:os';
 import type { EvacuationPlan } from '../../controller/evacuate-plan.js';
 import { describeOutcome, type EvacuationReport, type GuestReport } from '../../controller/evacuate-report.js';
-import type { EvacuationSink, GuestMigrationOptions } from '../../controller/evacuate.js';
-import { migrationSettings } from '../../config/resolve.js';
-import { requestedTransport } from '../../controller/transport-choice.js';
+import type { EvacuationSink } from '../../controller/evacuate.js';
 import { VmigError } from '../../errors.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { describeProgress } from '../progress.js';
 import { hostUriOf, openHost, withHost } from '../hosts.js';
-import { Output, formatDuration, table, type GlobalOptions } from '../output.js';
-import type { Action } from '../program.js';
-import { migrationConvergence, parsePortRange, parsePositiveInt } from './migrate.js';
+import type { Action, GlobalOptions } from '../action.js';
+import { formatDuration } from '../../util/format.js';
+import { Output, table } from '../output.js';
+import { parseWholeNumber } from '../../options/parse.js';
+import { resolveMigrationOptions, type MigrationOptions } from '../../options/resolve.js';
 
 const list = (value: unknown): string[] =>
   value === undefined ? [] : String(value).split(',').map((item) => item.trim()).filter((item) => item !== '');
 
 /**
- * The per-guest options of `migrate`, for one destination: flags win over the config file's entry for that
- * destination, which wins over its top-level defaults (exactly as `vmig migrate` decides).
+ * The per-guest options of `migrate`, for one destination (flags > that host's config entry > top level, as
+ * `vmig migrate` decides). An address names one host: with several --to hosts, set it per host in the config.
  */
-export function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unknown>): (destination: string) => GuestMigrationOptions {
-  const maxDowntime = options.maxDowntime === undefined ? undefined : parsePositiveInt(options.maxDowntime, '--max-downtime');
-  const bandwidth = options.bandwidth === undefined ? undefined : parsePositiveInt(options.bandwidth, '--bandwidth', true);
-  const portRange = options.portRange === undefined ? undefined : parsePortRange(String(options.portRange));
-  const stallTimeoutMs = parsePositiveInt(options.stallTimeout ?? 30, '--stall-timeout') * 1000;
-  return (destination) => {
-    const defaults = migrationSettings(globals.settings, destination);
-    const intent = requestedTransport({
-      ...(options.transport !== undefined ? { transport: String(options.transport) } : {}),
-      direct: options.direct === true,
-      tunnelled: options.tunnelled === true,
-      ...(defaults.transport !== undefined ? { configured: defaults.transport } : {}),
-    });
-    const maxDowntimeMs = maxDowntime ?? defaults.maxDowntimeMs;
-    const ports = portRange ?? defaults.migrationPorts;
-    // A cron evacuation must end: the same convergence options as `vmig migrate`, flags over config.
-    const convergence = migrationConvergence(options, defaults, maxDowntimeMs);
-    return {
-      transport: intent.request,
-      transportReason: intent.reason,
-      persistent: options.persistent === true,
-      undefineSource: options.undefinesource === true,
-      forceDefinition: options.forceDefinition === true,
-      suspend: options.suspend === true,
-      bandwidthMiBs: bandwidth ?? defaults.bandwidthMiBs ?? 0,
-      stallTimeoutMs,
-      ...(maxDowntimeMs ? { maxDowntimeMs } : {}),
-      ...(Object.keys(convergence).length > 0 ? { convergence } : {}),
-      ...(ports ? { portRange: ports } : {}),
-      ...(defaults.migrationAddress ? { listenAddress: defaults.migrationAddress } : {}),
-      // Per guest: its local disks go along; a guest on shared storage only moves its memory.
-      ...(options.copyStorageAll === true ? { storage: { copyAll: true, whereLocal: true } } : {}),
-    };
-  };
+export function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unknown>, destinations: string[]): (destination: string) => MigrationOptions {
+  if (destinations.length > 1) {
+    for (const flag of ['listenAddress', 'migrateUri'] as const) {
+      const name = flag === 'listenAddress' ? '--listen-address' : '--migrate-uri';
+      if (options[flag] !== undefined) throw new VmigError('USAGE', `${name} names one destination's address: give it with a single --to host, or set migration_address per host in the config file`);
+    }
+  }
+  return (destination) => ({
+    ...resolveMigrationOptions(options, globals.settings, destination),
+    // Per guest: its local disks go along; a guest on shared storage only moves its memory.
+    ...(options.copyStorageAll === true ? { storage: { copyAll: true, whereLocal: true } } : {}),
+  });
 }
 
 function sinkFor(output: Output, json: boolean, source: string, dryRun: boolean): EvacuationSink {
@@ -141,9 +119,9 @@ const evacuateCommand: Action = async (globals, [source], options) => {
   const destinations = list(options.to);
   if (destinations.length === 0) throw new VmigError('USAGE', 'evacuate needs --to DEST[,DEST...] (or --abort to stop a running evacuation)');
   for (const destination of destinations) parseHostUri(hostUriOf(globals, destination));
-  const maxParallel = parsePositiveInt(options.maxParallel ?? 2, '--max-parallel');
-  const headroomMiB = parsePositiveInt(options.headroom ?? 0, '--headroom', true);
-  const migration = migrationOptionsFor(globals, options);
+  const maxParallel = parseWholeNumber(options.maxParallel ?? 2, '--max-parallel');
+  const headroomMiB = parseWholeNumber(options.headroom ?? 0, '--headroom', 0);
+  const migration = migrationOptionsFor(globals, options, destinations);
   const transports = destinations.map((destination) => migration(destination).transport);
   const dryRun = options.dryRun === true;
   const output = new Output(globals);

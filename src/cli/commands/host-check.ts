@@ -7,7 +7,7 @@ import { failureLine, fail } from '../../hostcheck/checks.js';
 import { VERSION } from '../../version.js';
 import { openHost } from '../hosts.js';
 import { Output, table } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const MARK = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
 

@@ -7,8 +7,9 @@ import { parseHostUri } from '../../hosts/uri.js';
 import { collectPayload } from '../../install/payload.js';
 import { VERSION } from '../../version.js';
 import { hostUriOf } from '../hosts.js';
-import { formatBytes, Output, table } from '../output.js';
-import type { Action } from '../program.js';
+import { formatBytes } from '../../util/format.js';
+import { Output, table } from '../output.js';
+import type { Action } from '../action.js';
 
 /** The root of the vmig installation running this controller (its bin/, dist/, node_modules/). */
 const installationRoot = (): string => fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,6 +1,6 @@
 import { withHost } from '../hosts.js';
 import { Output, table } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const list: Action = async (globals, _args, options) => {
   const output = new Output(globals);

@@ -4,7 +4,8 @@ import type { TransportIntent } from '../../controller/transport-choice.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { hostForUri } from '../../transports/cookie.js';
 import { openHost } from '../hosts.js';
-import { Output, type GlobalOptions } from '../output.js';
+import type { GlobalOptions } from '../action.js';
+import { Output } from '../output.js';
 
 export interface DryRunArgs {
   domain: string;

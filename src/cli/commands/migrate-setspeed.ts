@@ -3,7 +3,7 @@ import { assertDomainName } from '../../domain/definition.js';
 import { VmigError } from '../../errors.js';
 import { withHost } from '../hosts.js';
 import { Output } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const setspeed: Action = async (globals, [name, speed]) => {
   assertDomainName(name!);

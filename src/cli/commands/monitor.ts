@@ -2,7 +2,7 @@ import { assertDomainName } from '../../domain/definition.js';
 import { VmigError } from '../../errors.js';
 import { withHost } from '../hosts.js';
 import { Output } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 // Like `virsh qemu-monitor-command`: the reply is printed as QEMU gave it ({"return": ...} or {"error": ...}).
 const monitor: Action = async (globals, [name, command], options) => {

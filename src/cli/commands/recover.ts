@@ -5,7 +5,7 @@ import { VmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { openHost } from '../hosts.js';
 import { Output } from '../output.js';
-import type { Action } from '../program.js';
+import type { Action } from '../action.js';
 
 const RECOVERY_TRANSPORTS: RecoveryTransport[] = ['ssh', 'tls', 'direct'];
 

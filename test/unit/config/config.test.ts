@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configSources, loadConfig, mergeConfigs, parseConfig, userConfigPath } from '../../../src/config/load.js';
-import { migrationSettings, resolveHost } from '../../../src/config/resolve.js';
-import { migrationConvergence } from '../../../src/cli/commands/migrate.js';
+import { resolveHost } from '../../../src/config/resolve.js';
 import { ExitCode } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmig-config-'));
@@ -70,7 +69,7 @@ describe('loading and merging', () => {
   });
 });
 
-describe('resolveHost / migrationSettings', () => {
+describe('resolveHost', () => {
   const config = parseConfig(
     'migration_ports = [50000, 50010]\nbandwidth_mibs = 10\n[hosts.hv2]\nuri = "ssh://root@10.0.0.2:2222"\nvmig = "/opt/vmig/bin/vmig"\nbandwidth_mibs = 50\n[hosts.bare]\nvmig = "/v"\n[hosts.lo]\nuri = "local"\nvmig = "/v"\n',
     'c.toml',
@@ -84,19 +83,9 @@ describe('resolveHost / migrationSettings', () => {
     expect(resolveHost(undefined, 'hv2').uri).toBe('hv2');
   });
 
-  it("takes the destination's settings before the top-level ones", () => {
-    expect(migrationSettings(config, 'hv2')).toEqual({ migrationPorts: [50000, 50010], bandwidthMiBs: 50 });
-    expect(migrationSettings(config, 'hv3')).toEqual({ migrationPorts: [50000, 50010], bandwidthMiBs: 10 });
-    expect(migrationSettings(undefined, 'hv3')).toEqual({});
-  });
-
-  it('carries the convergence keys, per host over top level, into the same options as the flags', () => {
-    const busy = parseConfig('max_downtime_ms = 2000\ndowntime_steps = 4\ntimeout_s = 600\ntimeout_action = "postcopy"\n[hosts.hv2]\nauto_converge = true\ntimeout_action = "suspend"\n', 'c.toml');
-    const hv2 = migrationSettings(busy, 'hv2');
-    expect(hv2).toEqual({ maxDowntimeMs: 2000, downtimeSteps: 4, timeoutS: 600, timeoutAction: 'suspend', autoConverge: true });
-    expect(migrationConvergence({}, hv2, hv2.maxDowntimeMs)).toEqual({ autoConverge: true, downtimeSteps: 4, timeoutMs: 600_000, timeoutAction: 'suspend' });
-    // Flags win; the config's action still applies to a timeout given on the command line.
-    expect(migrationConvergence({ timeout: '30' }, migrationSettings(busy, 'hv3'), 2000)).toEqual({ downtimeSteps: 4, timeoutMs: 30_000, timeoutAction: 'postcopy' });
+  it('refuses a bad migration key value with the key named', () => {
     expect(() => parseConfig('timeout_action = "later"\n', 'c.toml')).toThrow(/timeout_action/);
+    expect(() => parseConfig('[hosts.hv2]\ndowntime_steps = 40\n', 'c.toml')).toThrow(/hosts\.hv2\.downtime_steps/);
+    expect(() => parseConfig('migration_ports = [50010, 50000]\n', 'c.toml')).toThrow(/migration_ports/);
   });
 });

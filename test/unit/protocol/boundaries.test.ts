@@ -12,7 +12,7 @@ async function sources(dir: string): Promise<string[]> {
 }
 
 /** Every module specifier a file imports: static, re-exported, type-only or dynamic. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
   return [...text.matchAll(pattern)].map((match) => match[1]!);
 }

@@ -20,17 +20,17 @@ const domain = parseDomain({
 });
 
 /** The value following `flag` (first occurrence). */
-const after = (argv: string[], flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
+const valueAfter = (argv: string[], flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
 
 describe('qemuArgv', () => {
   const argv = qemuArgv(domain, paths, { accel: 'tcg' });
 
   it('passes uuid, machine with accel, memory and vcpus', () => {
-    expect(after(argv, '-uuid')).toBe('0b9d3c1e-6f1a-4c4e-9a57-2f4a1b7c9d10');
-    expect(after(argv, '-machine')).toBe('pc,accel=tcg');
-    expect(after(argv, '-m')).toBe('256M');
-    expect(after(argv, '-smp')).toBe('2');
-    expect(after(argv, '-kernel')).toBe('/boot/guest.bin');
+    expect(valueAfter(argv, '-uuid')).toBe('0b9d3c1e-6f1a-4c4e-9a57-2f4a1b7c9d10');
+    expect(valueAfter(argv, '-machine')).toBe('pc,accel=tcg');
+    expect(valueAfter(argv, '-m')).toBe('256M');
+    expect(valueAfter(argv, '-smp')).toBe('2');
+    expect(valueAfter(argv, '-kernel')).toBe('/boot/guest.bin');
   });
 
   it('opens two QMP sockets and daemonizes', () => {
@@ -40,11 +40,11 @@ describe('qemuArgv', () => {
       'unix:/run/vmig/web1/user-qmp.sock,server=on,wait=off',
     ]);
     expect(argv).toContain('-daemonize');
-    expect(after(argv, '-pidfile')).toBe(paths.pidFile);
+    expect(valueAfter(argv, '-pidfile')).toBe(paths.pidFile);
   });
 
   it('doubles commas in disk paths and sets cache=none', () => {
-    expect(after(argv, '-drive')).toBe('file=/srv/a,,b.img,format=qcow2,if=virtio,index=0,id=vda,node-name=vmig-vda,cache=none,readonly=on');
+    expect(valueAfter(argv, '-drive')).toBe('file=/srv/a,,b.img,format=qcow2,if=virtio,index=0,id=vda,node-name=vmig-vda,cache=none,readonly=on');
     expect(escapeOptionValue('a,b,,c')).toBe('a,,b,,,,c');
   });
 
@@ -52,9 +52,9 @@ describe('qemuArgv', () => {
     expect(argv).not.toContain('-incoming');
     expect(argv).not.toContain('-S');
     const incoming = qemuArgv(domain, paths, { accel: 'kvm', incoming: true });
-    expect(after(incoming, '-incoming')).toBe('defer');
+    expect(valueAfter(incoming, '-incoming')).toBe('defer');
     expect(incoming.filter((arg) => arg === '-S')).toHaveLength(1);
-    expect(after(incoming, '-machine')).toBe('pc,accel=kvm');
+    expect(valueAfter(incoming, '-machine')).toBe('pc,accel=kvm');
   });
 
   it('adds -S without -incoming for a paused start', () => {

@@ -2,50 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ConvergenceWatch,
   convergenceHints,
-  destinationCapabilities,
-  destinationParameters,
   downtimeSchedule,
   postcopyDue,
-  sourceCapabilities,
-  sourceParameters,
 } from '../../../src/qemu/convergence.js';
 
 const MiB = 1024 * 1024;
 
-describe('capabilities and parameters', () => {
-  it('sets nothing extra without options', () => {
-    // Explicitly off: a QEMU that once received a post-copy stream would otherwise keep postcopy-ram on.
-    expect(sourceCapabilities({}).filter((entry) => entry.state)).toEqual([]);
-    expect(sourceCapabilities({}).map((entry) => entry.capability)).toEqual(['postcopy-ram', 'multifd', 'auto-converge', 'xbzrle']);
-    expect(sourceParameters({})).toEqual({});
-    expect(destinationCapabilities({}).filter((entry) => entry.state)).toEqual([]);
-  });
-
-  it('maps each option to its QEMU name', () => {
-    const options = { autoConverge: true, autoConvergeInitialPct: 30, autoConvergeIncrementPct: 15, postcopy: true, parallel: 4, compressed: true };
-    expect(sourceCapabilities(options)).toEqual([
-      { capability: 'postcopy-ram', state: true },
-      { capability: 'multifd', state: true },
-      { capability: 'auto-converge', state: true },
-      { capability: 'xbzrle', state: true },
-    ]);
-    expect(sourceParameters(options)).toEqual({ 'multifd-channels': 4, 'cpu-throttle-initial': 30, 'cpu-throttle-increment': 15 });
-  });
-
-  it('sets on the destination only what QEMU needs on both sides', () => {
-    const options = { autoConverge: true, postcopyAfterPrecopy: true, parallel: 2, compressed: true };
-    expect(destinationCapabilities(options)).toEqual([
-      { capability: 'postcopy-ram', state: true },
-      { capability: 'multifd', state: true },
-    ]);
-    expect(destinationParameters(options)).toEqual({ 'multifd-channels': 2 });
-  });
-
-  it('enables post-copy for the postcopy timeout action, which the tunnels carry', () => {
-    const options = { timeoutMs: 10_000, timeoutAction: 'postcopy' as const };
-    expect(destinationCapabilities(options).filter((entry) => entry.state)).toEqual([{ capability: 'postcopy-ram', state: true }]);
-  });
-
+describe('convergence policy', () => {
   it('starts post-copy after precopy only from the second dirty sync', () => {
     expect(postcopyDue({ postcopyAfterPrecopy: true }, { pass: 1, status: 'active' })).toBe(false);
     expect(postcopyDue({ postcopyAfterPrecopy: true }, { pass: 2, status: 'active' })).toBe(true);
