@@ -220,7 +220,14 @@ async function performStream(options: z.infer<typeof performParams>, migration: 
         const mirrors = migration.mirrors;
         migration.mirrors = undefined;
         await mirrors?.complete();
-        await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+        try {
+          await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+        } catch (error) {
+          // Seen once in the e2e run: QEMU had already moved past pre-switchover. The mirrors completed above, so a
+          // stream that went on (device, completed) is consistent; anything else is a real failure.
+          const now = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
+          if (now !== 'device' && now !== 'completed') throw error;
+        }
         continue;
       }
       if (status === 'none') {
