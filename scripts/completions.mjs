@@ -6,4 +6,5 @@ import { completionScript, SHELLS } from '../dist/cli/completion/index.js';
 import { VERSION } from '../dist/version.js';
 
 const program = buildProgram(VERSION);
-for (const shell of SHELLS) writeFileSync(new URL(`../completions/vmig.${shell}`, import.meta.url), completionScript(program, shell));
+for (const shell of SHELLS)
+  writeFileSync(new URL(`../completions/vmig.${shell}`, import.meta.url), completionScript(program, shell));

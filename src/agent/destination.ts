@@ -7,7 +7,12 @@ import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QueryMigrate } from '../qemu/migration-stats.js';
-import { afterPostcopyResume, beforeResume, type IncomingState, type IncomingVerdict } from '../qemu/incoming-policy.js';
+import {
+  afterPostcopyResume,
+  beforeResume,
+  type IncomingState,
+  type IncomingVerdict,
+} from '../qemu/incoming-policy.js';
 import { qemuSettings } from '../options/qemu.js';
 import { describeCookie } from '../transports/cookie.js';
 import type { HandlerGroup } from '../protocol/table.js';
@@ -26,39 +31,62 @@ import { diskStream } from '../transports/streams.js';
 import { exportDisks } from '../storage/incoming.js';
 import type { Instance } from './instances.js';
 
-export type DestinationMethod = 'migrate.prepare' | 'migrate.finish' | 'migrate.postcopy-pause' | 'migrate.select-transport' | 'migrate.abort';
+export type DestinationMethod =
+  | 'migrate.prepare'
+  | 'migrate.finish'
+  | 'migrate.postcopy-pause'
+  | 'migrate.select-transport'
+  | 'migrate.abort';
 
 /** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
 /** `copied`: disk paths a storage migration creates here (so they need not exist yet). */
-export async function checkHostCanRun(context: AgentContext, definition: ReturnType<typeof parseDomain>, config: HostConfig, copied: string[] = []): Promise<void> {
+export async function checkHostCanRun(
+  context: AgentContext,
+  definition: ReturnType<typeof parseDomain>,
+  config: HostConfig,
+  copied: string[] = [],
+): Promise<void> {
   const { instances } = context;
   for (const path of requiredPaths(definition).filter((path) => !copied.includes(path))) {
     try {
       await access(path, constants.R_OK);
     } catch {
-      throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`);
+      throw new VmigError(
+        'HOST_UNSUITABLE',
+        `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`,
+      );
     }
   }
   const meminfo = await readFile('/proc/meminfo', 'utf8');
   const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
   const needed = (definition.memoryMiB + config.memory_headroom_mib) * 1024 * 1024;
   if (available > 0 && available < needed) {
-    throw new VmigError('HOST_UNSUITABLE', `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`);
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`,
+    );
   }
   if (config.guest_memory_limit_mib !== undefined) {
     const committed = (await instances.all()).reduce((sum, instance) => sum + instance.definition.memoryMiB, 0);
     if (committed + definition.memoryMiB > config.guest_memory_limit_mib) {
-      throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`);
+      throw new VmigError(
+        'HOST_UNSUITABLE',
+        `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`,
+      );
     }
   }
 }
 
-export function destinationHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<DestinationMethod> {
+export function destinationHandlers(
+  context: AgentContext,
+  registry: MigrationRegistry,
+): HandlerGroup<DestinationMethod> {
   const { instances } = context;
 
   function destinationMigration(migrationId: string): DestinationMigration {
     const migration = registry.get(migrationId);
-    if (!migration || migration.role !== 'destination') throw new VmigError('NO_JOB', `no incoming migration ${migrationId} on ${context.host}`);
+    if (!migration || migration.role !== 'destination')
+      throw new VmigError('NO_JOB', `no incoming migration ${migrationId} on ${context.host}`);
     return migration;
   }
 
@@ -71,16 +99,28 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
       await context.state.ensure();
       const config = await loadHostConfig();
       await checkIncomingPolicy(context, definition, config);
-      await checkHostCanRun(context, definition, config, copies.map((copy) => copy.destinationPath));
-      if (await instances.find(definition.name)) throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
+      await checkHostCanRun(
+        context,
+        definition,
+        config,
+        copies.map((copy) => copy.destinationPath),
+      );
+      if (await instances.find(definition.name))
+        throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
       await checkStoredDefinition(context, definition, options.forceDefinition);
       const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
       const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
       // Every check before the first file is created: a refusal leaves this host as it was.
-      const images = copies.length > 0 ? await createImages(copies, (await checkImages(copies, context.host)).reuse, context.host) : { created: [], reused: [] };
+      const images =
+        copies.length > 0
+          ? await createImages(copies, (await checkImages(copies, context.host)).reuse, context.host)
+          : { created: [], reused: [] };
       let instance: Instance;
       try {
-        instance = await instances.start({ ...definition, accel: options.accel }, { incomingMigrationId: options.migrationId, createdImages: images.created });
+        instance = await instances.start(
+          { ...definition, accel: options.accel },
+          { incomingMigrationId: options.migrationId, createdImages: images.created },
+        );
       } catch (error) {
         await deleteImages(images.created);
         throw error;
@@ -90,34 +130,97 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
         qmp = await QmpClient.connect(instance.paths.qmpSocket);
         const settings = qemuSettings('destination', options.convergence);
         await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
-        if (Object.keys(settings.parameters).length > 0) await qmp.execute('migrate-set-parameters', settings.parameters);
-        const { cookie, ends } = await openIncoming({ transport: options.transport, migrationId: options.migrationId, qmp, instanceDir: instance.paths.dir, listenHost, portRange, log: context.log, ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}), ...(copies.length > 0 && options.transport !== 'direct' ? { streams: copies.map((copy) => ({ id: diskStream(copy.target), socket: nbdSocketPath(instance.paths.dir) })) } : {}) });
+        if (Object.keys(settings.parameters).length > 0)
+          await qmp.execute('migrate-set-parameters', settings.parameters);
+        const { cookie, ends } = await openIncoming({
+          transport: options.transport,
+          migrationId: options.migrationId,
+          qmp,
+          instanceDir: instance.paths.dir,
+          listenHost,
+          portRange,
+          log: context.log,
+          ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}),
+          ...(copies.length > 0 && options.transport !== 'direct'
+            ? {
+                streams: copies.map((copy) => ({
+                  id: diskStream(copy.target),
+                  socket: nbdSocketPath(instance.paths.dir),
+                })),
+              }
+            : {}),
+        });
         const cleanups: DestinationMigration['cleanups'] = [() => closeEnds(ends)];
-        const storage = copies.length > 0 ? await exportDisks({ qmp, copies, transport: options.transport, instanceDir: instance.paths.dir, listenHost, portRange }) : undefined;
-        const migration: DestinationMigration = { role: 'destination', migrationId: options.migrationId, name: definition.name, peer: options.peer, phase: 'prepared', cookie, instance, qmp, incoming: ends, cleanups, createdImages: images.created, exportedDisks: copies.map((copy) => copy.target) };
+        const storage =
+          copies.length > 0
+            ? await exportDisks({
+                qmp,
+                copies,
+                transport: options.transport,
+                instanceDir: instance.paths.dir,
+                listenHost,
+                portRange,
+              })
+            : undefined;
+        const migration: DestinationMigration = {
+          role: 'destination',
+          migrationId: options.migrationId,
+          name: definition.name,
+          peer: options.peer,
+          phase: 'prepared',
+          cookie,
+          instance,
+          qmp,
+          incoming: ends,
+          cleanups,
+          createdImages: images.created,
+          exportedDisks: copies.map((copy) => copy.target),
+        };
         registry.add(migration);
-        await transition(context, migration, 'prepared', images.created.length > 0 ? `created ${images.created.join(', ')}` : undefined);
-        context.log(`prepared incoming ${definition.name} for ${describeCookie(cookie)}${copies.length > 0 ? `, exporting disks ${copies.map((copy) => copy.target).join(', ')}` : ''}`);
+        await transition(
+          context,
+          migration,
+          'prepared',
+          images.created.length > 0 ? `created ${images.created.join(', ')}` : undefined,
+        );
+        context.log(
+          `prepared incoming ${definition.name} for ${describeCookie(cookie)}${copies.length > 0 ? `, exporting disks ${copies.map((copy) => copy.target).join(', ')}` : ''}`,
+        );
         return { cookie, ...(storage ? { storage: storage.exposed } : {}) };
       } catch (error) {
         qmp?.close();
         await instances.stop(instance);
         await deleteImages(images.created);
         if (error instanceof VmigError) throw error;
-        throw new VmigError('PREPARE_FAILED', `preparing ${definition.name} on ${context.host} failed: ${(error as Error).message}`);
+        throw new VmigError(
+          'PREPARE_FAILED',
+          `preparing ${definition.name} on ${context.host} failed: ${(error as Error).message}`,
+        );
       }
     },
 
     async 'migrate.finish'(options) {
       const migration = destinationMigration(options.migrationId);
       const { qmp } = migration;
-      const policy = { where: `${migration.name} on ${context.host}`, postcopy: options.postcopy, timeoutMs: options.timeoutMs };
+      const policy = {
+        where: `${migration.name} on ${context.host}`,
+        postcopy: options.postcopy,
+        timeoutMs: options.timeoutMs,
+      };
       const deadline = Date.now() + options.timeoutMs;
       const incoming = async (): Promise<IncomingState> => {
-        if (qmp.isClosed) throw new VmigError('MIGRATION_FAILED', `the receiving QEMU of ${policy.where} exited before it held the complete state`);
+        if (qmp.isClosed)
+          throw new VmigError(
+            'MIGRATION_FAILED',
+            `the receiving QEMU of ${policy.where} exited before it held the complete state`,
+          );
         const reply = await qmp.execute<QueryMigrate>('query-migrate');
         const status = await qmp.execute<{ status: string }>('query-status');
-        return { migration: reply.status ?? 'none', run: status.status, ...(reply['error-desc'] !== undefined ? { errorDesc: reply['error-desc'] } : {}) };
+        return {
+          migration: reply.status ?? 'none',
+          run: status.status,
+          ...(reply['error-desc'] !== undefined ? { errorDesc: reply['error-desc'] } : {}),
+        };
       };
       const settle = (verdict: IncomingVerdict): boolean => {
         if (verdict.kind === 'fail') throw new VmigError(verdict.code, verdict.message);
@@ -148,13 +251,20 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
           await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
         }
       }
-      migration.instance = await instances.update(migration.instance, { incomingMigrationId: undefined, createdImages: undefined });
+      migration.instance = await instances.update(migration.instance, {
+        incomingMigrationId: undefined,
+        createdImages: undefined,
+      });
       await transition(context, migration, 'finished');
       if (options.persistent) await writeDefinition(context, migration.instance.definition);
       await runCleanups(migration);
       qmp.close();
       registry.delete(migration.migrationId);
-      return { name: migration.name, state: options.suspend ? ('paused' as const) : ('running' as const), ...(resumedAt !== undefined ? { resumedAt } : {}) };
+      return {
+        name: migration.name,
+        state: options.suspend ? ('paused' as const) : ('running' as const),
+        ...(resumedAt !== undefined ? { resumedAt } : {}),
+      };
     },
 
     /** The source lost the post-copy stream: pause this side too, so that `vmig recover` can resume it. */
@@ -168,9 +278,13 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
     async 'migrate.select-transport'({ migrationId, transport }) {
       const migration = destinationMigration(migrationId);
       if (migration.cookie.transport !== 'auto' && migration.cookie.transport !== transport) {
-        throw new VmigError('INTERNAL', `migration ${migrationId} was prepared for ${migration.cookie.transport}, not ${transport}`);
+        throw new VmigError(
+          'INTERNAL',
+          `migration ${migrationId} was prepared for ${migration.cookie.transport}, not ${transport}`,
+        );
       }
-      if (!migration.incoming?.[transport]) throw new VmigError('INTERNAL', `migration ${migrationId} has no ${transport} listener on ${context.host}`);
+      if (!migration.incoming?.[transport])
+        throw new VmigError('INTERNAL', `migration ${migrationId} has no ${transport} listener on ${context.host}`);
       await closeEnds(migration.incoming, transport);
       migration.cookie.transport = transport;
       return {};
@@ -186,19 +300,28 @@ export function destinationHandlers(context: AgentContext, registry: MigrationRe
   };
 }
 
-export async function abortDestination(context: AgentContext, registry: MigrationRegistry, migration: DestinationMigration): Promise<void> {
+export async function abortDestination(
+  context: AgentContext,
+  registry: MigrationRegistry,
+  migration: DestinationMigration,
+): Promise<void> {
   await runCleanups(migration);
   migration.qmp.close();
   const instance = await context.instances.find(migration.name);
   if (instance?.incomingMigrationId === migration.migrationId) await context.instances.stop(instance);
   // Only what this migration created, and only once no QEMU of ours holds it open.
-  if (!instance || instance.incomingMigrationId === migration.migrationId) await deleteImages(migration.createdImages ?? []);
+  if (!instance || instance.incomingMigrationId === migration.migrationId)
+    await deleteImages(migration.createdImages ?? []);
   await transition(context, migration, 'aborted');
   registry.delete(migration.migrationId);
 }
 
 /** The controller vanished: an incomplete incoming guest is removed; a complete one is held paused for `vmig recover`. */
-export async function abandonDestination(context: AgentContext, registry: MigrationRegistry, migration: DestinationMigration): Promise<void> {
+export async function abandonDestination(
+  context: AgentContext,
+  registry: MigrationRegistry,
+  migration: DestinationMigration,
+): Promise<void> {
   let complete = false;
   try {
     const reply = await migration.qmp.execute<QueryMigrate>('query-migrate');
@@ -208,11 +331,15 @@ export async function abandonDestination(context: AgentContext, registry: Migrat
     complete = false;
   }
   if (complete) {
-    context.log(`controller gone after the stream of ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
+    context.log(
+      `controller gone after the stream of ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`,
+    );
     await transition(context, migration, 'held', 'controller gone');
     migration.qmp.close();
     return;
   }
-  context.log(`controller gone before migration ${migration.migrationId} completed: removing the incoming ${migration.name}`);
+  context.log(
+    `controller gone before migration ${migration.migrationId} completed: removing the incoming ${migration.name}`,
+  );
   await abortDestination(context, registry, migration);
 }

@@ -27,13 +27,24 @@ export async function writeDefinition(context: AgentContext, definition: DomainD
 
 async function definedNames(context: AgentContext): Promise<string[]> {
   try {
-    return (await readdir(context.state.domainsDir)).filter((file) => file.endsWith('.json')).map((file) => file.slice(0, -5));
+    return (await readdir(context.state.domainsDir))
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.slice(0, -5));
   } catch {
     return [];
   }
 }
 
-export type DomainMethod = 'domain.define' | 'domain.undefine' | 'domain.start' | 'domain.destroy' | 'domain.list' | 'domain.info' | 'domain.definition' | 'domain.monitor' | 'host.info';
+export type DomainMethod =
+  | 'domain.define'
+  | 'domain.undefine'
+  | 'domain.start'
+  | 'domain.destroy'
+  | 'domain.list'
+  | 'domain.info'
+  | 'domain.definition'
+  | 'domain.monitor'
+  | 'host.info';
 
 export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod> {
   const { instances } = context;
@@ -42,19 +53,33 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
     async 'domain.define'(params) {
       const definition = parseDomain(params.definition);
       const existing = await readDefinition(context, definition.name);
-      if (existing && existing.uuid !== definition.uuid && (params.definition as { uuid?: string }).uuid !== undefined) {
-        throw new VmigError('DOMAIN_EXISTS', `domain ${definition.name} is already defined on ${context.host} with uuid ${existing.uuid}`);
+      if (
+        existing &&
+        existing.uuid !== definition.uuid &&
+        (params.definition as { uuid?: string }).uuid !== undefined
+      ) {
+        throw new VmigError(
+          'DOMAIN_EXISTS',
+          `domain ${definition.name} is already defined on ${context.host} with uuid ${existing.uuid}`,
+        );
       }
       // Redefining keeps the uuid: a guest's identity must not change because its file was edited.
       const stored = existing ? { ...definition, uuid: existing.uuid } : definition;
       for (const name of await definedNames(context)) {
         if (name === stored.name) continue;
         const other = await readDefinition(context, name).catch(() => undefined);
-        if (other?.uuid === stored.uuid) throw new VmigError('DOMAIN_EXISTS', `uuid ${stored.uuid} is already used by domain ${name} on ${context.host}`);
+        if (other?.uuid === stored.uuid)
+          throw new VmigError(
+            'DOMAIN_EXISTS',
+            `uuid ${stored.uuid} is already used by domain ${name} on ${context.host}`,
+          );
       }
       await writeDefinition(context, stored);
       // Defined all the same (the files may come later), but said now rather than at start.
-      const warnings = (await missingPaths(stored)).map((path) => `${context.host} lacks ${path}, which domain ${stored.name} needs: it cannot start there until the file exists`);
+      const warnings = (await missingPaths(stored)).map(
+        (path) =>
+          `${context.host} lacks ${path}, which domain ${stored.name} needs: it cannot start there until the file exists`,
+      );
       return { name: stored.name, uuid: stored.uuid, updated: existing !== undefined, warnings };
     },
 
@@ -75,7 +100,8 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       // The same check Prepare makes, before anything is started: a missing file is bad input, not a QEMU failure.
       // (A running domain is reported as running, not as lacking a file it no longer needs.)
       const [missing] = (await instances.find(name)) ? [] : await missingPaths(definition);
-      if (missing !== undefined) throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${missing}, which domain ${name} needs`);
+      if (missing !== undefined)
+        throw new VmigError('HOST_UNSUITABLE', `${context.host} lacks ${missing}, which domain ${name} needs`);
       const instance = await instances.start(definition, { paused });
       return { name, pid: instance.pid, accel: instance.accel };
     },
@@ -85,7 +111,10 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const instance = await instances.find(name);
       if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
       if (await context.locks.heldBy(name)) {
-        throw new VmigError('LOCKED', `domain ${name} is being migrated; abort the migration first (vmig domjobabort ${name})`);
+        throw new VmigError(
+          'LOCKED',
+          `domain ${name} is being migrated; abort the migration first (vmig domjobabort ${name})`,
+        );
       }
       await instances.stop(instance);
       return { name };
@@ -98,7 +127,13 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const rows: DomainSummary[] = [];
       for (const instance of running) {
         const { state, problem } = await instances.status(instance);
-        rows.push({ name: instance.definition.name, uuid: instance.definition.uuid, state, persistent: persistentNames.has(instance.definition.name), ...(problem ? { problem } : {}) });
+        rows.push({
+          name: instance.definition.name,
+          uuid: instance.definition.uuid,
+          state,
+          persistent: persistentNames.has(instance.definition.name),
+          ...(problem ? { problem } : {}),
+        });
       }
       if (all) {
         for (const name of persistentNames) {
@@ -114,9 +149,17 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       const name = checkedName(params);
       const instance = await instances.find(name);
       const definition = instance?.definition ?? (await readDefinition(context, name));
-      if (!definition) throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined or running on ${context.host}`);
+      if (!definition)
+        throw new VmigError('DOMAIN_NOT_FOUND', `domain ${name} is not defined or running on ${context.host}`);
       const persistent = (await readJsonOrUndefined(context.state.definitionPath(name))) !== undefined;
-      const base = { name, uuid: definition.uuid, memoryMiB: definition.memoryMiB, vcpus: definition.vcpus, machine: definition.machine, persistent };
+      const base = {
+        name,
+        uuid: definition.uuid,
+        memoryMiB: definition.memoryMiB,
+        vcpus: definition.vcpus,
+        machine: definition.machine,
+        persistent,
+      };
       if (!instance) return { ...base, state: 'shut off', accel: definition.accel };
       const { state, qemuStatus, problem } = await instances.status(instance);
       if (problem) throw new VmigError('QEMU_FAILED', problem);
@@ -138,9 +181,13 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
       try {
         parsed = JSON.parse(command) as typeof parsed;
       } catch {
-        throw new VmigError('USAGE', 'the monitor command is not valid JSON (expected e.g. {"execute":"query-status"})');
+        throw new VmigError(
+          'USAGE',
+          'the monitor command is not valid JSON (expected e.g. {"execute":"query-status"})',
+        );
       }
-      if (typeof parsed?.execute !== 'string') throw new VmigError('USAGE', 'the monitor command needs an "execute" member');
+      if (typeof parsed?.execute !== 'string')
+        throw new VmigError('USAGE', 'the monitor command needs an "execute" member');
       if (parsed.execute === 'qmp_capabilities') return {};
       const instance = await instances.find(name);
       if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} is not running on ${context.host}`);
@@ -148,7 +195,8 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
         const args = parsed.arguments as Record<string, unknown> | undefined;
         return { return: await qmpOnce(instance.paths.userQmpSocket, parsed.execute, args, 10_000) };
       } catch (error) {
-        if (error instanceof QmpCommandError) return { error: { class: error.errorClass, desc: error.message.slice(error.command.length + 2) } };
+        if (error instanceof QmpCommandError)
+          return { error: { class: error.errorClass, desc: error.message.slice(error.command.length + 2) } };
         throw new VmigError('QEMU_FAILED', `QEMU monitor of ${name} on ${context.host}: ${(error as Error).message}`);
       }
     },
@@ -165,7 +213,10 @@ export function domainHandlers(context: AgentContext): HandlerGroup<DomainMethod
         memAvailableBytes: field('MemAvailable'),
         memoryHeadroomMiB: config.memory_headroom_mib,
         ...(config.guest_memory_limit_mib !== undefined ? { guestMemoryLimitMiB: config.guest_memory_limit_mib } : {}),
-        guests: running.map((instance) => ({ name: instance.definition.name, memoryMiB: instance.definition.memoryMiB })),
+        guests: running.map((instance) => ({
+          name: instance.definition.name,
+          memoryMiB: instance.definition.memoryMiB,
+        })),
       };
     },
   };

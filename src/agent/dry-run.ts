@@ -20,14 +20,36 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
       const instance = await instances.find(name);
       if (!instance) {
         const defined = await readDefinition(context, name);
-        throw new VmigError(defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND', defined ? `domain ${name} is not running on ${context.host}` : `domain ${name} does not exist on ${context.host}`);
+        throw new VmigError(
+          defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND',
+          defined
+            ? `domain ${name} is not running on ${context.host}`
+            : `domain ${name} does not exist on ${context.host}`,
+        );
       }
-      if (instance.incomingMigrationId) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is itself still arriving from a migration`);
+      if (instance.incomingMigrationId)
+        throw new VmigError(
+          'DOMAIN_NOT_RUNNING',
+          `domain ${name} on ${context.host} is itself still arriving from a migration`,
+        );
       const { qemuStatus } = await instances.status(instance);
-      if (qemuStatus !== 'running' && qemuStatus !== 'paused') throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`);
+      if (qemuStatus !== 'running' && qemuStatus !== 'paused')
+        throw new VmigError(
+          'DOMAIN_NOT_RUNNING',
+          `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`,
+        );
       const holder = await locks.heldBy(name);
-      if (holder) throw new VmigError('LOCKED', `domain ${name} on ${context.host} is being migrated by job ${holder.migrationId} (controller ${holder.controller}, since ${holder.startedAt})`);
-      return { definition: instance.definition, accel: instance.accel, state: qemuStatus, persistent: (await readDefinition(context, name)) !== undefined };
+      if (holder)
+        throw new VmigError(
+          'LOCKED',
+          `domain ${name} on ${context.host} is being migrated by job ${holder.migrationId} (controller ${holder.controller}, since ${holder.startedAt})`,
+        );
+      return {
+        definition: instance.definition,
+        accel: instance.accel,
+        state: qemuStatus,
+        persistent: (await readDefinition(context, name)) !== undefined,
+      };
     },
 
     /** Prepare's checks: the definition is valid here, its files exist, memory fits, the name and uuid are free, QEMU and the accelerator are there. */
@@ -36,15 +58,28 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
       const config = await loadHostConfig();
       await checkIncomingPolicy(context, definition, config);
       await checkHostCanRun(context, definition, config);
-      if (await instances.find(definition.name)) throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
+      if (await instances.find(definition.name))
+        throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
       await checkStoredDefinition(context, definition, options.forceDefinition);
       const sameUuid = (await instances.all()).find((instance) => instance.definition.uuid === definition.uuid);
-      if (sameUuid) throw new VmigError('DOMAIN_EXISTS', `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${context.host}`);
+      if (sameUuid)
+        throw new VmigError(
+          'DOMAIN_EXISTS',
+          `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${context.host}`,
+        );
       const qemu = await qemuVersion();
-      if (qemu === 'unavailable') throw new VmigError('HOST_UNSUITABLE', `${context.host} has no working ${qemuBinary()} (install QEMU there; check with: vmig host check)`);
+      if (qemu === 'unavailable')
+        throw new VmigError(
+          'HOST_UNSUITABLE',
+          `${context.host} has no working ${qemuBinary()} (install QEMU there; check with: vmig host check)`,
+        );
       const accel = await resolveAccel(options.accel, context.host);
       // The same argv Prepare would build: a definition QEMU cannot be given fails here, not mid-migration.
-      qemuArgv({ ...definition, accel }, context.state.instancePaths(definition.name), { accel, incoming: true, paused: false });
+      qemuArgv({ ...definition, accel }, context.state.instancePaths(definition.name), {
+        accel,
+        incoming: true,
+        paused: false,
+      });
       return { qemu, accel, memoryMiB: definition.memoryMiB, headroomMiB: config.memory_headroom_mib };
     },
   };

@@ -4,7 +4,9 @@ import type { HandlerGroup } from '../protocol/table.js';
 import type { AgentContext } from './context.js';
 import { HostLock } from './host-lock.js';
 
-export function evacuationHandlers(context: AgentContext): HandlerGroup<'evacuation.lock' | 'evacuation.unlock' | 'evacuation.abort' | 'evacuation.status'> {
+export function evacuationHandlers(
+  context: AgentContext,
+): HandlerGroup<'evacuation.lock' | 'evacuation.unlock' | 'evacuation.abort' | 'evacuation.status'> {
   const lock = new HostLock(context.state, () => context.host);
 
   return {
@@ -31,7 +33,9 @@ export function evacuationHandlers(context: AgentContext): HandlerGroup<'evacuat
     /** Polled by the running job: whether someone asked it to stop. */
     async 'evacuation.status'({ jobId }) {
       const marker = await lock.abortMarker();
-      return marker?.jobId === jobId ? { abortRequested: true, requestedBy: marker.requestedBy } : { abortRequested: false };
+      return marker?.jobId === jobId
+        ? { abortRequested: true, requestedBy: marker.requestedBy }
+        : { abortRequested: false };
     },
   };
 }

@@ -23,7 +23,10 @@ function hello(context: AgentContext): MethodHandler<'hello'> {
     // Name this host in messages the way the operator named it (namespaces and clones share a hostname).
     if (typeof label === 'string' && label.length > 0 && label.length < 256) context.host = label;
     if (protocol !== PROTOCOL_VERSION) {
-      throw new VmigError('PROTOCOL_MISMATCH', `vmig ${VERSION} on ${context.host} speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${String(protocol)}; install the same vmig version on both`);
+      throw new VmigError(
+        'PROTOCOL_MISMATCH',
+        `vmig ${VERSION} on ${context.host} speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${String(protocol)}; install the same vmig version on both`,
+      );
     }
     await context.state.ensure();
     context.hostId = await context.state.hostId();
@@ -40,7 +43,11 @@ function hello(context: AgentContext): MethodHandler<'hello'> {
 }
 
 /** `hostChecks` own listeners that the agent closes at the session's end (hostCheckHandlers().closeAll). */
-export function agentHandlers(context: AgentContext, registry: MigrationRegistry, hostChecks: HandlerGroup<HostCheckMethod>): AgentHandlers {
+export function agentHandlers(
+  context: AgentContext,
+  registry: MigrationRegistry,
+  hostChecks: HandlerGroup<HostCheckMethod>,
+): AgentHandlers {
   return {
     hello: hello(context),
     ping: async () => ({}),

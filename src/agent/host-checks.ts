@@ -6,7 +6,16 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { VmigError } from '../errors.js';
-import { fail, judgeDisk, judgeMemory, judgeStateDir, pass, warn, type CheckResult, type DirFacts } from '../hostcheck/checks.js';
+import {
+  fail,
+  judgeDisk,
+  judgeMemory,
+  judgeStateDir,
+  pass,
+  warn,
+  type CheckResult,
+  type DirFacts,
+} from '../hostcheck/checks.js';
 import { probeKvm, qemuBinary, qemuVersion } from '../qemu/process.js';
 import type { Endpoint } from '../transports/cookie.js';
 import { DEFAULT_PORT_RANGE, bindInRange } from '../transports/ports.js';
@@ -27,7 +36,8 @@ async function dirFacts(path: string): Promise<DirFacts> {
   }
 }
 
-const localAddresses = (): Set<string> => new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address)));
+const localAddresses = (): Set<string> =>
+  new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address)));
 
 /** Where this host listens for incoming migrations, as Prepare would choose it. */
 export function migrationAddress(context: AgentContext, config: HostConfig, listenAddress?: string): string {
@@ -41,7 +51,10 @@ async function memAvailableBytes(): Promise<number> {
 
 export type HostCheckMethod = 'host.check' | 'host.listen' | 'host.listen-unix' | 'host.unlisten' | 'host.probe-tcp';
 
-export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGroup<HostCheckMethod>; closeAll(): Promise<void> } {
+export function hostCheckHandlers(context: AgentContext): {
+  handlers: HandlerGroup<HostCheckMethod>;
+  closeAll(): Promise<void>;
+} {
   const listeners = new Map<string, { server: Server; timer: NodeJS.Timeout; dir?: string }>();
   let nextId = 1;
 
@@ -69,7 +82,11 @@ export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGro
     const qemu = await qemuVersion();
     results.push(
       qemu === 'unavailable'
-        ? fail('qemu', `${qemuBinary()} not found or does not run`, 'install QEMU (Debian/Ubuntu: apt install qemu-system-x86), or name it with VMIG_QEMU in the agent environment')
+        ? fail(
+            'qemu',
+            `${qemuBinary()} not found or does not run`,
+            'install QEMU (Debian/Ubuntu: apt install qemu-system-x86), or name it with VMIG_QEMU in the agent environment',
+          )
         : pass('qemu', `${qemuBinary()} ${qemu}`),
     );
     if (qemu !== 'unavailable') {
@@ -79,31 +96,64 @@ export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGro
         kvm
           ? pass('kvm', 'KVM usable (QEMU initialised it)')
           : device.exists
-            ? warn('kvm', '/dev/kvm exists but QEMU cannot initialise KVM (nested virtualisation, permissions): guests run under TCG, slowly', 'enable virtualisation for this host, or accept TCG (accel "tcg")')
+            ? warn(
+                'kvm',
+                '/dev/kvm exists but QEMU cannot initialise KVM (nested virtualisation, permissions): guests run under TCG, slowly',
+                'enable virtualisation for this host, or accept TCG (accel "tcg")',
+              )
             : pass('kvm', 'no KVM: guests run under TCG (accel "auto" falls back to it)'),
       );
     }
     const { state } = context;
-    results.push(judgeStateDir(await dirFacts(state.root), await Promise.all([state.runDir, state.journalDir].map(dirFacts)), process.getuid?.() ?? 0));
+    results.push(
+      judgeStateDir(
+        await dirFacts(state.root),
+        await Promise.all([state.runDir, state.journalDir].map(dirFacts)),
+        process.getuid?.() ?? 0,
+      ),
+    );
     let config: HostConfig | undefined;
     const configPath = process.env.VMIG_HOST_CONFIG || DEFAULT_HOST_CONFIG;
     try {
       config = await loadHostConfig();
-      results.push(pass('host-config', (await dirFacts(configPath)).exists ? `${configPath} valid` : `${configPath} absent: defaults`));
+      results.push(
+        pass(
+          'host-config',
+          (await dirFacts(configPath)).exists ? `${configPath} valid` : `${configPath} absent: defaults`,
+        ),
+      );
     } catch (error) {
-      results.push(fail('host-config', (error as Error).message, `correct ${configPath} (keys: migration_address, migration_ports, guest_memory_limit_mib, memory_headroom_mib)`));
+      results.push(
+        fail(
+          'host-config',
+          (error as Error).message,
+          `correct ${configPath} (keys: migration_address, migration_ports, guest_memory_limit_mib, memory_headroom_mib)`,
+        ),
+      );
     }
     if (config) {
       const address = migrationAddress(context, config, options.listenAddress);
       const range = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
       if (!localAddresses().has(address) && address !== '0.0.0.0' && address !== '::') {
-        results.push(fail('migration-port', `migration address ${address} is not an address of this host`, 'set migration_address in host.toml to one of its addresses'));
+        results.push(
+          fail(
+            'migration-port',
+            `migration address ${address} is not an address of this host`,
+            'set migration_address in host.toml to one of its addresses',
+          ),
+        );
       } else {
         try {
           const free = await bindInRange(address, range, (candidate) => Promise.resolve(candidate));
           results.push(pass('migration-port', `${address}:${free} free (range ${range[0]}-${range[1]})`));
         } catch {
-          results.push(fail('migration-port', `no free port in ${range[0]}-${range[1]} on ${address}`, 'free a port of the range, or widen migration_ports in host.toml'));
+          results.push(
+            fail(
+              'migration-port',
+              `no free port in ${range[0]}-${range[1]} on ${address}`,
+              'free a port of the range, or widen migration_ports in host.toml',
+            ),
+          );
         }
       }
       results.push(judgeMemory(await memAvailableBytes(), config.memory_headroom_mib));
@@ -112,7 +162,13 @@ export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGro
       const fs = await statfs(state.root);
       results.push(judgeDisk(state.root, fs.bavail * fs.bsize));
     } catch (error) {
-      results.push(fail('disk', `cannot stat ${state.root}: ${(error as Error).message}`, 'create the state directory (vmig creates it on first use when it can)'));
+      results.push(
+        fail(
+          'disk',
+          `cannot stat ${state.root}: ${(error as Error).message}`,
+          'create the state directory (vmig creates it on first use when it can)',
+        ),
+      );
     }
     return results;
   }
@@ -138,7 +194,10 @@ export function hostCheckHandlers(context: AgentContext): { handlers: HandlerGro
           });
         });
       }).catch(() => {
-        throw new VmigError('HOST_UNSUITABLE', `${context.host} has no free migration port in ${range[0]}-${range[1]} on ${host}`);
+        throw new VmigError(
+          'HOST_UNSUITABLE',
+          `${context.host} has no free migration port in ${range[0]}-${range[1]} on ${host}`,
+        );
       });
       return { id: keep(server!), endpoint };
     },

@@ -11,7 +11,9 @@ import { portRangeSchema } from '../options/config-schema.js';
 
 export const DEFAULT_HOST_CONFIG = '/etc/vmig/host.toml';
 
-const absoluteDir = z.string().refine((dir) => dir.startsWith('/') && !dir.split('/').includes('..'), 'must be absolute directories without ".."');
+const absoluteDir = z
+  .string()
+  .refine((dir) => dir.startsWith('/') && !dir.split('/').includes('..'), 'must be absolute directories without ".."');
 const hostConfigSchema = z
   .object({
     /** The address this host listens on for incoming migrations and advertises to sources. */
@@ -61,7 +63,10 @@ export async function loadHostConfig(env: NodeJS.ProcessEnv = process.env): Prom
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
-    throw new VmigError('BAD_CONFIG', `host config ${path}: ${issue.code === 'unrecognized_keys' ? `unknown key ${key}` : `${key}: ${issue.message}`}`);
+    throw new VmigError(
+      'BAD_CONFIG',
+      `host config ${path}: ${issue.code === 'unrecognized_keys' ? `unknown key ${key}` : `${key}: ${issue.message}`}`,
+    );
   }
   return result.data;
 }

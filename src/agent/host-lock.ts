@@ -48,11 +48,17 @@ export class HostLock {
     try {
       result = await this.lockFile().acquire({ jobId, controller, startedAt: new Date().toISOString() });
     } catch (error) {
-      throw new VmigError('LOCKED', `could not take the evacuation lock of ${this.host()}: ${(error as Error).message}`);
+      throw new VmigError(
+        'LOCKED',
+        `could not take the evacuation lock of ${this.host()}: ${(error as Error).message}`,
+      );
     }
     if (!result.acquired) {
       const current = result.holder;
-      throw new VmigError('LOCKED', `${this.host()} is already being evacuated by job ${current.jobId} (controller ${current.controller}, started ${current.startedAt})`);
+      throw new VmigError(
+        'LOCKED',
+        `${this.host()} is already being evacuated by job ${current.jobId} (controller ${current.controller}, started ${current.startedAt})`,
+      );
     }
     // A marker left by an earlier, finished job must not abort this one.
     await unlinkIfPresent(this.abortPath);

@@ -20,12 +20,21 @@ async function hostFile(role: HostFile['role'], path: string): Promise<HostFile>
 }
 
 /** The host policy: extraArgs and the files the definition names. */
-export async function checkIncomingPolicy(context: AgentContext, definition: DomainDefinition, config: HostConfig): Promise<void> {
+export async function checkIncomingPolicy(
+  context: AgentContext,
+  definition: DomainDefinition,
+  config: HostConfig,
+): Promise<void> {
   const policy = incomingPolicy(config);
-  const refuse = (reason: string) => new VmigError('DEFINITION_REFUSED', `${context.host} refuses domain ${definition.name} from the source: ${reason}`);
+  const refuse = (reason: string) =>
+    new VmigError('DEFINITION_REFUSED', `${context.host} refuses domain ${definition.name} from the source: ${reason}`);
   const extra = refuseExtraArgs(definition.extraArgs, policy.extraArgs);
   if (extra) throw refuse(extra);
-  const files: Array<[HostFile['role'], string | undefined]> = [['kernel', definition.kernel], ['initrd', definition.initrd], ...definition.disks.map((disk) => ['disk', disk.path] as [HostFile['role'], string])];
+  const files: Array<[HostFile['role'], string | undefined]> = [
+    ['kernel', definition.kernel],
+    ['initrd', definition.initrd],
+    ...definition.disks.map((disk) => ['disk', disk.path] as [HostFile['role'], string]),
+  ];
   for (const [role, path] of files) {
     if (path === undefined) continue;
     // The lexical check first: a refused path is not even looked up (no probing of this host's files).
@@ -37,7 +46,11 @@ export async function checkIncomingPolicy(context: AgentContext, definition: Dom
 }
 
 /** A definition of the same name stored here: refused if it is another guest (uuid), or differs without --force-definition. */
-export async function checkStoredDefinition(context: AgentContext, definition: DomainDefinition, force: boolean): Promise<void> {
+export async function checkStoredDefinition(
+  context: AgentContext,
+  definition: DomainDefinition,
+  force: boolean,
+): Promise<void> {
   const stored = await readDefinition(context, definition.name);
   const verdict = judgeStoredDefinition(stored, definition, force, `on ${context.host}`);
   if (!verdict.ok) throw new VmigError('DEFINITION_REFUSED', `domain ${definition.name} ${verdict.reason}`);

@@ -43,10 +43,13 @@ export interface Instance extends InstanceRecord {
   paths: ReturnType<StateDir['instancePaths']>;
 }
 
-
 function ownerFields(): Pick<InstanceRecord, 'ownerAgentPid' | 'ownerAgentStartTime' | 'ownerBootId'> {
   const self = processIdentity();
-  return { ownerAgentPid: self.pid, ...(self.startTime !== undefined ? { ownerAgentStartTime: self.startTime } : {}), ...(self.bootId !== undefined ? { ownerBootId: self.bootId } : {}) };
+  return {
+    ownerAgentPid: self.pid,
+    ...(self.startTime !== undefined ? { ownerAgentStartTime: self.startTime } : {}),
+    ...(self.bootId !== undefined ? { ownerBootId: self.bootId } : {}),
+  };
 }
 
 export class Instances {
@@ -87,11 +90,20 @@ export class Instances {
    * lock-file.ts): two concurrent starts of one name, from any agents, cannot both pass the "not running"
    * check and delete each other's run directory, which left a QEMU that no record named.
    */
-  async start(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] } = {}): Promise<Instance> {
+  async start(
+    definition: DomainDefinition,
+    options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] } = {},
+  ): Promise<Instance> {
     const mutex = new LockFile<{ purpose: string; startedAt: string }>(this.stateDir.startLockPath(definition.name));
-    const taken = await mutex.acquire({ purpose: options.incomingMigrationId ? 'prepare' : 'start', startedAt: new Date().toISOString() });
+    const taken = await mutex.acquire({
+      purpose: options.incomingMigrationId ? 'prepare' : 'start',
+      startedAt: new Date().toISOString(),
+    });
     if (!taken.acquired) {
-      throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already being started on ${this.hostLabel} (${taken.holder.purpose} by vmig agent pid ${taken.holder.agentPid})`);
+      throw new VmigError(
+        'DOMAIN_RUNNING',
+        `domain ${definition.name} is already being started on ${this.hostLabel} (${taken.holder.purpose} by vmig agent pid ${taken.holder.agentPid})`,
+      );
     }
     try {
       return await this.startLocked(definition, options);
@@ -100,13 +112,19 @@ export class Instances {
     }
   }
 
-  private async startLocked(definition: DomainDefinition, options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] }): Promise<Instance> {
+  private async startLocked(
+    definition: DomainDefinition,
+    options: { incomingMigrationId?: string; paused?: boolean; createdImages?: string[] },
+  ): Promise<Instance> {
     if (await this.find(definition.name)) {
       throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${this.hostLabel}`);
     }
     const sameUuid = (await this.all()).find((instance) => instance.definition.uuid === definition.uuid);
     if (sameUuid) {
-      throw new VmigError('DOMAIN_EXISTS', `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${this.hostLabel}`);
+      throw new VmigError(
+        'DOMAIN_EXISTS',
+        `a domain with uuid ${definition.uuid} (${sameUuid.definition.name}) is already running on ${this.hostLabel}`,
+      );
     }
     const accel = await resolveAccel(definition.accel, this.hostLabel);
     const paths = this.stateDir.instancePaths(definition.name);
@@ -151,9 +169,15 @@ export class Instances {
   /** QEMU's run state, through the operator monitor so a migration holding the agent monitor does not block it. */
   async status(instance: Instance): Promise<{ state: DomainState; qemuStatus: string; problem?: string }> {
     try {
-      const status = await qmpOnce<{ status: string; running: boolean }>(instance.paths.userQmpSocket, 'query-status', undefined, 3_000);
+      const status = await qmpOnce<{ status: string; running: boolean }>(
+        instance.paths.userQmpSocket,
+        'query-status',
+        undefined,
+        3_000,
+      );
       // QEMU's own state wins over our record: a receiving guest that runs is running (its Finish was cut short).
-      if (instance.incomingMigrationId && status.status !== 'running') return { state: 'incoming', qemuStatus: status.status };
+      if (instance.incomingMigrationId && status.status !== 'running')
+        return { state: 'incoming', qemuStatus: status.status };
       return { state: toDomainState(status.status), qemuStatus: status.status };
     } catch (error) {
       // Said, not swallowed: a QEMU that does not answer (stuck on storage, stopped) needs an operator.
@@ -164,7 +188,11 @@ export class Instances {
           : (error as NodeJS.ErrnoException).code === 'EAGAIN'
             ? 'did not answer query-status (its monitor accepts no connections: stuck or stopped)'
             : `query-status failed: ${(error as Error).message}`;
-      return { state: 'unknown', qemuStatus: 'unreachable', problem: `QEMU of ${instance.definition.name} on ${this.hostLabel} ${why}` };
+      return {
+        state: 'unknown',
+        qemuStatus: 'unreachable',
+        problem: `QEMU of ${instance.definition.name} on ${this.hostLabel} ${why}`,
+      };
     }
   }
 }

@@ -20,8 +20,11 @@ const IN_FLIGHT = new Set(['setup', 'active', 'pre-switchover', 'device', 'postc
 /** How long domjobabort waits for a job still in Begin/Prepare to start its stream. */
 const ABORT_WAIT_MS = 30_000;
 
-export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'job.abort' | 'job.setSpeed' | 'job.setMaxDowntime'> {
-  const qmp = <T>(instance: Instance, command: string, args?: Record<string, unknown>) => qmpOnce<T>(instance.paths.userQmpSocket, command, args, 5_000);
+export function jobHandlers(
+  context: AgentContext,
+): HandlerGroup<'job.info' | 'job.abort' | 'job.setSpeed' | 'job.setMaxDowntime'> {
+  const qmp = <T>(instance: Instance, command: string, args?: Record<string, unknown>) =>
+    qmpOnce<T>(instance.paths.userQmpSocket, command, args, 5_000);
 
   async function running(name: string): Promise<Instance> {
     assertDomainName(name);
@@ -54,7 +57,14 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
         qmp<{ 'max-bandwidth'?: number; 'downtime-limit'?: number }>(instance, 'query-migrate-parameters'),
         qmp<BlockJob[]>(instance, 'query-block-jobs').catch(() => [] as BlockJob[]),
       ]);
-      const disks = jobs.filter((entry) => isMirrorJob(entry.device)).map((entry) => ({ target: entry.device.slice('vmig-mirror-'.length), copiedBytes: entry.offset, totalBytes: entry.len, ready: entry.ready }));
+      const disks = jobs
+        .filter((entry) => isMirrorJob(entry.device))
+        .map((entry) => ({
+          target: entry.device.slice('vmig-mirror-'.length),
+          copiedBytes: entry.offset,
+          totalBytes: entry.len,
+          ready: entry.ready,
+        }));
       return {
         name,
         active: holder !== undefined,
@@ -62,7 +72,10 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
         // A guest that arrived by migration reports that one as "completed": not a job of its own.
         ...(outgoingStatus(reply) !== 'none' ? { progress: toProgress(reply) } : {}),
         ...(disks.length > 0 ? { disks } : {}),
-        parameters: { maxBandwidthBps: parameters['max-bandwidth'] ?? 0, downtimeLimitMs: parameters['downtime-limit'] ?? 0 },
+        parameters: {
+          maxBandwidthBps: parameters['max-bandwidth'] ?? 0,
+          downtimeLimitMs: parameters['downtime-limit'] ?? 0,
+        },
       };
     },
 
@@ -73,24 +86,35 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
       const deadline = Date.now() + ABORT_WAIT_MS;
       for (;;) {
         const current = await job(name);
-        if (!current || current.migrationId !== holder.migrationId) return { name, migrationId: holder.migrationId, cancelled: false, detail: 'the job ended on its own' };
+        if (!current || current.migrationId !== holder.migrationId)
+          return { name, migrationId: holder.migrationId, cancelled: false, detail: 'the job ended on its own' };
         const phase = phaseInfo(current.phase);
         // Once the guest is sent it cannot be stopped; a source job that ended (confirmed) releases its lock next.
         if (phase?.sent && !(phase.final && phase.role === 'source')) {
-          throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} has already sent the whole guest and is switching over; it can no longer be cancelled`);
+          throw new VmigError(
+            'NO_JOB',
+            `job ${holder.migrationId} of ${name} has already sent the whole guest and is switching over; it can no longer be cancelled`,
+          );
         }
         if (current.phase === 'performing') {
           const { status } = await qmp<QueryMigrate>(instance, 'query-migrate');
           if (status && IN_FLIGHT.has(status)) break;
           // Copied disks go first: while they copy there is no memory stream yet, only the mirrors to stop.
-          const mirrors = (await qmp<BlockJob[]>(instance, 'query-block-jobs')).filter((entry) => isMirrorJob(entry.device));
+          const mirrors = (await qmp<BlockJob[]>(instance, 'query-block-jobs')).filter((entry) =>
+            isMirrorJob(entry.device),
+          );
           if (mirrors.length > 0) {
-            for (const mirror of mirrors) await qmp(instance, 'block-job-cancel', { device: mirror.device, force: true }).catch(() => undefined);
+            for (const mirror of mirrors)
+              await qmp(instance, 'block-job-cancel', { device: mirror.device, force: true }).catch(() => undefined);
             context.log(`job ${holder.migrationId} of ${name}: disk copies cancelled by domjobabort`);
             return { name, migrationId: holder.migrationId, cancelled: true };
           }
         }
-        if (Date.now() > deadline) throw new VmigError('NO_JOB', `job ${holder.migrationId} of ${name} did not start its stream within ${ABORT_WAIT_MS / 1000} s; nothing was cancelled`);
+        if (Date.now() > deadline)
+          throw new VmigError(
+            'NO_JOB',
+            `job ${holder.migrationId} of ${name} did not start its stream within ${ABORT_WAIT_MS / 1000} s; nothing was cancelled`,
+          );
         await sleep(200);
       }
       await qmp(instance, 'migrate_cancel');
@@ -100,7 +124,9 @@ export function jobHandlers(context: AgentContext): HandlerGroup<'job.info' | 'j
 
     async 'job.setSpeed'({ name, bandwidthMiBs }) {
       const { instance, holder } = await requireJob(name);
-      await qmp(instance, 'migrate-set-parameters', { 'max-bandwidth': bandwidthMiBs > 0 ? bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH });
+      await qmp(instance, 'migrate-set-parameters', {
+        'max-bandwidth': bandwidthMiBs > 0 ? bandwidthMiBs * 1024 * 1024 : UNLIMITED_BANDWIDTH,
+      });
       return { name, migrationId: holder.migrationId, bandwidthMiBs };
     },
 

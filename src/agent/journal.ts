@@ -23,7 +23,10 @@ export class Journal {
   constructor(private readonly state: StateDir) {}
 
   async record(entry: Omit<JournalEntry, 'updatedAt'>): Promise<void> {
-    await writeFileDurable(this.state.journalPath(entry.migrationId), `${JSON.stringify({ ...entry, updatedAt: new Date().toISOString() })}\n`);
+    await writeFileDurable(
+      this.state.journalPath(entry.migrationId),
+      `${JSON.stringify({ ...entry, updatedAt: new Date().toISOString() })}\n`,
+    );
   }
 
   read(migrationId: string): Promise<JournalEntry | undefined> {
@@ -37,7 +40,11 @@ export class Journal {
     } catch {
       return [];
     }
-    const entries = await Promise.all(files.filter((file) => file.endsWith('.json') && MIGRATION_ID_PATTERN.test(file.slice(0, -5))).map((file) => this.read(file.slice(0, -5))));
+    const entries = await Promise.all(
+      files
+        .filter((file) => file.endsWith('.json') && MIGRATION_ID_PATTERN.test(file.slice(0, -5)))
+        .map((file) => this.read(file.slice(0, -5))),
+    );
     return entries.filter((entry): entry is JournalEntry => entry !== undefined);
   }
 }

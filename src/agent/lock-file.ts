@@ -51,7 +51,11 @@ export function ownerAlive(owner: LockOwner, writtenAtMs?: number): boolean {
     if (writtenAtMs !== undefined && booted !== undefined && writtenAtMs < booted) return false;
     return Number.isInteger(owner.agentPid) && owner.agentPid > 0 && pidAlive(owner.agentPid);
   }
-  return identityAlive({ pid: owner.agentPid, ...(owner.agentStartTime !== undefined ? { startTime: owner.agentStartTime } : {}), ...(owner.bootId !== undefined ? { bootId: owner.bootId } : {}) });
+  return identityAlive({
+    pid: owner.agentPid,
+    ...(owner.agentStartTime !== undefined ? { startTime: owner.agentStartTime } : {}),
+    ...(owner.bootId !== undefined ? { bootId: owner.bootId } : {}),
+  });
 }
 
 export class LockFile<T extends object> {
@@ -138,7 +142,9 @@ export class LockFile<T extends object> {
       await (await open(marker, 'wx', 0o600)).close();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const since = await stat(marker).then((info) => Date.now() - info.mtimeMs).catch(() => 0);
+      const since = await stat(marker)
+        .then((info) => Date.now() - info.mtimeMs)
+        .catch(() => 0);
       if (since > MARKER_STALE_MS) await unlinkIfPresent(marker);
       else await sleep(2 + Math.floor(Math.random() * 8));
       return;

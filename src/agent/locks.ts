@@ -43,7 +43,10 @@ export class Locks {
     try {
       result = await this.file(name).acquire({ migrationId, controller, startedAt });
     } catch (error) {
-      throw new VmigError('LOCKED', `could not take the migration lock of ${name} on ${this.host}: ${(error as Error).message}`);
+      throw new VmigError(
+        'LOCKED',
+        `could not take the migration lock of ${name} on ${this.host}: ${(error as Error).message}`,
+      );
     }
     if (!result.acquired) {
       const current = result.holder;

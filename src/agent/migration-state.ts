@@ -71,10 +71,16 @@ export class MigrationRegistry {
 }
 
 /** Past the point where the source may take the guest back: the stream completed, or post-copy began. */
-export const pastSwitchover = (migration: SourceMigration): boolean => migration.phase === 'completed' || migration.postcopy === true;
+export const pastSwitchover = (migration: SourceMigration): boolean =>
+  migration.phase === 'completed' || migration.postcopy === true;
 
 /** Sets a migration's phase, journals it (fsync'd, before anything acts on it) and logs it. */
-export async function transition(context: { journal: Journal; log(message: string): void }, migration: ActiveMigration, phase: MigrationPhase, detail?: string): Promise<void> {
+export async function transition(
+  context: { journal: Journal; log(message: string): void },
+  migration: ActiveMigration,
+  phase: MigrationPhase,
+  detail?: string,
+): Promise<void> {
   migration.phase = phase;
   await context.journal.record({
     migrationId: migration.migrationId,

@@ -7,11 +7,24 @@ import type { HandlerResult } from '../protocol/methods.js';
 import { watchEventTime } from '../qemu/event-time.js';
 import { postcopyEnabled } from '../qemu/convergence.js';
 import { qemuSettings } from '../options/qemu.js';
-import { TERMINAL_STATUSES, outgoingStatus, toOutcome, type DiskCopyProgress, type QueryMigrate } from '../qemu/migration-stats.js';
+import {
+  TERMINAL_STATUSES,
+  outgoingStatus,
+  toOutcome,
+  type DiskCopyProgress,
+  type QueryMigrate,
+} from '../qemu/migration-stats.js';
 import type { NbdAddress } from '../storage/exports.js';
 import { diskPhaseProgress, Mirrors, toDiskProgress, waitUntilReady } from '../storage/mirror.js';
 import { diskStream } from '../transports/streams.js';
-import { initialDowntime, initialState, nextStep, type Action, type PolicyOptions, type Rollback } from '../qemu/perform-policy.js';
+import {
+  initialDowntime,
+  initialState,
+  nextStep,
+  type Action,
+  type PolicyOptions,
+  type Rollback,
+} from '../qemu/perform-policy.js';
 import { pausePostcopy } from '../qemu/postcopy.js';
 import type { QmpClient } from '../qemu/qmp.js';
 import { PHASES } from '../protocol/phases.js';
@@ -42,14 +55,25 @@ export async function cancelMirrors(migration: SourceMigration, context: AgentCo
   const mirrors = migration.mirrors;
   migration.mirrors = undefined;
   if (!mirrors) return;
-  await mirrors.cancel().catch((error: Error) => context.log(`cancelling the disk mirrors of ${migration.migrationId} failed: ${error.message}`));
+  await mirrors
+    .cancel()
+    .catch((error: Error) =>
+      context.log(`cancelling the disk mirrors of ${migration.migrationId} failed: ${error.message}`),
+    );
 }
 
 /** Mirrors every copied disk to the destination's export and waits until all have caught up (storage migration). */
-async function copyDisks(migration: SourceMigration, qmp: QmpClient, options: PerformParams, signal: AbortSignal, context: AgentContext): Promise<{ disks: DiskCopyProgress[]; ms: number } | undefined> {
+async function copyDisks(
+  migration: SourceMigration,
+  qmp: QmpClient,
+  options: PerformParams,
+  signal: AbortSignal,
+  context: AgentContext,
+): Promise<{ disks: DiskCopyProgress[]; ms: number } | undefined> {
   const storage = options.storage;
   if (!storage) return undefined;
-  if (postcopyEnabled(options.convergence)) throw new VmigError('USAGE', 'post-copy cannot be combined with copied disks');
+  if (postcopyEnabled(options.convergence))
+    throw new VmigError('USAGE', 'post-copy cannot be combined with copied disks');
   const addressOf = (target: string): NbdAddress => {
     if (storage.nbd) return storage.nbd;
     // The stream disk-<target> of the migration's stream set starts at this socket (tls: this agent; ssh: the controller).
@@ -64,8 +88,17 @@ async function copyDisks(migration: SourceMigration, qmp: QmpClient, options: Pe
   const disks = await waitUntilReady(qmp, mirrors, {
     intervalMs: options.progressIntervalMs,
     stallTimeoutMs: options.stallTimeoutMs,
-    stopped: () => (PHASES[migration.phase].final ? `the migration of ${migration.name} was cancelled` : signal.aborted ? 'the controller disconnected' : undefined),
-    onProgress: (figures) => context.emit('migration.progress', { migrationId: migration.migrationId, ...diskPhaseProgress(figures.map(toDiskProgress), Date.now() - started) }),
+    stopped: () =>
+      PHASES[migration.phase].final
+        ? `the migration of ${migration.name} was cancelled`
+        : signal.aborted
+          ? 'the controller disconnected'
+          : undefined,
+    onProgress: (figures) =>
+      context.emit('migration.progress', {
+        migrationId: migration.migrationId,
+        ...diskPhaseProgress(figures.map(toDiskProgress), Date.now() - started),
+      }),
   });
   return { disks: disks.map(toDiskProgress), ms: Date.now() - started };
 }
@@ -89,9 +122,17 @@ async function startStream(
   options: PerformParams,
   signal: AbortSignal,
   deps: PerformDeps,
-): Promise<{ parameters: Record<string, unknown> | undefined; diskCopy: { disks: DiskCopyProgress[]; ms: number } | undefined }> {
+): Promise<{
+  parameters: Record<string, unknown> | undefined;
+  diskCopy: { disks: DiskCopyProgress[]; ms: number } | undefined;
+}> {
   const downtime = initialDowntime(options);
-  const settings = qemuSettings('source', { ...options.convergence, bandwidthMiBs: options.bandwidthMiBs, downtimeLimitMs: downtime, copiesDisks: options.storage !== undefined });
+  const settings = qemuSettings('source', {
+    ...options.convergence,
+    bandwidthMiBs: options.bandwidthMiBs,
+    downtimeLimitMs: downtime,
+    copiesDisks: options.storage !== undefined,
+  });
   await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
   await qmp.execute('migrate-set-parameters', settings.parameters);
   // Reported with the outcome, for `vmig migrate --verbose`: what QEMU actually used, not what we meant to set.
@@ -125,7 +166,13 @@ async function completion(qmp: QmpClient, first: QueryMigrate): Promise<QueryMig
   return reply;
 }
 
-export async function perform(qmp: QmpClient, migration: SourceMigration, options: PerformParams, signal: AbortSignal, deps: PerformDeps): Promise<HandlerResult<'migrate.perform'>> {
+export async function perform(
+  qmp: QmpClient,
+  migration: SourceMigration,
+  options: PerformParams,
+  signal: AbortSignal,
+  deps: PerformDeps,
+): Promise<HandlerResult<'migrate.perform'>> {
   const { context } = deps;
   // The switch-over's start, for the guest-visible downtime in the result (vmig's benchmark reports it).
   const stopWatch = watchEventTime(qmp, 'STOP');
@@ -138,19 +185,26 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
       ...(options.maxDowntimeMs ? { maxDowntimeMs: options.maxDowntimeMs } : {}),
       convergence: options.convergence,
     };
-    const warn = (message: string) => context.emit('migration.warning', { migrationId: migration.migrationId, message });
+    const warn = (message: string) =>
+      context.emit('migration.warning', { migrationId: migration.migrationId, message });
     let state = initialState(policy, Date.now());
     for (;;) {
       // Wake at once when QEMU announces the end: each millisecond here is added to the guest's downtime.
       // The switch to post-copy too: the destination resumes the guest as soon as the controller hears of it.
       // Listening before the query: an event sent while this iteration awaits something else is not missed.
-      const wake = qmp.waitForEvent((event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)), options.progressIntervalMs).catch(() => undefined);
+      const wake = qmp
+        .waitForEvent(
+          (event) => event.event === 'MIGRATION' && WAKE_STATUSES.has(String(event.data?.status)),
+          options.progressIntervalMs,
+        )
+        .catch(() => undefined);
       let reply: QueryMigrate;
       try {
         reply = await qmp.execute<QueryMigrate>('query-migrate');
       } catch (error) {
         // migrate.cancel (domjobabort, Ctrl-C) ended the job and closed the monitor under us.
-        if (PHASES[migration.phase].final) throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
+        if (PHASES[migration.phase].final)
+          throw new VmigError('MIGRATION_ABORTED', `the migration of ${migration.name} was cancelled`);
         throw error;
       }
       if (outgoingStatus(reply) === 'pre-switchover') {
@@ -169,7 +223,11 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
         continue;
       }
       const tunnelFailure = migration.tunnel?.failure();
-      const step = nextStep(state, { now: Date.now(), reply, controllerGone: signal.aborted, ...(tunnelFailure ? { tunnelFailure } : {}) }, policy);
+      const step = nextStep(
+        state,
+        { now: Date.now(), reply, controllerGone: signal.aborted, ...(tunnelFailure ? { tunnelFailure } : {}) },
+        policy,
+      );
       state = step.state;
       let waited = false;
       for (const action of step.actions) {
@@ -180,7 +238,12 @@ export async function perform(qmp: QmpClient, migration: SourceMigration, option
             ...toOutcome(final),
             ...(stopWatch.at !== undefined ? { sourceStopAt: stopWatch.at } : {}),
             ...(parameters ? { parameters } : {}),
-            ...(diskCopy ? { disks: diskCopy.disks.map((disk) => ({ ...disk, copiedBytes: disk.totalBytes })), diskCopyMs: diskCopy.ms } : {}),
+            ...(diskCopy
+              ? {
+                  disks: diskCopy.disks.map((disk) => ({ ...disk, copiedBytes: disk.totalBytes })),
+                  diskCopyMs: diskCopy.ms,
+                }
+              : {}),
           };
         }
         if (action.kind === 'fail') {
@@ -214,7 +277,11 @@ async function act(
     case 'progress': {
       // Copied disks keep mirroring each guest write until the switch-over: their figures ride along.
       const disks = migration.mirrors ? (await migration.mirrors.progress()).map(toDiskProgress) : diskCopy?.disks;
-      context.emit('migration.progress', { migrationId: migration.migrationId, ...action.progress, ...(disks ? { disks } : {}) });
+      context.emit('migration.progress', {
+        migrationId: migration.migrationId,
+        ...action.progress,
+        ...(disks ? { disks } : {}),
+      });
       return;
     }
     case 'postcopy-began':

@@ -32,7 +32,11 @@ interface Recovery {
 /** Bounded: a paused stream that neither completes nor breaks again within this is reported, not waited on. */
 const SETTLE_TIMEOUT_MS = 60_000;
 
-export type PostcopyRecoveryMethod = 'recover.postcopy-listen' | 'recover.postcopy-tunnel' | 'recover.postcopy-resume' | 'recover.postcopy-finish';
+export type PostcopyRecoveryMethod =
+  | 'recover.postcopy-listen'
+  | 'recover.postcopy-tunnel'
+  | 'recover.postcopy-resume'
+  | 'recover.postcopy-finish';
 
 export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<PostcopyRecoveryMethod> {
   const { instances } = context;
@@ -58,7 +62,10 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
     const reply = await qmp.execute<QueryMigrate>('query-migrate');
     if (reply.status !== 'postcopy-paused') {
       qmp.close();
-      throw new VmigError('NEEDS_RECOVERY', `${name} on ${context.host} is not in a paused post-copy (QEMU reports ${reply.status ?? 'none'})`);
+      throw new VmigError(
+        'NEEDS_RECOVERY',
+        `${name} on ${context.host} is not in a paused post-copy (QEMU reports ${reply.status ?? 'none'})`,
+      );
     }
     const recovery: Recovery = { qmp };
     recoveries.set(name, recovery);
@@ -75,7 +82,12 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
   }
 
   /** Polls until QEMU's migration status is `completed`; a stream that breaks again or moves nothing fails. */
-  async function waitForCompletion(qmp: QmpClient, where: string, stall: StallDetector | undefined, failure: () => string | undefined): Promise<QueryMigrate> {
+  async function waitForCompletion(
+    qmp: QmpClient,
+    where: string,
+    stall: StallDetector | undefined,
+    failure: () => string | undefined,
+  ): Promise<QueryMigrate> {
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     let resumed = false;
     for (;;) {
@@ -86,8 +98,15 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
       const stalled = stall?.stalled(reply.ram?.transferred ?? 0, Date.now()) ?? false;
       if (brokeAgain || stalled || (!resumed && Date.now() > deadline)) {
         await pausePostcopy(qmp);
-        const why = brokeAgain ? `it broke again (${reply['error-desc'] ?? failure() ?? reply.status})` : stalled ? 'it moved no data' : `it did not resume within ${SETTLE_TIMEOUT_MS / 1000} s${failure() ? ` (${failure()})` : ''}`;
-        throw new VmigError('NEEDS_RECOVERY', `the resumed post-copy stream of ${where}: ${why}; both sides stay paused in post-copy`);
+        const why = brokeAgain
+          ? `it broke again (${reply['error-desc'] ?? failure() ?? reply.status})`
+          : stalled
+            ? 'it moved no data'
+            : `it did not resume within ${SETTLE_TIMEOUT_MS / 1000} s${failure() ? ` (${failure()})` : ''}`;
+        throw new VmigError(
+          'NEEDS_RECOVERY',
+          `the resumed post-copy stream of ${where}: ${why}; both sides stay paused in post-copy`,
+        );
       }
       await qmp.waitForEvent((event) => event.event === 'MIGRATION', 500).catch(() => undefined);
     }
@@ -98,7 +117,11 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
     async 'recover.postcopy-listen'(options) {
       const recovery = await open(options.name);
       const instance = await pausedInstance(options.name);
-      if (!instance.incomingMigrationId) throw new VmigError('NEEDS_RECOVERY', `${options.name} on ${context.host} is not the receiving side of a migration`);
+      if (!instance.incomingMigrationId)
+        throw new VmigError(
+          'NEEDS_RECOVERY',
+          `${options.name} on ${context.host} is not the receiving side of a migration`,
+        );
       const config = await loadHostConfig();
       if (recovery.incoming) await closeEnds(recovery.incoming);
       // Left behind by the broken stream's listener; QEMU must be able to bind it again.
@@ -134,7 +157,9 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
       if (!uri) throw new VmigError('INTERNAL', `no ${cookie.transport} tunnel was opened to resume ${name}`);
       await recovery.qmp.execute('migrate', { uri, resume: true });
       try {
-        await waitForCompletion(recovery.qmp, `${name} from ${context.host}`, new StallDetector(stallTimeoutMs), () => recovery.outgoing?.failure());
+        await waitForCompletion(recovery.qmp, `${name} from ${context.host}`, new StallDetector(stallTimeoutMs), () =>
+          recovery.outgoing?.failure(),
+        );
       } finally {
         await close(name);
       }
@@ -145,7 +170,8 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
     async 'recover.postcopy-finish'({ name }) {
       // The listener's connection, not a new one: opening afresh would pause the stream that now runs again.
       const recovery = recoveries.get(name);
-      if (!recovery) throw new VmigError('INTERNAL', `no post-copy recovery of ${name} is listening on ${context.host}`);
+      if (!recovery)
+        throw new VmigError('INTERNAL', `no post-copy recovery of ${name} is listening on ${context.host}`);
       try {
         await waitForCompletion(recovery.qmp, `${name} into ${context.host}`, undefined, () => undefined);
         const status = await recovery.qmp.execute<{ status: string }>('query-status');
@@ -156,8 +182,16 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
       const instance = await pausedInstance(name);
       await instances.update(instance, { incomingMigrationId: undefined });
       await context.locks.clearStale(name);
-      const latest = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt)).at(-1);
-      if (latest) await context.journal.record({ ...latest, phase: 'finished', detail: 'vmig recover: post-copy resumed and completed' });
+      const latest = (await context.journal.all())
+        .filter((entry) => entry.domain === name)
+        .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))
+        .at(-1);
+      if (latest)
+        await context.journal.record({
+          ...latest,
+          phase: 'finished',
+          detail: 'vmig recover: post-copy resumed and completed',
+        });
       return { name, state: 'running' as const };
     },
   };

@@ -22,24 +22,45 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
     const view: LocalView = { host: context.host };
     const instance = await instances.find(name);
     if (instance) {
-      const status = await qmpOnce<{ status: string }>(instance.paths.userQmpSocket, 'query-status', undefined, 5_000).catch(() => ({ status: 'unreachable' }));
-      const migration = await qmpOnce<QueryMigrate>(instance.paths.userQmpSocket, 'query-migrate', undefined, 5_000).catch(() => ({ status: 'unknown' }) as QueryMigrate);
+      const status = await qmpOnce<{ status: string }>(
+        instance.paths.userQmpSocket,
+        'query-status',
+        undefined,
+        5_000,
+      ).catch(() => ({ status: 'unreachable' }));
+      const migration = await qmpOnce<QueryMigrate>(
+        instance.paths.userQmpSocket,
+        'query-migrate',
+        undefined,
+        5_000,
+      ).catch(() => ({ status: 'unknown' }) as QueryMigrate);
       view.instance = {
         qemuStatus: status.status,
         ...(instance.incomingMigrationId ? { incomingMigrationId: instance.incomingMigrationId } : {}),
         ownerAlive: ownedByOtherLiveAgent(instance),
         migrationStatus: migration.status ?? 'none',
       };
-      const jobs = await qmpOnce<BlockJob[]>(instance.paths.userQmpSocket, 'query-block-jobs', undefined, 5_000).catch(() => [] as BlockJob[]);
+      const jobs = await qmpOnce<BlockJob[]>(instance.paths.userQmpSocket, 'query-block-jobs', undefined, 5_000).catch(
+        () => [] as BlockJob[],
+      );
       const diskJobs = jobs.filter((job) => isMirrorJob(job.device)).map((job) => job.device);
       if (diskJobs.length > 0) view.instance.diskJobs = diskJobs;
-      if (instance.incomingMigrationId && instance.createdImages?.length) view.instance.createdImages = instance.createdImages;
+      if (instance.incomingMigrationId && instance.createdImages?.length)
+        view.instance.createdImages = instance.createdImages;
     }
-    const entries = (await context.journal.all()).filter((entry) => entry.domain === name).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+    const entries = (await context.journal.all())
+      .filter((entry) => entry.domain === name)
+      .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     const latest = entries.at(-1);
     if (latest) view.journal = latest;
     const lock = await context.locks.inspect(name);
-    if (lock) view.lock = { migrationId: lock.holder.migrationId, controller: lock.holder.controller, startedAt: lock.holder.startedAt, alive: lock.alive && lock.holder.agentPid !== process.pid };
+    if (lock)
+      view.lock = {
+        migrationId: lock.holder.migrationId,
+        controller: lock.holder.controller,
+        startedAt: lock.holder.startedAt,
+        alive: lock.alive && lock.holder.agentPid !== process.pid,
+      };
     return view;
   }
 
@@ -53,11 +74,18 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
       assertDomainName(name);
       const lock = await context.locks.inspect(name);
       if (lock?.alive && lock.holder.agentPid !== process.pid) {
-        throw new VmigError('LOCKED', `migration ${lock.holder.migrationId} of ${name} on ${context.host} is still in progress (controller ${lock.holder.controller}); let it finish or abort it first`);
+        throw new VmigError(
+          'LOCKED',
+          `migration ${lock.holder.migrationId} of ${name} on ${context.host} is still in progress (controller ${lock.holder.controller}); let it finish or abort it first`,
+        );
       }
       const instance = await instances.find(name);
       if (action === 'clear-lock') {
-        if (!(await context.locks.clearStale(name))) throw new VmigError('LOCKED', `the migration lock of ${name} on ${context.host} was just taken by a running migration`);
+        if (!(await context.locks.clearStale(name)))
+          throw new VmigError(
+            'LOCKED',
+            `the migration lock of ${name} on ${context.host} was just taken by a running migration`,
+          );
         return { done: true };
       }
       if (!instance) throw new VmigError('DOMAIN_NOT_RUNNING', `no QEMU of ${name} on ${context.host}`);
@@ -84,7 +112,12 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
       }
       await context.locks.clearStale(name);
       const { journal } = await inspect(name);
-      if (journal) await context.journal.record({ ...journal, phase: action === 'retire' ? 'confirmed' : 'resumed', detail: 'vmig recover' });
+      if (journal)
+        await context.journal.record({
+          ...journal,
+          phase: action === 'retire' ? 'confirmed' : 'resumed',
+          detail: 'vmig recover',
+        });
       return { done: true };
     },
   };

@@ -15,7 +15,13 @@ import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { readDefinition } from './domains.js';
 import type { Instance } from './instances.js';
-import { pastSwitchover, runCleanups, transition, type MigrationRegistry, type SourceMigration } from './migration-state.js';
+import {
+  pastSwitchover,
+  runCleanups,
+  transition,
+  type MigrationRegistry,
+  type SourceMigration,
+} from './migration-state.js';
 import { cancelMirrors, perform } from './perform.js';
 import { describeDisks } from '../storage/mirror.js';
 import type { SourceDisk } from '../storage/plan.js';
@@ -23,14 +29,23 @@ import type { SourceDisk } from '../storage/plan.js';
 /** ssh p2p: where the source host's own ssh connects (its ssh config resolves the name). */
 type P2pTarget = { host: string; user?: string; port?: number };
 
-export type SourceMethod = 'migrate.begin' | 'migrate.perform' | 'migrate.tunnel' | 'migrate.probe' | 'migrate.cancel' | 'migrate.resume' | 'migrate.confirm' | 'migrate.release';
+export type SourceMethod =
+  | 'migrate.begin'
+  | 'migrate.perform'
+  | 'migrate.tunnel'
+  | 'migrate.probe'
+  | 'migrate.cancel'
+  | 'migrate.resume'
+  | 'migrate.confirm'
+  | 'migrate.release';
 
 export function sourceHandlers(context: AgentContext, registry: MigrationRegistry): HandlerGroup<SourceMethod> {
   const { instances } = context;
 
   function sourceMigration(migrationId: string): SourceMigration {
     const migration = registry.get(migrationId);
-    if (!migration || migration.role !== 'source') throw new VmigError('NO_JOB', `no migration ${migrationId} on ${context.host}`);
+    if (!migration || migration.role !== 'source')
+      throw new VmigError('NO_JOB', `no migration ${migrationId} on ${context.host}`);
     return migration;
   }
 
@@ -56,14 +71,25 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 
   /** Where QEMU sends the stream: the destination itself (direct) or this agent's tunnel, opened once. */
   async function outgoingUri(migration: SourceMigration, cookie: Cookie, p2p?: P2pTarget): Promise<string> {
-    if (cookie.migrationId !== migration.migrationId) throw new VmigError('COOKIE_REJECTED', `the cookie belongs to another migration than ${migration.migrationId}`);
+    if (cookie.migrationId !== migration.migrationId)
+      throw new VmigError('COOKIE_REJECTED', `the cookie belongs to another migration than ${migration.migrationId}`);
     if (cookie.transport === 'direct') return directOutgoingUri(cookie);
     if (migration.tunnel) return migration.tunnel.uri;
     const instance = await liveInstance(migration);
     const sshConfig = p2p ? (await loadHostConfig()).p2p_ssh_config : undefined;
-    const tunnel = await openOutgoing(cookie, instance.paths.dir, context.log, p2p ? { target: p2p, sourceLabel: context.host, ...(sshConfig ? { sshConfig } : {}) } : undefined);
+    const tunnel = await openOutgoing(
+      cookie,
+      instance.paths.dir,
+      context.log,
+      p2p ? { target: p2p, sourceLabel: context.host, ...(sshConfig ? { sshConfig } : {}) } : undefined,
+    );
     migration.cleanups.push(() => tunnel.end.close());
-    migration.tunnel = { transport: tunnel.transport, uri: tunnel.uri, sockets: tunnel.sockets, failure: tunnel.failure };
+    migration.tunnel = {
+      transport: tunnel.transport,
+      uri: tunnel.uri,
+      sockets: tunnel.sockets,
+      failure: tunnel.failure,
+    };
     return tunnel.uri;
   }
 
@@ -81,22 +107,43 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
       const instance = await instances.find(name);
       if (!instance) {
         const defined = await readDefinition(context, name);
-        throw new VmigError(defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND', defined ? `domain ${name} is not running on ${context.host}` : `domain ${name} does not exist on ${context.host}`);
+        throw new VmigError(
+          defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND',
+          defined
+            ? `domain ${name} is not running on ${context.host}`
+            : `domain ${name} does not exist on ${context.host}`,
+        );
       }
-      if (instance.incomingMigrationId) throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is itself still arriving from a migration`);
+      if (instance.incomingMigrationId)
+        throw new VmigError(
+          'DOMAIN_NOT_RUNNING',
+          `domain ${name} on ${context.host} is itself still arriving from a migration`,
+        );
       const { qemuStatus } = await instances.status(instance);
       if (qemuStatus !== 'running' && qemuStatus !== 'paused') {
-        throw new VmigError('DOMAIN_NOT_RUNNING', `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`);
+        throw new VmigError(
+          'DOMAIN_NOT_RUNNING',
+          `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`,
+        );
       }
       await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString() });
-      const migration: SourceMigration = { role: 'source', migrationId, name, peer, phase: 'begun', wasRunning: qemuStatus === 'running', cleanups: [] };
+      const migration: SourceMigration = {
+        role: 'source',
+        migrationId,
+        name,
+        peer,
+        phase: 'begun',
+        wasRunning: qemuStatus === 'running',
+        cleanups: [],
+      };
       registry.add(migration);
       await transition(context, migration, 'begun');
       const persistent = (await readDefinition(context, name)) !== undefined;
       let disks: SourceDisk[] = [];
       try {
         // Sizes, allocation and backing chains, for the controller to plan a storage copy.
-        if (instance.definition.disks.length > 0) disks = await describeDisks(await agentQmp(migration), instance.definition.disks);
+        if (instance.definition.disks.length > 0)
+          disks = await describeDisks(await agentQmp(migration), instance.definition.disks);
       } catch (error) {
         await end(migration, 'cancelled');
         throw error;
@@ -106,7 +153,11 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 
     async 'migrate.perform'(options, { signal }) {
       const migration = sourceMigration(options.migrationId);
-      if (options.cookie.expiresAt < Date.now()) throw new VmigError('COOKIE_REJECTED', `the destination's cookie for migration ${options.migrationId} has expired`);
+      if (options.cookie.expiresAt < Date.now())
+        throw new VmigError(
+          'COOKIE_REJECTED',
+          `the destination's cookie for migration ${options.migrationId} has expired`,
+        );
       const qmp = await agentQmp(migration);
       try {
         return await perform(qmp, migration, options, signal, { context, restoreSource, outgoingUri });
@@ -135,7 +186,10 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     async 'migrate.cancel'({ migrationId }) {
       const migration = sourceMigration(migrationId);
       if (pastSwitchover(migration)) {
-        throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} already completed its stream; it cannot be cancelled, only resumed or confirmed`);
+        throw new VmigError(
+          'NEEDS_RECOVERY',
+          `migration ${migrationId} of ${migration.name} already completed its stream; it cannot be cancelled, only resumed or confirmed`,
+        );
       }
       const qmp = await agentQmp(migration);
       await qmp.execute('migrate_cancel');
@@ -144,7 +198,10 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
         const status = outgoingStatus(await qmp.execute<QueryMigrate>('query-migrate'));
         if (status === 'completed') {
           await transition(context, migration, 'completed', 'completed before it could be cancelled');
-          throw new VmigError('NEEDS_RECOVERY', `migration ${migrationId} of ${migration.name} completed before it could be cancelled`);
+          throw new VmigError(
+            'NEEDS_RECOVERY',
+            `migration ${migrationId} of ${migration.name} completed before it could be cancelled`,
+          );
         }
         if (TERMINAL_STATUSES.has(status) || status === 'none') break;
         await sleep(100);
@@ -165,7 +222,8 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     /** The destination runs the guest: retire the source QEMU for good. */
     async 'migrate.confirm'({ migrationId, undefineSource }) {
       const migration = sourceMigration(migrationId);
-      if (migration.phase !== 'completed') throw new VmigError('INTERNAL', `migration ${migrationId} cannot be confirmed before its stream completed`);
+      if (migration.phase !== 'completed')
+        throw new VmigError('INTERNAL', `migration ${migrationId} cannot be confirmed before its stream completed`);
       migration.qmp?.close();
       migration.qmp = undefined;
       const instance = await instances.find(migration.name);
@@ -178,7 +236,8 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
     /** Releases the lock of a migration that never started its stream (Prepare failed). */
     async 'migrate.release'({ migrationId }) {
       const migration = sourceMigration(migrationId);
-      if (migration.phase !== 'begun') throw new VmigError('INTERNAL', `migration ${migrationId} is ${migration.phase}; it cannot simply be released`);
+      if (migration.phase !== 'begun')
+        throw new VmigError('INTERNAL', `migration ${migrationId} is ${migration.phase}; it cannot simply be released`);
       await end(migration, 'cancelled');
       return {};
     },
@@ -186,10 +245,16 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 }
 
 /** The controller vanished: cancel what has not completed; hold what has, for `vmig recover`. */
-export async function abandonSource(context: AgentContext, registry: MigrationRegistry, migration: SourceMigration): Promise<void> {
+export async function abandonSource(
+  context: AgentContext,
+  registry: MigrationRegistry,
+  migration: SourceMigration,
+): Promise<void> {
   const handlers = sourceHandlers(context, registry);
   if (pastSwitchover(migration)) {
-    context.log(`controller gone after migration ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`);
+    context.log(
+      `controller gone after migration ${migration.migrationId} completed: holding ${migration.name} paused for vmig recover`,
+    );
     await transition(context, migration, 'held', 'controller gone');
     migration.qmp?.close();
     return;

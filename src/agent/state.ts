@@ -71,7 +71,10 @@ export class StateDir {
       record: join(dir, 'instance.json'),
     };
     if (Buffer.byteLength(paths.userQmpSocket) > MAX_SOCKET_PATH) {
-      throw new VmigError('BAD_CONFIG', `VMIG_STATE_DIR ${this.root} is too long for QEMU's monitor sockets; use a shorter path`);
+      throw new VmigError(
+        'BAD_CONFIG',
+        `VMIG_STATE_DIR ${this.root} is too long for QEMU's monitor sockets; use a shorter path`,
+      );
     }
     return paths;
   }
@@ -93,7 +96,10 @@ export class StateDir {
         await mkdir(dir, { mode: 0o700 });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new VmigError('HOST_UNSUITABLE', `state directory ${this.root} is not usable: ${(error as Error).message}`);
+          throw new VmigError(
+            'HOST_UNSUITABLE',
+            `state directory ${this.root} is not usable: ${(error as Error).message}`,
+          );
         }
       }
       await checkPrivateDir(dir, true);
@@ -118,7 +124,10 @@ async function checkPrivateDir(dir: string, tighten: boolean): Promise<void> {
   if (!info.isDirectory()) throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} is not a directory`);
   const uid = process.geteuid?.();
   if (uid !== undefined && info.uid !== uid) {
-    throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} belongs to uid ${info.uid}, not to uid ${uid} that runs the vmig agent; run chown ${uid} ${dir} (or point VMIG_STATE_DIR elsewhere)`);
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      `state directory ${dir} belongs to uid ${info.uid}, not to uid ${uid} that runs the vmig agent; run chown ${uid} ${dir} (or point VMIG_STATE_DIR elsewhere)`,
+    );
   }
   const mode = info.mode & 0o777;
   if (tighten && (mode & 0o077) !== 0) {
@@ -126,6 +135,9 @@ async function checkPrivateDir(dir: string, tighten: boolean): Promise<void> {
     return;
   }
   if ((mode & 0o022) !== 0) {
-    throw new VmigError('HOST_UNSUITABLE', `state directory ${dir} is writable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod go-w ${dir}`);
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      `state directory ${dir} is writable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod go-w ${dir}`,
+    );
   }
 }

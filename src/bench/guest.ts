@@ -15,20 +15,33 @@ export async function waitUntilFilled(readHmp: () => Promise<string>, timeoutMs 
   for (;;) {
     const status = parseGuestStatus(await readHmp());
     if (status.magicOk && status.phase === GUEST_PHASE_RUNNING) return status;
-    if (Date.now() > deadline) throw new Error(`the benchmark guest did not finish filling its RAM within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`the benchmark guest did not finish filling its RAM within ${timeoutMs / 1000} s`);
     await sleep(500);
   }
 }
 
 async function vmigOk(lab: Lab, args: string[]): Promise<string> {
   const result = await lab.vmig(args, { timeoutMs: 120_000 });
-  if (result.exitCode !== 0) throw new Error(`vmig ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  if (result.exitCode !== 0)
+    throw new Error(`vmig ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   return result.stdout;
 }
 
 /** `vmig qemu-monitor-command` on the guest's current host; returns QEMU's `return`. */
-export async function monitor(lab: Lab, host: string, execute: string, args?: Record<string, unknown>): Promise<unknown> {
-  const stdout = await vmigOk(lab, ['-c', host, 'qemu-monitor-command', GUEST, JSON.stringify({ execute, ...(args ? { arguments: args } : {}) })]);
+export async function monitor(
+  lab: Lab,
+  host: string,
+  execute: string,
+  args?: Record<string, unknown>,
+): Promise<unknown> {
+  const stdout = await vmigOk(lab, [
+    '-c',
+    host,
+    'qemu-monitor-command',
+    GUEST,
+    JSON.stringify({ execute, ...(args ? { arguments: args } : {}) }),
+  ]);
   return (JSON.parse(stdout) as { return: unknown }).return;
 }
 
@@ -37,8 +50,21 @@ export const vmigGuestStatus = async (lab: Lab, host: string): Promise<GuestStat
 
 export async function startVmigGuest(lab: Lab, host: string, memoryMiB: number): Promise<GuestStatus> {
   const file = join(lab.dir, `${GUEST}.json`);
-  await writeFile(file, JSON.stringify({ name: GUEST, memoryMiB, vcpus: 1, machine: 'pc', accel: 'tcg', kernel: guestKernel(lab.repoRoot), append: 'idle' }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      name: GUEST,
+      memoryMiB,
+      vcpus: 1,
+      machine: 'pc',
+      accel: 'tcg',
+      kernel: guestKernel(lab.repoRoot),
+      append: 'idle',
+    }),
+  );
   await vmigOk(lab, ['-c', host, 'define', file]);
   await vmigOk(lab, ['-c', host, 'start', GUEST]);
-  return waitUntilFilled(async () => String(await monitor(lab, host, 'human-monitor-command', { 'command-line': STATUS_HMP })));
+  return waitUntilFilled(async () =>
+    String(await monitor(lab, host, 'human-monitor-command', { 'command-line': STATUS_HMP })),
+  );
 }

@@ -8,20 +8,37 @@ import { Lab, findRepoRoot } from '../lab/lab.js';
 import { monitor, guestKernel, startVmigGuest, vmigGuestStatus } from './guest.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { ReferenceGuest } from './reference.js';
-import { looksCapped, medianPhases, summarize, throughputMBps, VMIG_TRANSPORTS, type BenchTransport, type Miss, type Sample } from './stats.js';
+import {
+  looksCapped,
+  medianPhases,
+  summarize,
+  throughputMBps,
+  VMIG_TRANSPORTS,
+  type BenchTransport,
+  type Miss,
+  type Sample,
+} from './stats.js';
 import { renderSummaries } from './table.js';
 import { migrateWithVmig } from './vmig-row.js';
 
 const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
 const other = (host: string): string => (host === 'h1' ? 'h2' : 'h1');
-const isVmigTransport = (transport: BenchTransport): boolean => (VMIG_TRANSPORTS as readonly string[]).includes(transport);
+const isVmigTransport = (transport: BenchTransport): boolean =>
+  (VMIG_TRANSPORTS as readonly string[]).includes(transport);
 
 function environment() {
   const tool = (argv: string[]) => {
     try {
-      return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+      return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n')[0]!
+        .trim();
     } catch (error) {
-      return String((error as { stderr?: string }).stderr ?? '').split('\n').find((line) => /\d/.test(line))?.trim() ?? 'not installed';
+      return (
+        String((error as { stderr?: string }).stderr ?? '')
+          .split('\n')
+          .find((line) => /\d/.test(line))
+          ?.trim() ?? 'not installed'
+      );
     }
   };
   const cpu = cpus();
@@ -47,12 +64,17 @@ const hasTool = (name: string): boolean => {
 
 async function bench(options: BenchOptions) {
   const env = environment();
-  const order = options.transports.filter((t) => (t === 'openssh' ? hasTool('ssh') : t === 'stunnel' ? hasTool('stunnel') : true));
+  const order = options.transports.filter((t) =>
+    t === 'openssh' ? hasTool('ssh') : t === 'stunnel' ? hasTool('stunnel') : true,
+  );
   const samples: Sample[] = [];
   const misses: Miss[] = [];
   const notes: string[] = [];
-  for (const missing of options.transports.filter((t) => !order.includes(t))) misses.push({ transport: missing, kind: 'unavailable', reason: 'tool not installed' });
-  say(`${options.sizeMiB} MiB guest, ${options.rounds} round(s) of ${order.join(', ')}; load average ${env.loadAverage.join(' ')}`);
+  for (const missing of options.transports.filter((t) => !order.includes(t)))
+    misses.push({ transport: missing, kind: 'unavailable', reason: 'tool not installed' });
+  say(
+    `${options.sizeMiB} MiB guest, ${options.rounds} round(s) of ${order.join(', ')}; load average ${env.loadAverage.join(' ')}`,
+  );
   const repoRoot = findRepoRoot();
   const lab = await Lab.create({ hosts: ['h1', 'h2'], repoRoot });
   let reference: ReferenceGuest | undefined;
@@ -89,17 +111,25 @@ async function bench(options: BenchOptions) {
           }
           samples.push(outcome);
           vmigAt = to;
-          say(`  ${throughputMBps(outcome).toFixed(1)} MB/s, wall ${outcome.wallTimeMs} ms, QEMU ${outcome.qemuTotalTimeMs} ms, guest downtime ${outcome.guestDowntimeMs ?? '?'} ms (QEMU ${outcome.qemuDowntimeMs} ms)`);
+          say(
+            `  ${throughputMBps(outcome).toFixed(1)} MB/s, wall ${outcome.wallTimeMs} ms, QEMU ${outcome.qemuTotalTimeMs} ms, guest downtime ${outcome.guestDowntimeMs ?? '?'} ms (QEMU ${outcome.qemuDowntimeMs} ms)`,
+          );
         } else if (reference) {
           if (wantsVmig && !vmigPaused) await monitor(lab, vmigAt, 'stop');
           vmigPaused = wantsVmig;
           const to = other(reference.host);
           say(`round ${round}: plain QEMU ${reference.host} → ${to} through ${transport}`);
           try {
-            const { tunnel, ...sample } = await reference.migrate(transport as 'openssh' | 'stunnel' | 'qemu-tls', round, to);
+            const { tunnel, ...sample } = await reference.migrate(
+              transport as 'openssh' | 'stunnel' | 'qemu-tls',
+              round,
+              to,
+            );
             samples.push(sample);
             if (!notes.some((note) => note.startsWith(`${transport}:`))) notes.push(`${transport}: ${tunnel}`);
-            say(`  ${throughputMBps(sample).toFixed(1)} MB/s, guest downtime ${sample.guestDowntimeMs ?? '?'} ms (QEMU ${sample.qemuDowntimeMs} ms); ${tunnel}`);
+            say(
+              `  ${throughputMBps(sample).toFixed(1)} MB/s, guest downtime ${sample.guestDowntimeMs ?? '?'} ms (QEMU ${sample.qemuDowntimeMs} ms); ${tunnel}`,
+            );
           } catch (error) {
             misses.push({ transport, kind: 'failed', reason: (error as Error).message });
             say(`  failed: ${(error as Error).message}`);
@@ -118,17 +148,41 @@ async function bench(options: BenchOptions) {
   }
   const summaries = summarize(order, samples, misses);
   const bandwidth = samples.find((s) => s.transport === 'direct' && s.maxBandwidthBps !== undefined)?.maxBandwidthBps;
-  if (looksCapped(samples)) notes.push('WARNING: direct ran under QEMU\'s default 128 MiB/s cap (max-bandwidth was not lifted)');
-  else if (bandwidth !== undefined) notes.push(`direct is not capped: the source QEMU's max-bandwidth was ${bandwidth} bytes/s`);
+  if (looksCapped(samples))
+    notes.push("WARNING: direct ran under QEMU's default 128 MiB/s cap (max-bandwidth was not lifted)");
+  else if (bandwidth !== undefined)
+    notes.push(`direct is not capped: the source QEMU's max-bandwidth was ${bandwidth} bytes/s`);
   for (const transport of order.filter(isVmigTransport)) {
     const phases = medianPhases(samples, transport);
-    if (phases.length) notes.push(`${transport} phases, median: ${phases.map(([phase, ms]) => `${phase} ${Math.round(ms)} ms`).join(', ')}`);
+    if (phases.length)
+      notes.push(
+        `${transport} phases, median: ${phases.map(([phase, ms]) => `${phase} ${Math.round(ms)} ms`).join(', ')}`,
+      );
   }
-  notes.push('overhead = controller wall time (Begin→Confirm) minus QEMU total-time; downtime = destination RESUME minus source STOP (QMP event times), next to QEMU\'s own figure');
-  if (order.some((t) => !isVmigTransport(t))) notes.push('reference rows: plain QEMU driven over QMP with an event-driven cont; their RSS and CPU columns are the tunnel processes (ssh / sshd session, stunnel; none for qemu-tls)');
-  if (order.some((t) => t.endsWith('-p2'))) notes.push('tls-p2, ssh-p2: the same transport with --parallel 2 (QEMU multifd: ram + 2 channels, three streams each with its own key)');
-  notes.push('CPU s/GiB: user + sys seconds of the source agent, destination agent and controller during the migration (control plane and process start included: direct\'s row is that fixed part), over GiB moved');
-  return { sizeMiB: options.sizeMiB, rounds: options.rounds, order, environment: env, summaries, samples, misses, notes };
+  notes.push(
+    "overhead = controller wall time (Begin→Confirm) minus QEMU total-time; downtime = destination RESUME minus source STOP (QMP event times), next to QEMU's own figure",
+  );
+  if (order.some((t) => !isVmigTransport(t)))
+    notes.push(
+      'reference rows: plain QEMU driven over QMP with an event-driven cont; their RSS and CPU columns are the tunnel processes (ssh / sshd session, stunnel; none for qemu-tls)',
+    );
+  if (order.some((t) => t.endsWith('-p2')))
+    notes.push(
+      'tls-p2, ssh-p2: the same transport with --parallel 2 (QEMU multifd: ram + 2 channels, three streams each with its own key)',
+    );
+  notes.push(
+    "CPU s/GiB: user + sys seconds of the source agent, destination agent and controller during the migration (control plane and process start included: direct's row is that fixed part), over GiB moved",
+  );
+  return {
+    sizeMiB: options.sizeMiB,
+    rounds: options.rounds,
+    order,
+    environment: env,
+    summaries,
+    samples,
+    misses,
+    notes,
+  };
 }
 
 async function main(): Promise<number> {
@@ -144,7 +198,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (process.getuid?.() !== 0) {
-    process.stderr.write('bench: needs root to create the lab\'s network namespaces\n');
+    process.stderr.write("bench: needs root to create the lab's network namespaces\n");
     return 2;
   }
   const report = await bench(options);

@@ -21,7 +21,8 @@ const ALL: readonly BenchTransport[] = [...VMIG_TRANSPORTS, ...REFERENCE_TRANSPO
 
 function wholeNumber(value: string | undefined, option: string, min: number, max: number): number {
   const number = Number(value);
-  if (value === undefined || !Number.isInteger(number) || number < min || number > max) throw new Error(`${option} takes a whole number from ${min} to ${max}`);
+  if (value === undefined || !Number.isInteger(number) || number < min || number > max)
+    throw new Error(`${option} takes a whole number from ${min} to ${max}`);
   return number;
 }
 
@@ -36,14 +37,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     else if (flag === '--json') options.json = true;
     else if (flag === '--no-reference') reference = false;
     else if (flag === '--transports') {
-      const list = (value() ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+      const list = (value() ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
       const unknown = list.filter((name) => !ALL.includes(name as BenchTransport));
-      if (list.length === 0 || unknown.length) throw new Error(`--transports takes a comma-separated list of ${ALL.join(', ')}`);
+      if (list.length === 0 || unknown.length)
+        throw new Error(`--transports takes a comma-separated list of ${ALL.join(', ')}`);
       options.transports = ALL.filter((name) => list.includes(name));
     } else if (flag === '--help' || flag === '-h') options.help = true;
     else throw new Error(`unknown option ${flag}`);
   }
-  if (!reference) options.transports = options.transports.filter((name) => !(REFERENCE_TRANSPORTS as readonly string[]).includes(name));
+  if (!reference)
+    options.transports = options.transports.filter(
+      (name) => !(REFERENCE_TRANSPORTS as readonly string[]).includes(name),
+    );
   if (options.transports.length === 0) throw new Error('no transport left to measure');
   return options;
 }

@@ -85,12 +85,23 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
     untilStopped(() => void socket.destroy());
   },
   async 'tls-in'(args) {
-    const { endpoint, end } = await openTlsIncoming({ cookie: args.cookie as Cookie, streams: [{ id: 'ram', socket: args.sink as string }], listenHost: '127.0.0.1', portRange: [49152, 49215], log: quiet });
+    const { endpoint, end } = await openTlsIncoming({
+      cookie: args.cookie as Cookie,
+      streams: [{ id: 'ram', socket: args.sink as string }],
+      listenHost: '127.0.0.1',
+      portRange: [49152, 49215],
+      log: quiet,
+    });
     send({ ready: endpoint });
     untilStopped(() => end.close());
   },
   async 'tls-out'(args) {
-    const opened = await openTlsOutgoing({ cookie: args.cookie as Cookie, endpoint: args.endpoint as Endpoint, sockets: [{ path: args.listen as string, streams: ['ram'] }], log: (line) => send({ log: line }) });
+    const opened = await openTlsOutgoing({
+      cookie: args.cookie as Cookie,
+      endpoint: args.endpoint as Endpoint,
+      sockets: [{ path: args.listen as string, streams: ['ram'] }],
+      log: (line) => send({ log: line }),
+    });
     send({ ready: true });
     untilStopped(() => opened.end.close());
   },
@@ -106,7 +117,12 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
     untilStopped(() => void server.close());
   },
   async 'ssh-in'(args) {
-    const end = await openSshIncoming({ cookie: args.cookie as Cookie, socketPath: args.listen as string, streams: [{ id: 'ram', socket: args.sink as string }], log: quiet });
+    const end = await openSshIncoming({
+      cookie: args.cookie as Cookie,
+      socketPath: args.listen as string,
+      streams: [{ id: 'ram', socket: args.sink as string }],
+      log: quiet,
+    });
     send({ ready: true });
     untilStopped(() => end.close());
   },
@@ -123,14 +139,23 @@ const roles: Record<string, (args: RoleArgs) => Promise<void>> = {
           privateKey: args.key as string,
           hostVerifier: () => true,
           // Only to report the negotiated cipher; everything else is as src/hosts/ssh.ts connects.
-          debug: (line: string) => void (line.startsWith('Handshake: C->S Cipher: ') && send({ cipher: line.slice('Handshake: C->S Cipher: '.length) })),
+          debug: (line: string) =>
+            void (
+              line.startsWith('Handshake: C->S Cipher: ') &&
+              send({ cipher: line.slice('Handshake: C->S Cipher: '.length) })
+            ),
         });
       });
       return { label, ssh: client } as unknown as HostConnection;
     };
     const [source, destination] = [await connect('source'), await connect('destination')];
     const cookie = { ...(args.cookie as Cookie), socketPath: args.tunnel as string };
-    const relay = await relayStreams({ source, destination, cookie, sockets: [{ path: args.entry as string, streams: ['ram'] }] });
+    const relay = await relayStreams({
+      source,
+      destination,
+      cookie,
+      sockets: [{ path: args.entry as string, streams: ['ram'] }],
+    });
     send({ ready: true });
     untilStopped(async () => {
       await relay.close();
@@ -152,7 +177,10 @@ interface Child {
 }
 
 function startRole(role: string, args: RoleArgs, name = role, nodeFlags: string[] = []): Child {
-  const proc = fork(thisFile, ['--role', role, JSON.stringify(args)], { execArgv: nodeFlags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(thisFile, ['--role', role, JSON.stringify(args)], {
+    execArgv: nodeFlags,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const messages: Array<Record<string, unknown>> = [];
   const waiting = new Map<string, (value: unknown) => void>();
   proc.on('message', (message: Record<string, unknown>) => {
@@ -183,7 +211,10 @@ async function cpuSeconds(pid: number, withChildren = false): Promise<Cpu> {
     total.user = Number(fields[11]) / CLOCK_TICKS;
     total.sys = Number(fields[12]) / CLOCK_TICKS;
     if (withChildren) {
-      for (const child of (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(' ').filter(Boolean)) {
+      for (const child of (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8'))
+        .trim()
+        .split(' ')
+        .filter(Boolean)) {
         const more = await cpuSeconds(Number(child), true);
         total.user += more.user;
         total.sys += more.sys;
@@ -208,7 +239,14 @@ interface Measured {
 
 const stopChildren = async (children: Child[]) => {
   for (const child of children) child.proc.connected && child.proc.send('stop');
-  await Promise.race([Promise.all(children.map((child) => (child.proc.exitCode === null ? new Promise((r) => child.proc.once('exit', r)) : undefined))), new Promise((r) => setTimeout(r, 3_000))]);
+  await Promise.race([
+    Promise.all(
+      children.map((child) =>
+        child.proc.exitCode === null ? new Promise((r) => child.proc.once('exit', r)) : undefined,
+      ),
+    ),
+    new Promise((r) => setTimeout(r, 3_000)),
+  ]);
   for (const child of children) child.proc.kill('SIGKILL');
 };
 
@@ -240,17 +278,37 @@ const setups: Record<PumpName, (dir: string, sink: Address, flags: string[]) => 
     };
   },
   async splice(dir, sink, flags) {
-    const relay = startRole('splice', { sink: (sink as { path: string }).path, listen: join(dir, 'in.sock') }, 'splice', flags);
+    const relay = startRole(
+      'splice',
+      { sink: (sink as { path: string }).path, listen: join(dir, 'in.sock') },
+      'splice',
+      flags,
+    );
     await relay.next('ready');
-    return { ends: [{ name: 'relay', pid: relay.proc.pid!, ours: true }], entry: { path: join(dir, 'in.sock') }, procs: [relay.proc], stop: () => stopChildren([relay]) };
+    return {
+      ends: [{ name: 'relay', pid: relay.proc.pid!, ours: true }],
+      entry: { path: join(dir, 'in.sock') },
+      procs: [relay.proc],
+      stop: () => stopChildren([relay]),
+    };
   },
   async ssh(dir, sink, flags) {
     const sshd = await startSshd(dir);
     const cookie = mintCookie(randomUUID(), 'ssh', undefined);
-    const incoming = startRole('ssh-in', { cookie, listen: join(dir, 'dst.sock'), sink: (sink as { path: string }).path }, 'ssh dst', flags);
+    const incoming = startRole(
+      'ssh-in',
+      { cookie, listen: join(dir, 'dst.sock'), sink: (sink as { path: string }).path },
+      'ssh dst',
+      flags,
+    );
     await incoming.next('ready');
     // The source agent is out of the path: sshd listens on out.sock for the controller (streamlocal-forward).
-    const controller = startRole('ssh-relay', { cookie, port: sshd.port, key: sshd.key, entry: join(dir, 'out.sock'), tunnel: join(dir, 'dst.sock') }, 'controller', flags);
+    const controller = startRole(
+      'ssh-relay',
+      { cookie, port: sshd.port, key: sshd.key, entry: join(dir, 'out.sock'), tunnel: join(dir, 'dst.sock') },
+      'controller',
+      flags,
+    );
     await controller.next('ready');
     return {
       ends: [
@@ -271,16 +329,33 @@ const setups: Record<PumpName, (dir: string, sink: Address, flags: string[]) => 
     const psk = join(dir, 'stunnel.psk');
     await writeFile(psk, `vmig-bench:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     const config = (role: 'client' | 'server', accept: string, connect: string) =>
-      ['foreground = yes', 'pid =', 'debug = info', '[vmig-bench]', ...(role === 'client' ? ['client = yes'] : []), `accept = ${accept}`, `connect = ${connect}`, `PSKsecrets = ${psk}`, ''].join('\n');
-    await writeFile(join(dir, 'server.conf'), config('server', `127.0.0.1:${STUNNEL_PORTS.tunnel}`, `127.0.0.1:${STUNNEL_PORTS.sink}`));
-    await writeFile(join(dir, 'client.conf'), config('client', `127.0.0.1:${STUNNEL_PORTS.entry}`, `127.0.0.1:${STUNNEL_PORTS.tunnel}`));
+      [
+        'foreground = yes',
+        'pid =',
+        'debug = info',
+        '[vmig-bench]',
+        ...(role === 'client' ? ['client = yes'] : []),
+        `accept = ${accept}`,
+        `connect = ${connect}`,
+        `PSKsecrets = ${psk}`,
+        '',
+      ].join('\n');
+    await writeFile(
+      join(dir, 'server.conf'),
+      config('server', `127.0.0.1:${STUNNEL_PORTS.tunnel}`, `127.0.0.1:${STUNNEL_PORTS.sink}`),
+    );
+    await writeFile(
+      join(dir, 'client.conf'),
+      config('client', `127.0.0.1:${STUNNEL_PORTS.entry}`, `127.0.0.1:${STUNNEL_PORTS.tunnel}`),
+    );
     const logs = ['', ''];
     const procs = ['server.conf', 'client.conf'].map((file, i) => {
       const proc = spawn('/usr/bin/stunnel4', [join(dir, file)], { stdio: ['ignore', 'ignore', 'pipe'] });
       proc.stderr!.on('data', (chunk: Buffer) => (logs[i] += chunk.toString()));
       return proc;
     });
-    for (let i = 0; i < 2 && !logs.every((log) => /Configuration successful/.test(log)); i++) await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 2 && !logs.every((log) => /Configuration successful/.test(log)); i++)
+      await new Promise((r) => setTimeout(r, 500));
     return {
       ends: [
         { name: 'stunnel client', pid: procs[1]!.pid!, ours: false },
@@ -303,10 +378,25 @@ async function startSshd(dir: string): Promise<{ proc: ChildProcess; port: numbe
   await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')));
   await writeFile(
     join(dir, 'sshd_config'),
-    [`ListenAddress 127.0.0.1:${port}`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'StrictModes no', 'AllowStreamLocalForwarding yes', 'StreamLocalBindUnlink yes', 'UsePAM no', `PidFile ${join(dir, 'sshd.pid')}`, 'LogLevel VERBOSE', ''].join('\n'),
+    [
+      `ListenAddress 127.0.0.1:${port}`,
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'StrictModes no',
+      'AllowStreamLocalForwarding yes',
+      'StreamLocalBindUnlink yes',
+      'UsePAM no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n'),
   );
   let log = '';
-  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   proc.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   for (let i = 0; i < 50 && !/Server listening/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
   if (!/Server listening/.test(log)) throw new Error(`sshd did not start: ${log.trim()}`);
@@ -323,7 +413,8 @@ interface RunResult {
 
 async function runOnce(pump: PumpName, bytes: number, flags: string[]): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'vmig-pump-'));
-  const sinkAddress: Address = pump === 'stunnel' ? { host: '127.0.0.1', port: STUNNEL_PORTS.sink } : { path: join(dir, 'sink.sock') };
+  const sinkAddress: Address =
+    pump === 'stunnel' ? { host: '127.0.0.1', port: STUNNEL_PORTS.sink } : { path: join(dir, 'sink.sock') };
   const sink = startRole('sink', { address: sinkAddress });
   let measured: Measured | undefined;
   let writer: Child | undefined;
@@ -335,13 +426,22 @@ async function runOnce(pump: PumpName, bytes: number, flags: string[]): Promise<
     const before = await Promise.all(measured.ends.map((end) => cpuSeconds(end.pid, end.withChildren)));
     const start = process.hrtime.bigint();
     writer.proc.send('go');
-    const died = measured.procs.map((proc) => new Promise<never>((_, reject) => proc.once('exit', (code, signal) => reject(new Error(`${pump}: a pump process exited during the run (${signal ?? code})`)))));
+    const died = measured.procs.map(
+      (proc) =>
+        new Promise<never>((_, reject) =>
+          proc.once('exit', (code, signal) =>
+            reject(new Error(`${pump}: a pump process exited during the run (${signal ?? code})`)),
+          ),
+        ),
+    );
     const received = (await Promise.race([sink.next('received'), ...died])) as number;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const after = await Promise.all(measured.ends.map((end) => cpuSeconds(end.pid, end.withChildren)));
     if (received !== bytes) throw new Error(`${pump}: the sink got ${received} bytes of ${bytes}`);
     const gib = bytes / GIB;
-    const describe = (await Promise.race([measured.describe?.() ?? '', new Promise<string>((r) => setTimeout(() => r(''), 2_000))])) ?? '';
+    const describe =
+      (await Promise.race([measured.describe?.() ?? '', new Promise<string>((r) => setTimeout(() => r(''), 2_000))])) ??
+      '';
     return {
       pump,
       seconds,
@@ -379,13 +479,20 @@ function parseArgs(argv: string[]) {
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--gib') options.gib = Number(value());
     else if (flag === '--runs') options.runs = Number(value());
-    else if (flag === '--pumps') options.pumps = value().split(',').filter((name): name is PumpName => (PUMPS as readonly string[]).includes(name));
+    else if (flag === '--pumps')
+      options.pumps = value()
+        .split(',')
+        .filter((name): name is PumpName => (PUMPS as readonly string[]).includes(name));
     else if (flag === '--json') options.json = true;
     // e.g. --node-flag=--cpu-prof: passed to the pump processes, for profiling.
     else if (flag === '--node-flag') options.nodeFlags.push(value());
-    else throw new Error(`usage: node dist/bench/pump.js [--gib N] [--runs R] [--pumps ${PUMPS.join(',')}] [--json] [--node-flag FLAG]`);
+    else
+      throw new Error(
+        `usage: node dist/bench/pump.js [--gib N] [--runs R] [--pumps ${PUMPS.join(',')}] [--json] [--node-flag FLAG]`,
+      );
   }
-  if (!(options.gib > 0) || !Number.isInteger(options.runs) || options.runs < 1 || options.pumps.length === 0) throw new Error('bad --gib, --runs or --pumps');
+  if (!(options.gib > 0) || !Number.isInteger(options.runs) || options.runs < 1 || options.pumps.length === 0)
+    throw new Error('bad --gib, --runs or --pumps');
   return options;
 }
 
@@ -398,23 +505,47 @@ async function main(): Promise<void> {
     for (const pump of options.pumps) {
       const result = await runOnce(pump, bytes, options.nodeFlags);
       results.push(result);
-      const parts = result.cpuPerGiB.map((end) => `${end.name} ${end.seconds.toFixed(2)} (usr ${end.user.toFixed(2)})`).join(', ');
-      process.stderr.write(`pump: ${pump} run ${run + 1}: ${result.mbps.toFixed(0)} MB/s, CPU s/GiB: ${parts}${result.describe ? ` [${result.describe}]` : ''}\n`);
+      const parts = result.cpuPerGiB
+        .map((end) => `${end.name} ${end.seconds.toFixed(2)} (usr ${end.user.toFixed(2)})`)
+        .join(', ');
+      process.stderr.write(
+        `pump: ${pump} run ${run + 1}: ${result.mbps.toFixed(0)} MB/s, CPU s/GiB: ${parts}${result.describe ? ` [${result.describe}]` : ''}\n`,
+      );
     }
   }
   const summary = options.pumps.map((pump) => {
     const mine = results.filter((result) => result.pump === pump);
     const names = mine[0]!.cpuPerGiB.map((end) => end.name);
-    const perEnd = names.map((name, i) => ({ name, cpuPerGiB: median(mine.map((result) => result.cpuPerGiB[i]!.seconds)), ours: mine[0]!.cpuPerGiB[i]!.ours }));
+    const perEnd = names.map((name, i) => ({
+      name,
+      cpuPerGiB: median(mine.map((result) => result.cpuPerGiB[i]!.seconds)),
+      ours: mine[0]!.cpuPerGiB[i]!.ours,
+    }));
     // Our processes only: sshd's share is OpenSSH's, and stunnel is all reference.
-    const tunnel = median(mine.map((result) => result.cpuPerGiB.reduce((sum, end) => sum + (end.ours || pump === 'stunnel' ? end.seconds : 0), 0)));
-    return { pump, runs: mine.length, mbps: median(mine.map((result) => result.mbps)), cpuPerGiB: tunnel, perEnd, describe: mine[0]!.describe };
+    const tunnel = median(
+      mine.map((result) =>
+        result.cpuPerGiB.reduce((sum, end) => sum + (end.ours || pump === 'stunnel' ? end.seconds : 0), 0),
+      ),
+    );
+    return {
+      pump,
+      runs: mine.length,
+      mbps: median(mine.map((result) => result.mbps)),
+      cpuPerGiB: tunnel,
+      perEnd,
+      describe: mine[0]!.describe,
+    };
   });
-  if (options.json) return void process.stdout.write(`${JSON.stringify({ gib: options.gib, runs: options.runs, summary, results }, null, 2)}\n`);
+  if (options.json)
+    return void process.stdout.write(
+      `${JSON.stringify({ gib: options.gib, runs: options.runs, summary, results }, null, 2)}\n`,
+    );
   process.stdout.write(`pump       MB/s   CPU s/GiB (ours)   per end (median)\n`);
   for (const row of summary) {
     const ends = row.perEnd.map((end) => `${end.name} ${end.cpuPerGiB.toFixed(2)}`).join(', ');
-    process.stdout.write(`${row.pump.padEnd(8)} ${row.mbps.toFixed(0).padStart(6)}   ${row.cpuPerGiB.toFixed(2).padStart(9)}          ${ends}${row.describe ? `  [${row.describe}]` : ''}\n`);
+    process.stdout.write(
+      `${row.pump.padEnd(8)} ${row.mbps.toFixed(0).padStart(6)}   ${row.cpuPerGiB.toFixed(2).padStart(9)}          ${ends}${row.describe ? `  [${row.describe}]` : ''}\n`,
+    );
   }
 }
 

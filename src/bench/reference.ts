@@ -24,13 +24,25 @@ import { openSshForward, PORTS, stunnelPair, type Tunnel } from './tunnels.js';
 let launches = 0;
 
 class RefQemu {
-  private constructor(readonly host: string, readonly pid: number, readonly qmp: QmpClient) {}
+  private constructor(
+    readonly host: string,
+    readonly pid: number,
+    readonly qmp: QmpClient,
+  ) {}
 
   static async launch(lab: Lab, host: string, definition: DomainDefinition, incoming: boolean): Promise<RefQemu> {
     const dir = join(lab.dir, `ref${++launches}`);
     await mkdir(dir, { mode: 0o700 });
-    const paths = { qmpSocket: join(dir, 'q.sock'), userQmpSocket: join(dir, 'u.sock'), pidFile: join(dir, 'pid'), serialLog: join(dir, 'serial.log') };
-    const started = await lab.exec(host, ['qemu-system-x86_64', ...qemuArgv(definition, paths, { accel: 'tcg', incoming })]);
+    const paths = {
+      qmpSocket: join(dir, 'q.sock'),
+      userQmpSocket: join(dir, 'u.sock'),
+      pidFile: join(dir, 'pid'),
+      serialLog: join(dir, 'serial.log'),
+    };
+    const started = await lab.exec(host, [
+      'qemu-system-x86_64',
+      ...qemuArgv(definition, paths, { accel: 'tcg', incoming }),
+    ]);
     if (started.exitCode !== 0) throw new Error(`reference QEMU on ${host} did not start: ${started.stderr.trim()}`);
     const pid = Number((await readFile(paths.pidFile, 'utf8')).trim());
     const qmp = await QmpClient.connect(paths.qmpSocket);
@@ -56,7 +68,11 @@ function processAlive(pid: number): boolean {
 }
 
 export class ReferenceGuest {
-  private constructor(private readonly lab: Lab, private readonly definition: DomainDefinition, private qemu: RefQemu) {}
+  private constructor(
+    private readonly lab: Lab,
+    private readonly definition: DomainDefinition,
+    private qemu: RefQemu,
+  ) {}
 
   get host(): string {
     return this.qemu.host;
@@ -64,15 +80,29 @@ export class ReferenceGuest {
 
   /** Boots the guest, waits until it has filled its RAM, and pauses it until its first migration. */
   static async boot(lab: Lab, host: string, memoryMiB: number, kernel: string): Promise<ReferenceGuest> {
-    const definition = parseDomain({ name: 'benchref', memoryMiB, vcpus: 1, machine: 'pc', accel: 'tcg', kernel, append: 'idle' });
+    const definition = parseDomain({
+      name: 'benchref',
+      memoryMiB,
+      vcpus: 1,
+      machine: 'pc',
+      accel: 'tcg',
+      kernel,
+      append: 'idle',
+    });
     const qemu = await RefQemu.launch(lab, host, definition, false);
     const guest = new ReferenceGuest(lab, definition, qemu);
-    await waitUntilFilled(async () => (await qemu.qmp.execute<string>('human-monitor-command', { 'command-line': STATUS_HMP })));
+    await waitUntilFilled(
+      async () => await qemu.qmp.execute<string>('human-monitor-command', { 'command-line': STATUS_HMP }),
+    );
     await qemu.qmp.execute('stop');
     return guest;
   }
 
-  async migrate(transport: 'openssh' | 'stunnel' | 'qemu-tls', round: number, to: string): Promise<Sample & { tunnel: string }> {
+  async migrate(
+    transport: 'openssh' | 'stunnel' | 'qemu-tls',
+    round: number,
+    to: string,
+  ): Promise<Sample & { tunnel: string }> {
     const { lab } = this;
     const from = this.qemu.host;
     const source = this.qemu;
@@ -88,35 +118,56 @@ export class ReferenceGuest {
         await writeFile(join(dir, 'keys.psk'), `vmigbench:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
         const id = `tls-${round}-${from}`;
         await destination.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id, endpoint: 'server', dir });
-        await source.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id, endpoint: 'client', dir, username: 'vmigbench' });
+        await source.qmp.execute('object-add', {
+          'qom-type': 'tls-creds-psk',
+          id,
+          endpoint: 'client',
+          dir,
+          username: 'vmigbench',
+        });
         await destination.qmp.execute('migrate-set-parameters', { 'tls-creds': id });
         await source.qmp.execute('migrate-set-parameters', { 'tls-creds': id });
         const address = `${lab.hosts[to]!.ipv4}:${PORTS.destinationQemu}`;
         await destination.qmp.execute('migrate-incoming', { uri: `tcp:${address}` });
         uri = `tcp:${address}`;
-        tunnel = { describe: () => 'QEMU tls-creds-psk (TLS 1.3, PSK), no tunnel process', close: async () => undefined };
+        tunnel = {
+          describe: () => 'QEMU tls-creds-psk (TLS 1.3, PSK), no tunnel process',
+          close: async () => undefined,
+        };
       } else {
         await source.qmp.execute('migrate-set-parameters', { 'tls-creds': '' });
         await destination.qmp.execute('migrate-incoming', { uri: `tcp:127.0.0.1:${PORTS.destinationQemu}` });
-        tunnel = transport === 'openssh' ? await openSshForward(lab, from, to) : await stunnelPair(lab, from, to, lab.dir);
+        tunnel =
+          transport === 'openssh' ? await openSshForward(lab, from, to) : await stunnelPair(lab, from, to, lab.dir);
       }
       rss = new RssSampler([
         { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => argv[0] === 'ssh' || argv[0] === 'stunnel' },
-        { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => argv[0] === 'stunnel' || /^sshd: root/.test(argv[0] ?? '') },
+        {
+          side: 'destination',
+          netns: lab.hosts[to]!.ns,
+          match: (argv) => argv[0] === 'stunnel' || /^sshd: root/.test(argv[0] ?? ''),
+        },
       ]);
       await source.qmp.execute('migrate-set-parameters', { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
       await source.qmp.execute('cont');
       await sleep(500); // let the guest settle into its verify loop, as vmig's guest is
       const stop = watchEventTime(source.qmp, 'STOP');
-      const incoming = destination.qmp.waitForEvent((event) => event.event === 'MIGRATION' && ['completed', 'failed'].includes(String(event.data?.status)), 600_000);
-      const outgoingFailed = source.qmp.waitForEvent((event) => event.event === 'MIGRATION' && ['failed', 'cancelled'].includes(String(event.data?.status)), 600_000);
+      const incoming = destination.qmp.waitForEvent(
+        (event) => event.event === 'MIGRATION' && ['completed', 'failed'].includes(String(event.data?.status)),
+        600_000,
+      );
+      const outgoingFailed = source.qmp.waitForEvent(
+        (event) => event.event === 'MIGRATION' && ['failed', 'cancelled'].includes(String(event.data?.status)),
+        600_000,
+      );
       outgoingFailed.catch(() => undefined);
       incoming.catch(() => undefined);
       await rss.start();
       const started = Date.now();
       await source.qmp.execute('migrate', { uri });
       const arrived = await Promise.race([incoming, outgoingFailed]);
-      if (arrived.data?.status !== 'completed') throw new Error(`reference migration over ${transport} from ${from} to ${to}: ${String(arrived.data?.status)}`);
+      if (arrived.data?.status !== 'completed')
+        throw new Error(`reference migration over ${transport} from ${from} to ${to}: ${String(arrived.data?.status)}`);
       const resumed = destination.qmp.waitForEvent((event) => event.event === 'RESUME', 5_000);
       await destination.qmp.execute('cont');
       const resumedAt = qmpEventTime(await resumed);
@@ -125,7 +176,8 @@ export class ReferenceGuest {
       const peakRssKiB = await rss.stop();
       const cpuSeconds = rss.cpuSeconds();
       stop.stop();
-      if (reply.status !== 'completed') throw new Error(`reference migration over ${transport}: source says ${reply.status}`);
+      if (reply.status !== 'completed')
+        throw new Error(`reference migration over ${transport}: source says ${reply.status}`);
       const outcome = toOutcome(reply);
       const sample = {
         transport,

@@ -16,7 +16,12 @@ export interface RssWatch {
 /** A `node [flags] …/bin/vmig …` process (not the `ip netns exec` wrapper that becomes one). */
 export const isVmigProcess = (argv: string[], subcommand?: string): boolean => {
   const script = argv.findIndex((arg) => /\/bin\/vmig$/.test(arg));
-  return /(^|\/)node$/.test(argv[0] ?? '') && script > 0 && argv.slice(1, script).every((arg) => arg.startsWith('-')) && (subcommand === undefined || argv.includes(subcommand));
+  return (
+    /(^|\/)node$/.test(argv[0] ?? '') &&
+    script > 0 &&
+    argv.slice(1, script).every((arg) => arg.startsWith('-')) &&
+    (subcommand === undefined || argv.includes(subcommand))
+  );
 };
 
 async function readKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
@@ -50,7 +55,10 @@ export class RssSampler {
   private running: Promise<void> = Promise.resolve();
   private inodes = new Map<string, RssWatch[]>();
 
-  constructor(private readonly watches: RssWatch[], private readonly intervalMs = 100) {}
+  constructor(
+    private readonly watches: RssWatch[],
+    private readonly intervalMs = 100,
+  ) {}
 
   async start(): Promise<void> {
     for (const watch of this.watches) {

@@ -38,7 +38,11 @@ export function benchStartup(): { pairs: number; vmigMs: number; nodeMs: number;
 if (import.meta.url === `file://${process.argv[1]}`) {
   const figures = benchStartup();
   const round = (value: number) => Math.round(value * 100) / 100;
-  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'startup', ...figures, ratio: round(figures.ratio) })}\n`);
+  if (process.argv.includes('--json'))
+    process.stdout.write(`${JSON.stringify({ type: 'startup', ...figures, ratio: round(figures.ratio) })}\n`);
   // On stderr: `npm run bench -- --json` keeps its stdout for the main bench's one JSON document.
-  else process.stderr.write(`bench: vmig --version: ${round(figures.vmigMs)} ms, node -e 0: ${round(figures.nodeMs)} ms (medians of ${figures.pairs} alternating runs); ratio ${round(figures.ratio)} (target <= 1.2)\n`);
+  else
+    process.stderr.write(
+      `bench: vmig --version: ${round(figures.vmigMs)} ms, node -e 0: ${round(figures.nodeMs)} ms (medians of ${figures.pairs} alternating runs); ratio ${round(figures.ratio)} (target <= 1.2)\n`,
+    );
 }

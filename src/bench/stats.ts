@@ -92,9 +92,14 @@ export function median(values: readonly number[]): number | undefined {
 export const throughputMBps = (sample: Pick<Sample, 'transferredBytes' | 'qemuTotalTimeMs'>): number =>
   sample.qemuTotalTimeMs > 0 ? sample.transferredBytes / 1e6 / (sample.qemuTotalTimeMs / 1000) : 0;
 
-const isReference = (transport: BenchTransport): boolean => (REFERENCE_TRANSPORTS as readonly string[]).includes(transport);
+const isReference = (transport: BenchTransport): boolean =>
+  (REFERENCE_TRANSPORTS as readonly string[]).includes(transport);
 
-export function summarize(order: readonly BenchTransport[], samples: readonly Sample[], misses: readonly Miss[]): Summary[] {
+export function summarize(
+  order: readonly BenchTransport[],
+  samples: readonly Sample[],
+  misses: readonly Miss[],
+): Summary[] {
   const directMedian = median(samples.filter((s) => s.transport === 'direct').map(throughputMBps));
   return order.map((transport) => {
     const mine = samples.filter((s) => s.transport === transport);
@@ -107,7 +112,15 @@ export function summarize(order: readonly BenchTransport[], samples: readonly Sa
     }
     if (mine.length === 0) {
       const miss = misses.filter((m) => m.transport === transport).at(-1);
-      return { transport, reference, runs: 0, missing: miss ? `${miss.kind} (${miss.reason})` : 'not run', peakRssMiB, cpuPerGiB: {}, targets: {} };
+      return {
+        transport,
+        reference,
+        runs: 0,
+        missing: miss ? `${miss.kind} (${miss.reason})` : 'not run',
+        peakRssMiB,
+        cpuPerGiB: {},
+        targets: {},
+      };
     }
     const medianMBps = median(mine.map(throughputMBps))!;
     const guestDowntimes = mine.flatMap((s) => (s.guestDowntimeMs === undefined ? [] : [s.guestDowntimeMs]));
@@ -132,7 +145,16 @@ export function summarize(order: readonly BenchTransport[], samples: readonly Sa
 
 function cpuPerGiB(samples: readonly Sample[]): Partial<Record<Side, number>> {
   const sides = [...new Set(samples.flatMap((s) => Object.keys(s.cpuSeconds ?? {}) as Side[]))];
-  return Object.fromEntries(sides.map((side) => [side, median(samples.flatMap((s) => (s.cpuSeconds?.[side] === undefined ? [] : [s.cpuSeconds[side]! / (s.transferredBytes / 1024 ** 3)])))]));
+  return Object.fromEntries(
+    sides.map((side) => [
+      side,
+      median(
+        samples.flatMap((s) =>
+          s.cpuSeconds?.[side] === undefined ? [] : [s.cpuSeconds[side]! / (s.transferredBytes / 1024 ** 3)],
+        ),
+      ),
+    ]),
+  );
 }
 
 /** The issue's targets apply to vmig's own transports; reference rows are only for comparison. */
@@ -140,9 +162,12 @@ function checkTargets(summary: Summary): Record<string, boolean> {
   if (summary.reference) return {};
   const targets: Record<string, boolean> = {};
   const ratio = TARGETS.ratio[summary.transport];
-  if (ratio !== undefined && summary.ratioToDirect !== undefined) targets[`≥${ratio}× direct`] = summary.ratioToDirect >= ratio;
-  if (summary.overheadMs !== undefined) targets[`overhead ≤${TARGETS.overheadMs} ms`] = summary.overheadMs <= TARGETS.overheadMs;
-  if (summary.addedDowntimeMs !== undefined) targets[`downtime +≤${TARGETS.addedDowntimeMs} ms`] = summary.addedDowntimeMs <= TARGETS.addedDowntimeMs;
+  if (ratio !== undefined && summary.ratioToDirect !== undefined)
+    targets[`≥${ratio}× direct`] = summary.ratioToDirect >= ratio;
+  if (summary.overheadMs !== undefined)
+    targets[`overhead ≤${TARGETS.overheadMs} ms`] = summary.overheadMs <= TARGETS.overheadMs;
+  if (summary.addedDowntimeMs !== undefined)
+    targets[`downtime +≤${TARGETS.addedDowntimeMs} ms`] = summary.addedDowntimeMs <= TARGETS.addedDowntimeMs;
   const rss = Object.values(summary.peakRssMiB);
   if (rss.length) targets[`RSS ≤${TARGETS.rssMiB} MiB`] = Math.max(...rss) <= TARGETS.rssMiB;
   return targets;

@@ -1,10 +1,21 @@
 // The benchmark's human table: one line per transport, aligned columns, plain text (it goes into README too).
 import type { Side, Summary } from './stats.js';
 
-const HEADERS = ['transport', 'runs', 'MB/s', '× direct', 'overhead', 'downtime guest / QEMU', 'peak RSS MiB src / dst / ctl', 'CPU s/GiB src / dst / ctl', 'targets'];
+const HEADERS = [
+  'transport',
+  'runs',
+  'MB/s',
+  '× direct',
+  'overhead',
+  'downtime guest / QEMU',
+  'peak RSS MiB src / dst / ctl',
+  'CPU s/GiB src / dst / ctl',
+  'targets',
+];
 const SIDES: Side[] = ['source', 'destination', 'controller'];
 
-const fixed = (value: number | undefined, digits: number): string => (value === undefined ? '-' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined ? '-' : value.toFixed(digits);
 const ms = (value: number | undefined): string => (value === undefined ? '-' : `${Math.round(value)} ms`);
 
 function targetsCell(summary: Summary): string {
@@ -17,10 +28,23 @@ function targetsCell(summary: Summary): string {
 
 export function summaryRow(summary: Summary): string[] {
   if (summary.missing !== undefined) return [summary.transport, '0', summary.missing];
-  const downtime = summary.guestDowntimeMs === undefined ? `- / ${ms(summary.qemuDowntimeMs)}` : `${ms(summary.guestDowntimeMs)} / ${ms(summary.qemuDowntimeMs)}`;
+  const downtime =
+    summary.guestDowntimeMs === undefined
+      ? `- / ${ms(summary.qemuDowntimeMs)}`
+      : `${ms(summary.guestDowntimeMs)} / ${ms(summary.qemuDowntimeMs)}`;
   const rss = SIDES.map((side) => fixed(summary.peakRssMiB[side], 0)).join(' / ');
   const cpu = SIDES.map((side) => fixed(summary.cpuPerGiB[side], 2)).join(' / ');
-  return [summary.transport, String(summary.runs), fixed(summary.medianMBps, 1), fixed(summary.ratioToDirect, 2), ms(summary.overheadMs), downtime, rss, cpu, targetsCell(summary)];
+  return [
+    summary.transport,
+    String(summary.runs),
+    fixed(summary.medianMBps, 1),
+    fixed(summary.ratioToDirect, 2),
+    ms(summary.overheadMs),
+    downtime,
+    rss,
+    cpu,
+    targetsCell(summary),
+  ];
 }
 
 /** Left-aligned columns separated by two spaces; a short row (a missing transport) runs its last cell on. */
@@ -35,4 +59,5 @@ export function renderTable(headers: readonly string[], rows: readonly string[][
   return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-export const renderSummaries = (summaries: readonly Summary[]): string => renderTable(HEADERS, summaries.map(summaryRow));
+export const renderSummaries = (summaries: readonly Summary[]): string =>
+  renderTable(HEADERS, summaries.map(summaryRow));

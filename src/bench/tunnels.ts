@@ -40,7 +40,21 @@ const lastMatch = (text: string, pattern: RegExp): string | undefined => [...tex
 export async function openSshForward(lab: Lab, from: string, to: string): Promise<Tunnel> {
   const forward = `127.0.0.1:${PORTS.sourceLocal}:127.0.0.1:${PORTS.destinationQemu}`;
   // -v only to read the negotiated cipher back; the lab's ssh config has the keys and known_hosts.
-  const ssh = spawnProc('ip', ['netns', 'exec', lab.hosts[from]!.ns, 'ssh', '-F', lab.sshConfig, '-v', '-N', '-o', 'ExitOnForwardFailure=yes', '-L', forward, to]);
+  const ssh = spawnProc('ip', [
+    'netns',
+    'exec',
+    lab.hosts[from]!.ns,
+    'ssh',
+    '-F',
+    lab.sshConfig,
+    '-v',
+    '-N',
+    '-o',
+    'ExitOnForwardFailure=yes',
+    '-L',
+    forward,
+    to,
+  ]);
   try {
     await waitListening(lab, from, PORTS.sourceLocal, ssh);
   } catch (error) {
@@ -71,20 +85,29 @@ export async function stunnelPair(lab: Lab, from: string, to: string, dir: strin
   const server = `${lab.hosts[to]!.ipv4}:${PORTS.stunnelServer}`;
   const pskFile = join(dir, 'stunnel.psk');
   await writeFile(pskFile, `vmig-bench:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  await writeFile(join(dir, 'stunnel-server.conf'), stunnelConfig('server', server, `127.0.0.1:${PORTS.destinationQemu}`, pskFile));
-  await writeFile(join(dir, 'stunnel-client.conf'), stunnelConfig('client', `127.0.0.1:${PORTS.sourceLocal}`, server, pskFile));
+  await writeFile(
+    join(dir, 'stunnel-server.conf'),
+    stunnelConfig('server', server, `127.0.0.1:${PORTS.destinationQemu}`, pskFile),
+  );
+  await writeFile(
+    join(dir, 'stunnel-client.conf'),
+    stunnelConfig('client', `127.0.0.1:${PORTS.sourceLocal}`, server, pskFile),
+  );
   const processes: ProcHandle[] = [];
   try {
     processes.push(spawnProc('ip', ['netns', 'exec', lab.hosts[to]!.ns, 'stunnel', join(dir, 'stunnel-server.conf')]));
     await waitListening(lab, to, PORTS.stunnelServer, processes[0]!);
-    processes.push(spawnProc('ip', ['netns', 'exec', lab.hosts[from]!.ns, 'stunnel', join(dir, 'stunnel-client.conf')]));
+    processes.push(
+      spawnProc('ip', ['netns', 'exec', lab.hosts[from]!.ns, 'stunnel', join(dir, 'stunnel-client.conf')]),
+    );
     await waitListening(lab, from, PORTS.sourceLocal, processes[1]!);
   } catch (error) {
     await stop(processes);
     throw error;
   }
   return {
-    describe: () => `stunnel ${lastMatch(processes.map((p) => p.stderr).join('\n'), /(TLSv[\d.]+ ciphersuite: \S+)/g) ?? 'cipher unknown'}`,
+    describe: () =>
+      `stunnel ${lastMatch(processes.map((p) => p.stderr).join('\n'), /(TLSv[\d.]+ ciphersuite: \S+)/g) ?? 'cipher unknown'}`,
     close: () => stop(processes),
   };
 }

@@ -27,7 +27,9 @@ export function phaseDurations(stdout: string): Record<string, number> {
   const events = stdout.split('\n').flatMap((line) => {
     try {
       const event = JSON.parse(line) as { type?: string; phase?: string; time?: string };
-      return event.time && (event.type === 'phase' || event.type === 'result') ? [{ phase: event.phase, at: Date.parse(event.time) }] : [];
+      return event.time && (event.type === 'phase' || event.type === 'result')
+        ? [{ phase: event.phase, at: Date.parse(event.time) }]
+        : [];
     } catch {
       return [];
     }
@@ -53,11 +55,27 @@ function resultEvent(stdout: string): ResultEvent | undefined {
 }
 
 const errorLine = (stderr: string): string =>
-  stderr.split('\n').find((line) => /error/i.test(line))?.replace(/^vmig: error: /, '').replace(/^error: /, '').trim() || stderr.trim().split('\n').at(-1) || 'no message';
+  stderr
+    .split('\n')
+    .find((line) => /error/i.test(line))
+    ?.replace(/^vmig: error: /, '')
+    .replace(/^error: /, '')
+    .trim() ||
+  stderr.trim().split('\n').at(-1) ||
+  'no message';
 
-export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round: number, from: string, to: string): Promise<Sample | Miss> {
+export async function migrateWithVmig(
+  lab: Lab,
+  transport: BenchTransport,
+  round: number,
+  from: string,
+  to: string,
+): Promise<Sample | Miss> {
   const [base, parallel] = transport.split('-p') as [string, string | undefined];
-  const transportArgs = [...(base === 'direct' ? ['--direct'] : ['--transport', base]), ...(parallel ? ['--parallel', parallel] : [])];
+  const transportArgs = [
+    ...(base === 'direct' ? ['--direct'] : ['--transport', base]),
+    ...(parallel ? ['--parallel', parallel] : []),
+  ];
   const rss = new RssSampler([
     { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
     { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
@@ -65,17 +83,29 @@ export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round
   ]);
   await rss.start();
   // --verbose adds the phase timings and the source QEMU's migration parameters to the result event.
-  const run = await lab.vmig(['-c', from, '--json', '--verbose', 'migrate', GUEST, to, ...transportArgs], { timeoutMs: 600_000 });
+  const run = await lab.vmig(['-c', from, '--json', '--verbose', 'migrate', GUEST, to, ...transportArgs], {
+    timeoutMs: 600_000,
+  });
   const peakRssKiB = await rss.stop();
   const cpuSeconds = rss.cpuSeconds();
   const result = resultEvent(run.stdout);
   if (run.exitCode === 2) return { transport, kind: 'unavailable', reason: errorLine(run.stderr) };
-  if (run.exitCode === 4) throw new NeedsRecoveryError(`vmig migrate over ${transport} needs recovery: ${errorLine(run.stderr)}`);
+  if (run.exitCode === 4)
+    throw new NeedsRecoveryError(`vmig migrate over ${transport} needs recovery: ${errorLine(run.stderr)}`);
   if (run.exitCode !== 0 || result?.status !== 'completed') {
-    return { transport, kind: 'failed', reason: result?.error?.message ?? `exit ${run.exitCode}: ${errorLine(run.stderr)}` };
+    return {
+      transport,
+      kind: 'failed',
+      reason: result?.error?.message ?? `exit ${run.exitCode}: ${errorLine(run.stderr)}`,
+    };
   }
   if (!result.transferredBytes || !result.qemuTotalTimeMs) {
-    return { transport, kind: 'failed', reason: `the result event lacks QEMU's figures (transferredBytes ${result.transferredBytes}, qemuTotalTimeMs ${result.qemuTotalTimeMs})`, moved: true };
+    return {
+      transport,
+      kind: 'failed',
+      reason: `the result event lacks QEMU's figures (transferredBytes ${result.transferredBytes}, qemuTotalTimeMs ${result.qemuTotalTimeMs})`,
+      moved: true,
+    };
   }
   return {
     transport,
@@ -92,6 +122,8 @@ export async function migrateWithVmig(lab: Lab, transport: BenchTransport, round
     peakRssKiB,
     cpuSeconds,
     phaseMs: phaseDurations(run.stdout),
-    ...(typeof result.qemuParameters?.['max-bandwidth'] === 'number' ? { maxBandwidthBps: result.qemuParameters['max-bandwidth'] } : {}),
+    ...(typeof result.qemuParameters?.['max-bandwidth'] === 'number'
+      ? { maxBandwidthBps: result.qemuParameters['max-bandwidth'] }
+      : {}),
   };
 }

@@ -10,7 +10,9 @@ export async function openHost(globals: GlobalOptions, uri: string = globals.con
   const { connectHost } = await import('../hosts/connect.js');
   return connectHost(hostUriOf(globals, uri), {
     acceptNewHostKey: globals.acceptNewHostKey,
-    ...(globals.verbose ? { onAgentLog: (host: string, line: string) => process.stderr.write(`[${host}] ${line}\n`) } : {}),
+    ...(globals.verbose
+      ? { onAgentLog: (host: string, line: string) => process.stderr.write(`[${host}] ${line}\n`) }
+      : {}),
   });
 }
 

@@ -95,11 +95,21 @@ export const resultEvent = z
       context.addIssue({ code: 'custom', message: 'a completed result carries downtimeMs and transferredBytes' });
     }
     if ((event.status === 'completed') === (event.error !== undefined)) {
-      context.addIssue({ code: 'custom', path: ['error'], message: 'error is present exactly when the migration did not complete' });
+      context.addIssue({
+        code: 'custom',
+        path: ['error'],
+        message: 'error is present exactly when the migration did not complete',
+      });
     }
   });
 
-export const jsonEvent = z.discriminatedUnion('type', [startEvent, phaseEvent, progressEvent, warningEvent, resultEvent]);
+export const jsonEvent = z.discriminatedUnion('type', [
+  startEvent,
+  phaseEvent,
+  progressEvent,
+  warningEvent,
+  resultEvent,
+]);
 
 export type StartEvent = z.infer<typeof startEvent>;
 export type PhaseEvent = z.infer<typeof phaseEvent>;
@@ -120,11 +130,15 @@ export function parseEventStream(stdout: string): JsonEvent[] {
       throw new Error(`line ${index + 1} is not JSON: ${line.slice(0, 80)}`);
     }
     const parsed = jsonEvent.safeParse(value);
-    if (!parsed.success) throw new Error(`line ${index + 1} does not match the schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `line ${index + 1} does not match the schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+      );
     return parsed.data;
   });
   const results = events.filter((event) => event.type === 'result');
-  if (results.length !== 1 || events.at(-1)?.type !== 'result') throw new Error('the stream must end with exactly one result event');
+  if (results.length !== 1 || events.at(-1)?.type !== 'result')
+    throw new Error('the stream must end with exactly one result event');
   if (events[0]?.type !== 'start') throw new Error('the stream must begin with a start event');
   return events;
 }

@@ -14,7 +14,11 @@ function printError(message: string, colour: boolean): void {
 const allCommands = (command: Command): Command[] => [command, ...command.commands.flatMap(allCommands)];
 
 /** Commander's "error: …\n(Did you mean …?)" as one line without its own prefix. */
-const commanderMessage = (text: string): string => text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+const commanderMessage = (text: string): string =>
+  text
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\s*\n\s*/g, ' ');
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(VERSION);
@@ -23,7 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   const colour = useColor(process.stderr, !argv.includes('--no-color'));
   // Commander's parse errors (unknown option, invalid choice …) go out as every other error does.
   let parseError: string | undefined;
-  for (const command of allCommands(program)) command.configureOutput({ outputError: (text) => (parseError = commanderMessage(text)) });
+  for (const command of allCommands(program))
+    command.configureOutput({ outputError: (text) => (parseError = commanderMessage(text)) });
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
@@ -42,7 +47,10 @@ export async function main(argv: string[]): Promise<number> {
       printError(`invalid request: ${(error as Error).message.split('\n')[0]}`, colour);
       return ExitCode.usage;
     }
-    const internal = new VmigError('INTERNAL', `internal error: ${(error as Error)?.message ?? String(error)} (please report; rerun with --debug for details)`);
+    const internal = new VmigError(
+      'INTERNAL',
+      `internal error: ${(error as Error)?.message ?? String(error)} (please report; rerun with --debug for details)`,
+    );
     printError(internal.message, colour);
     if (wantsDebug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return internal.exitCode;

@@ -15,7 +15,10 @@ const lazy =
     const [{ default: action }, { applyConfig }] = await Promise.all([load(), import('../config/index.js')]);
     // Merge order: config files < $VMIG_DEFAULT_CONNECT < flags (commander knows where each value came from).
     const connectSource = command.getOptionValueSourceWithGlobals('connect');
-    const globals = await applyConfig(command.optsWithGlobals() as GlobalOptions, connectSource === 'cli' || connectSource === 'env');
+    const globals = await applyConfig(
+      command.optsWithGlobals() as GlobalOptions,
+      connectSource === 'cli' || connectSource === 'env',
+    );
     await action(globals, args, command.opts());
   };
 
@@ -26,14 +29,28 @@ export function buildProgram(version: string): Command {
   const program = new Command('vmig')
     .description('Live-migrate QEMU virtual machines between hosts, securely.')
     .version(version, '-V, --version', 'print the vmig version')
-    .addOption(new Option('-c, --connect <uri>', 'host to act on: local, ssh://[user@]host[:port], a host from ~/.ssh/config or a config alias').env('VMIG_DEFAULT_CONNECT').default('local'))
-    .option('--config <file>', 'read this config file after /etc/vmig/config.toml and ~/.config/vmig/config.toml (also VMIG_CONFIG)')
+    .addOption(
+      new Option(
+        '-c, --connect <uri>',
+        'host to act on: local, ssh://[user@]host[:port], a host from ~/.ssh/config or a config alias',
+      )
+        .env('VMIG_DEFAULT_CONNECT')
+        .default('local'),
+    )
+    .option(
+      '--config <file>',
+      'read this config file after /etc/vmig/config.toml and ~/.config/vmig/config.toml (also VMIG_CONFIG)',
+    )
     .option('--json', 'machine-readable output on stdout', false)
     .option('-q, --quiet', 'print only results and errors', false)
     .option('-v, --verbose', 'print phase timings, QEMU parameters and agent logs', false)
     .option('--no-color', 'never colour the output (also NO_COLOR=1)')
     .option('--debug', 'print stack traces of internal errors', false)
-    .option('--accept-new-host-key', "record an unknown host's SSH key in known_hosts (a changed key is still refused)", false)
+    .option(
+      '--accept-new-host-key',
+      "record an unknown host's SSH key in known_hosts (a changed key is still refused)",
+      false,
+    )
     .showSuggestionAfterError(true)
     // Set before the subcommands are added, so that they inherit it: only main.ts decides how to exit.
     .exitOverride()
@@ -105,12 +122,36 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
     .argument('<name>', 'domain name')
     .argument('<dest>', 'destination host URI');
   addMigrationOptions(migrate, 'migrate')
-    .option('--dry-run', 'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing', false)
-    .option('--copy-storage-all', 'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror', false)
-    .option('--copy-storage-inc', 'copy only the top qcow2 layer of local disks; the backing files are already on DEST', false)
-    .option('--migrate-disks <targets>', 'with --copy-storage-*: copy just these disks (comma-separated targets, e.g. vda,vdb)')
-    .option('--copy-storage-synchronous-writes', "with --copy-storage-*: each guest write completes only once it reached DEST too (for guests that write faster than the copy)", false)
-    .option('--storage-map <src=dst>', 'with --copy-storage-*: create disks under SRC_DIR at DST_DIR on the destination (repeatable)', collect, [])
+    .option(
+      '--dry-run',
+      'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing',
+      false,
+    )
+    .option(
+      '--copy-storage-all',
+      'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror',
+      false,
+    )
+    .option(
+      '--copy-storage-inc',
+      'copy only the top qcow2 layer of local disks; the backing files are already on DEST',
+      false,
+    )
+    .option(
+      '--migrate-disks <targets>',
+      'with --copy-storage-*: copy just these disks (comma-separated targets, e.g. vda,vdb)',
+    )
+    .option(
+      '--copy-storage-synchronous-writes',
+      'with --copy-storage-*: each guest write completes only once it reached DEST too (for guests that write faster than the copy)',
+      false,
+    )
+    .option(
+      '--storage-map <src=dst>',
+      'with --copy-storage-*: create disks under SRC_DIR at DST_DIR on the destination (repeatable)',
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       `
@@ -132,12 +173,20 @@ Examples:
     .argument('<source>', 'host to empty (matched exactly, never as a pattern)')
     .option('--to <hosts>', 'destination hosts, comma-separated (exact names)')
     .option('--max-parallel <n>', 'migrations at once', '2')
-    .option('--headroom <MiB>', "memory kept free on each destination, on top of its host.toml memory_headroom_mib", '0')
+    .option(
+      '--headroom <MiB>',
+      'memory kept free on each destination, on top of its host.toml memory_headroom_mib',
+      '0',
+    )
     .option('--only <patterns>', 'evacuate only guests whose names match these globs (comma-separated; * and ?)')
     .option('--exclude <patterns>', 'leave guests whose names match these globs on the source')
     .option('--dry-run', 'print the plan (guest, destination, why) and change nothing', false)
     .option('--abort', 'ask the evacuation running on <source> (from another shell) to start no new migrations', false)
-    .option('--copy-storage-all', "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual", false);
+    .option(
+      '--copy-storage-all',
+      "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual",
+      false,
+    );
   // Then every per-guest option of migrate, applied to each guest.
   addMigrationOptions(evacuate, 'evacuate')
     .addHelpText(
@@ -155,7 +204,9 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
 
   program
     .command('domjobinfo')
-    .description('show the migration job of a domain on the --connect host: phase, pass, bytes, rates, its job id and controller')
+    .description(
+      'show the migration job of a domain on the --connect host: phase, pass, bytes, rates, its job id and controller',
+    )
     .argument('<name>', 'domain name')
     .action(lazy(() => import('./commands/domjobinfo.js')));
 
@@ -183,7 +234,10 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .command('completion')
     .description('print the shell completion script (bash, zsh or fish)')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
-    .addHelpText('after', '\nExamples:\n  $ source <(vmig completion bash)\n  $ vmig completion fish > ~/.config/fish/completions/vmig.fish')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ source <(vmig completion bash)\n  $ vmig completion fish > ~/.config/fish/completions/vmig.fish',
+    )
     // No config or host needed: the script is rendered from this very definition.
     .action(async (shell: Shell, _options: unknown, command: Command) => {
       const { printCompletion } = await import('./commands/completion.js');
@@ -196,14 +250,23 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
     .argument('<name>', 'domain name')
     .option('--destination <uri>', 'the other host of the migration (default: as recorded in the source journal)')
     .option('--dry-run', 'show what would be done, change nothing', false)
-    .addOption(new Option('--transport <name>', 'stream for resuming a broken post-copy (default: ssh, which needs no port between the hosts)').choices(['ssh', 'tls', 'direct']))
+    .addOption(
+      new Option(
+        '--transport <name>',
+        'stream for resuming a broken post-copy (default: ssh, which needs no port between the hosts)',
+      ).choices(['ssh', 'tls', 'direct']),
+    )
     .addHelpText('after', '\nExample:\n  $ vmig -c hv1 recover web1 --destination hv2')
     .action(lazy(() => import('./commands/recover.js')));
 
-  const host = program.command('host').description('prepare and check hypervisor hosts: install this vmig on them, validate them');
+  const host = program
+    .command('host')
+    .description('prepare and check hypervisor hosts: install this vmig on them, validate them');
   host
     .command('install')
-    .description("copy this vmig (this exact version, with its Node modules) to each host over SSH, next to other versions")
+    .description(
+      'copy this vmig (this exact version, with its Node modules) to each host over SSH, next to other versions',
+    )
     .argument('<hosts...>', 'host URIs or names from ~/.ssh/config')
     .option('--parallel <n>', 'hosts at once', '4')
     .addHelpText(
@@ -222,9 +285,14 @@ Exit codes: 0 every host has this version, 2 a host is unsuitable (e.g. no Node.
     .action(lazy(() => import('./commands/host-install.js')));
   host
     .command('check')
-    .description('validate hosts like virt-host-validate: agent and version, QEMU, KVM, state dir, host.toml, migration port, memory, disk')
+    .description(
+      'validate hosts like virt-host-validate: agent and version, QEMU, KVM, state dir, host.toml, migration port, memory, disk',
+    )
     .argument('<hosts...>', 'host URIs or names from ~/.ssh/config')
-    .option('--from <source>', 'also check what a migration from SOURCE to each host can use: its migration port (tls, direct) or only SSH')
+    .option(
+      '--from <source>',
+      'also check what a migration from SOURCE to each host can use: its migration port (tls, direct) or only SSH',
+    )
     .addHelpText(
       'after',
       `

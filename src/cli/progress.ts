@@ -28,7 +28,10 @@ export function describeDisks(progress: MigrationProgress): string {
   const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(bytes < 10 * 1024 ** 3 ? 2 : 1);
   const copied = disks.reduce((sum, disk) => sum + disk.copiedBytes, 0);
   const total = disks.reduce((sum, disk) => sum + disk.totalBytes, 0);
-  const each = disks.length > 1 ? ` (${disks.map((disk) => `${disk.target} ${disk.ready ? 'ready' : `${gib(disk.copiedBytes)}/${gib(disk.totalBytes)}`}`).join(', ')})` : '';
+  const each =
+    disks.length > 1
+      ? ` (${disks.map((disk) => `${disk.target} ${disk.ready ? 'ready' : `${gib(disk.copiedBytes)}/${gib(disk.totalBytes)}`}`).join(', ')})`
+      : '';
   return `disks ${gib(copied)} / ${gib(total)} GiB${each}, then memory`;
 }
 
@@ -41,20 +44,30 @@ export function describeProgress(progress: MigrationProgress): string {
     `${formatBytes(progress.throughputBps)}/s`,
   ];
   if (progress.dirtyRateBps > 0) parts.push(`dirtying ${formatBytes(progress.dirtyRateBps)}/s`);
-  if (progress.expectedDowntimeMs !== undefined && progress.pass > 1) parts.push(`expected downtime ${formatDuration(progress.expectedDowntimeMs)}`);
-  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps) parts.push('not converging: the guest dirties memory as fast as it is sent');
-  else if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} for this pass`);
+  if (progress.expectedDowntimeMs !== undefined && progress.pass > 1)
+    parts.push(`expected downtime ${formatDuration(progress.expectedDowntimeMs)}`);
+  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps)
+    parts.push('not converging: the guest dirties memory as fast as it is sent');
+  else if (progress.throughputBps > 0 && progress.remainingBytes > 0)
+    parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} for this pass`);
   return parts.join(', ');
 }
 
 /** The live line's compact form (the label already names the pass): what is left of the pass comes first. */
 export function describeLive(progress: MigrationProgress): string {
   if (progress.status === 'disks') return describeDisks(progress);
-  const parts = [`${formatBytes(progress.remainingBytes)} left`, `${formatBytes(progress.transferredBytes)} sent`, `${formatBytes(progress.throughputBps)}/s`];
-  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps) parts.push('not converging');
-  else if (progress.throughputBps > 0 && progress.remainingBytes > 0) parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} to go`);
+  const parts = [
+    `${formatBytes(progress.remainingBytes)} left`,
+    `${formatBytes(progress.transferredBytes)} sent`,
+    `${formatBytes(progress.throughputBps)}/s`,
+  ];
+  if (progress.pass > 1 && progress.dirtyRateBps > 0 && progress.dirtyRateBps >= progress.throughputBps)
+    parts.push('not converging');
+  else if (progress.throughputBps > 0 && progress.remainingBytes > 0)
+    parts.push(`~${formatDuration((progress.remainingBytes / progress.throughputBps) * 1000)} to go`);
   if (progress.dirtyRateBps > 0) parts.push(`dirtying ${formatBytes(progress.dirtyRateBps)}/s`);
-  if (progress.expectedDowntimeMs !== undefined && progress.pass > 1) parts.push(`downtime ~${formatDuration(progress.expectedDowntimeMs)}`);
+  if (progress.expectedDowntimeMs !== undefined && progress.pass > 1)
+    parts.push(`downtime ~${formatDuration(progress.expectedDowntimeMs)}`);
   return parts.join(', ');
 }
 
@@ -88,7 +101,10 @@ class PhaseClock {
     this.stoppedAt ??= Date.now();
   }
   timings(): PhaseTiming[] {
-    return this.started.map(({ phase, at }, index) => ({ phase, ms: (this.started[index + 1]?.at ?? this.stoppedAt ?? Date.now()) - at }));
+    return this.started.map(({ phase, at }, index) => ({
+      phase,
+      ms: (this.started[index + 1]?.at ?? this.stoppedAt ?? Date.now()) - at,
+    }));
   }
 }
 
@@ -110,7 +126,13 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
     };
   }
   if (output.options.quiet) {
-    return { ...base, phase: (phase) => clock.enter(phase), progress: () => undefined, warning: (message) => output.warn(message), stop: () => clock.stop() };
+    return {
+      ...base,
+      phase: (phase) => clock.enter(phase),
+      progress: () => undefined,
+      warning: (message) => output.warn(message),
+      stop: () => clock.stop(),
+    };
   }
   // A terminal that reports no width (a bare pty) would make ora clear an unbounded number of lines.
   if (output.interactive && (process.stderr.columns ?? 0) > 20) {
@@ -118,7 +140,12 @@ export async function createProgressRenderer(output: Output, json: boolean): Pro
     const { chalk } = output;
     // ora colours its spinner with the default chalk, which ignores NO_COLOR/--no-color: decide for it.
     const coloured = useColor(process.stderr, output.options.color);
-    const spinner = ora({ stream: process.stderr, color: coloured ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
+    const spinner = ora({
+      stream: process.stderr,
+      color: coloured ? 'cyan' : false,
+      isEnabled: true,
+      discardStdin: false,
+    }).start();
     const started = Date.now();
     let current: MigrationStep = 'begin';
     let detail = '';

@@ -10,7 +10,10 @@ interface ConfigFlags {
 }
 
 /** `connectFromFlagOrEnv`: -c or $VMIG_DEFAULT_CONNECT was given, so it beats the config's `connect`. */
-export async function applyConfig<T extends ConfigFlags>(globals: T, connectFromFlagOrEnv: boolean): Promise<T & { settings: VmigConfig }> {
+export async function applyConfig<T extends ConfigFlags>(
+  globals: T,
+  connectFromFlagOrEnv: boolean,
+): Promise<T & { settings: VmigConfig }> {
   const config = await loadConfig(configSources(globals.config));
   return {
     ...globals,

@@ -51,7 +51,10 @@ async function readConfig(path: string, required: boolean): Promise<VmigConfig |
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!required && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
-    throw new VmigError('BAD_CONFIG', `cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new VmigError(
+      'BAD_CONFIG',
+      `cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
   return parseConfig(text, path);
 }
@@ -65,13 +68,18 @@ export function mergeConfigs(layers: Array<VmigConfig | undefined>): VmigConfig 
     Object.assign(merged, rest);
     if (hosts) {
       merged.hosts ??= {};
-      for (const [alias, settings] of Object.entries(hosts)) merged.hosts[alias] = { ...merged.hosts[alias], ...settings };
+      for (const [alias, settings] of Object.entries(hosts))
+        merged.hosts[alias] = { ...merged.hosts[alias], ...settings };
     }
   }
   return merged;
 }
 
 export async function loadConfig(sources: ConfigSources): Promise<VmigConfig> {
-  const layers = await Promise.all([readConfig(sources.system, false), readConfig(sources.user, false), sources.explicit ? readConfig(sources.explicit, true) : undefined]);
+  const layers = await Promise.all([
+    readConfig(sources.system, false),
+    readConfig(sources.user, false),
+    sources.explicit ? readConfig(sources.explicit, true) : undefined,
+  ]);
   return mergeConfigs(layers);
 }

@@ -20,7 +20,12 @@ export const configSchema = z
     /** The default --connect host. */
     connect: z.string().min(1).optional(),
     ...migrationConfigShape,
-    hosts: z.record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'host alias names use letters, digits, _ . -'), hostSchema).optional(),
+    hosts: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'host alias names use letters, digits, _ . -'),
+        hostSchema,
+      )
+      .optional(),
   })
   .strict();
 

@@ -35,9 +35,14 @@ export interface DryRunPlan {
 
 export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPlan> {
   const { source, destination, domain } = request;
-  if (source.hello.hostId === destination.hello.hostId) throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
+  if (source.hello.hostId === destination.hello.hostId)
+    throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   const begun = await source.call('migrate.dry-begin', { name: domain });
-  const prepared = await destination.call('migrate.dry-prepare', { definition: begun.definition, accel: begun.accel, forceDefinition: request.forceDefinition === true });
+  const prepared = await destination.call('migrate.dry-prepare', {
+    definition: begun.definition,
+    accel: begun.accel,
+    forceDefinition: request.forceDefinition === true,
+  });
   const intent = { request: request.transport, reason: request.transportReason };
   let endpoint: Endpoint | undefined;
   let probe: ProbeResult | undefined;
@@ -54,7 +59,10 @@ export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPla
     }
     // An explicit tls or direct that the source cannot reach would fail at Perform: say so now.
     if (request.transport !== 'auto' && !probe.reachable) {
-      throw new VmigError('HOST_UNSUITABLE', `${source.label} cannot reach ${destination.label}'s migration port (${probe.reason}), which --transport ${request.transport} needs; use --transport ssh or open the port`);
+      throw new VmigError(
+        'HOST_UNSUITABLE',
+        `${source.label} cannot reach ${destination.label}'s migration port (${probe.reason}), which --transport ${request.transport} needs; use --transport ssh or open the port`,
+      );
     }
   }
   return {

@@ -58,12 +58,16 @@ export interface EvacuationPlan {
 
 /** `*` and `?` globs over guest names, anchored. */
 export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
 export function selectedBy(name: string, only: string[] = [], exclude: string[] = []): string | undefined {
-  if (only.length > 0 && !only.some((pattern) => globToRegExp(pattern).test(name))) return `not matched by --only ${only.join(',')}`;
+  if (only.length > 0 && !only.some((pattern) => globToRegExp(pattern).test(name)))
+    return `not matched by --only ${only.join(',')}`;
   const excluded = exclude.find((pattern) => globToRegExp(pattern).test(name));
   return excluded === undefined ? undefined : `excluded by --exclude ${excluded}`;
 }
@@ -71,7 +75,10 @@ export function selectedBy(name: string, only: string[] = [], exclude: string[] 
 /** Free MiB for new guests: the tighter of the guest-memory limit and real available memory minus headroom. */
 export function freeMiB(destination: DestinationFacts, headroomMiB = 0): number {
   const committed = destination.guests.reduce((sum, guest) => sum + guest.memoryMiB, 0);
-  const byLimit = destination.guestMemoryLimitMiB === undefined ? Number.POSITIVE_INFINITY : destination.guestMemoryLimitMiB - committed;
+  const byLimit =
+    destination.guestMemoryLimitMiB === undefined
+      ? Number.POSITIVE_INFINITY
+      : destination.guestMemoryLimitMiB - committed;
   const byRam = destination.memAvailableMiB - Math.max(headroomMiB, destination.hostHeadroomMiB);
   return Math.max(0, Math.min(byLimit, byRam));
 }
@@ -79,14 +86,21 @@ export function freeMiB(destination: DestinationFacts, headroomMiB = 0): number 
 const describeFree = (free: number) => (Number.isFinite(free) ? `${free} MiB` : 'unlimited');
 
 /** The destination with the most room left that can take `guest` (ties: --to order); undefined if none. */
-export function chooseDestination(plan: Pick<EvacuationPlan, 'ledger' | 'taken'>, guest: EvacGuest, exclude: ReadonlySet<string> = new Set()): { destination: string; reason: string } | undefined {
+export function chooseDestination(
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken'>,
+  guest: EvacGuest,
+  exclude: ReadonlySet<string> = new Set(),
+): { destination: string; reason: string } | undefined {
   let best: { host: string; free: number } | undefined;
   for (const [host, free] of plan.ledger) {
     if (exclude.has(host) || plan.taken.get(host)?.has(guest.name) || free < guest.memoryMiB) continue;
     if (!best || free > best.free) best = { host, free };
   }
   if (!best) return undefined;
-  return { destination: best.host, reason: `${best.host} has ${describeFree(best.free)} free for guests, the most room for ${guest.memoryMiB} MiB` };
+  return {
+    destination: best.host,
+    reason: `${best.host} has ${describeFree(best.free)} free for guests, the most room for ${guest.memoryMiB} MiB`,
+  };
 }
 
 /** Books `guest` on `destination` (the ledger counts in-flight and planned migrations alike). */
@@ -103,7 +117,11 @@ export function release(plan: Pick<EvacuationPlan, 'ledger' | 'taken'>, guest: E
 }
 
 /** Why no destination could take `guest`: one clause per destination, for the report. */
-export function whyNoRoom(plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'unusable'>, guest: EvacGuest, exclude: ReadonlySet<string> = new Set()): string {
+export function whyNoRoom(
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'unusable'>,
+  guest: EvacGuest,
+  exclude: ReadonlySet<string> = new Set(),
+): string {
   const clauses: string[] = [];
   for (const [host, free] of plan.ledger) {
     if (exclude.has(host)) clauses.push(`${host} already failed`);
@@ -119,8 +137,19 @@ export function whyNoRoom(plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'unusa
  * left (spreading the load), reserving its memory there at once so that migrations in flight can never
  * over-commit a destination.
  */
-export function planEvacuation(guests: EvacGuest[], destinations: DestinationFacts[], options: PlanOptions = {}): EvacuationPlan {
-  const plan: EvacuationPlan = { placements: [], unplaced: [], skipped: [], ledger: new Map(), taken: new Map(), unusable: new Map() };
+export function planEvacuation(
+  guests: EvacGuest[],
+  destinations: DestinationFacts[],
+  options: PlanOptions = {},
+): EvacuationPlan {
+  const plan: EvacuationPlan = {
+    placements: [],
+    unplaced: [],
+    skipped: [],
+    ledger: new Map(),
+    taken: new Map(),
+    unusable: new Map(),
+  };
   for (const destination of destinations) {
     if (plan.ledger.has(destination.host) || plan.unusable.has(destination.host)) continue;
     if (destination.unusable !== undefined) {
@@ -154,7 +183,12 @@ export function planEvacuation(guests: EvacGuest[], destinations: DestinationFac
  * After a failure on `failedOn` (the guest still on the source): frees that booking and picks another
  * destination that fits, never one already tried. Undefined, with the reason, when none fits.
  */
-export function planRetry(plan: EvacuationPlan, guest: EvacGuest, tried: ReadonlySet<string>, failedOn: string): { destination: string; reason: string } | { reason: string } {
+export function planRetry(
+  plan: EvacuationPlan,
+  guest: EvacGuest,
+  tried: ReadonlySet<string>,
+  failedOn: string,
+): { destination: string; reason: string } | { reason: string } {
   release(plan, guest, failedOn);
   const choice = chooseDestination(plan, guest, tried);
   if (!choice) return { reason: whyNoRoom(plan, guest, tried) };

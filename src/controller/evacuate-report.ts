@@ -2,7 +2,16 @@
 // and the exit code. Exit 0 only when every selected guest moved AND the source, read back, runs none of them.
 import { ExitCode } from '../errors.js';
 
-export type GuestStatus = 'planned' | 'migrating' | 'migrated' | 'retrying' | 'failed' | 'unplaced' | 'not-started' | 'needs-recovery' | 'skipped';
+export type GuestStatus =
+  | 'planned'
+  | 'migrating'
+  | 'migrated'
+  | 'retrying'
+  | 'failed'
+  | 'unplaced'
+  | 'not-started'
+  | 'needs-recovery'
+  | 'skipped';
 
 export interface AttemptReport {
   destination: string;
@@ -106,7 +115,17 @@ export function finishReport(input: {
     status = 'evacuated';
     exitCode = ExitCode.ok;
   }
-  return { type: 'report', jobId: input.jobId, source: input.source, destinations: input.destinations, status, aborted: input.aborted, guests, summary, exitCode };
+  return {
+    type: 'report',
+    jobId: input.jobId,
+    source: input.source,
+    destinations: input.destinations,
+    status,
+    aborted: input.aborted,
+    guests,
+    summary,
+    exitCode,
+  };
 }
 
 /** One line for the operator (and for the error line of a run that did not empty the source). */
@@ -115,11 +134,19 @@ export function describeOutcome(report: EvacuationReport): string {
   const moved = `${summary.migrated} of ${summary.total - summary.skipped} guests moved`;
   if (report.status === 'evacuated') return `${report.source} evacuated: ${moved}, it runs none of them any more`;
   if (report.status === 'dry-run') return `dry run: nothing was changed`;
-  if (summary.remainingOnSource === null) return `${report.source} could not be read back after the evacuation (${moved}); check with: vmig -c ${report.source} list`;
+  if (summary.remainingOnSource === null)
+    return `${report.source} could not be read back after the evacuation (${moved}); check with: vmig -c ${report.source} list`;
   const problems = report.guests
     .filter((guest) => guest.status !== 'migrated' && guest.status !== 'skipped')
-    .map((guest) => `${guest.domain} ${guest.status}${guest.error ? `: ${guest.error.message}` : guest.reason ? `: ${guest.reason}` : ''}`);
-  const recovery = report.status === 'needs-recovery' ? '; resolve the guests that need recovery with the vmig recover command in their error' : '';
-  const remaining = summary.remainingOnSource.length > 0 ? `, still on ${report.source}: ${summary.remainingOnSource.join(', ')}` : '';
+    .map(
+      (guest) =>
+        `${guest.domain} ${guest.status}${guest.error ? `: ${guest.error.message}` : guest.reason ? `: ${guest.reason}` : ''}`,
+    );
+  const recovery =
+    report.status === 'needs-recovery'
+      ? '; resolve the guests that need recovery with the vmig recover command in their error'
+      : '';
+  const remaining =
+    summary.remainingOnSource.length > 0 ? `, still on ${report.source}: ${summary.remainingOnSource.join(', ')}` : '';
   return `${report.source} not evacuated${report.aborted ? ` (${report.aborted})` : ''}: ${moved}${remaining}${problems.length ? ` (${problems.join('; ')})` : ''}${recovery}`;
 }

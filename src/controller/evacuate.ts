@@ -8,7 +8,14 @@ import pLimit from 'p-limit';
 import { VmigError, describeError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
-import { markUnusable, planEvacuation, planRetry, type DestinationFacts, type EvacGuest, type EvacuationPlan } from './evacuate-plan.js';
+import {
+  markUnusable,
+  planEvacuation,
+  planRetry,
+  type DestinationFacts,
+  type EvacGuest,
+  type EvacuationPlan,
+} from './evacuate-plan.js';
 import { finishReport, type EvacuationReport, type GuestReport } from './evacuate-report.js';
 import { migrate, type MigrateRequest, type MigrationStep } from './migrate.js';
 
@@ -45,7 +52,13 @@ export interface EvacuationSink {
 
 const MiB = 1024 * 1024;
 /** These say the guest itself cannot move now: another destination would not help. */
-const NOT_RETRYABLE = new Set(['DOMAIN_NOT_FOUND', 'DOMAIN_NOT_RUNNING', 'LOCKED', 'MIGRATION_ABORTED', 'NEEDS_RECOVERY']);
+const NOT_RETRYABLE = new Set([
+  'DOMAIN_NOT_FOUND',
+  'DOMAIN_NOT_RUNNING',
+  'LOCKED',
+  'MIGRATION_ABORTED',
+  'NEEDS_RECOVERY',
+]);
 
 async function destinationFacts(host: string, connection: HostConnection): Promise<DestinationFacts> {
   const info = await connection.call('host.info');
@@ -59,16 +72,18 @@ async function destinationFacts(host: string, connection: HostConnection): Promi
 }
 
 async function sourceGuests(source: HostConnection): Promise<EvacGuest[]> {
-  const [rows, info] = await Promise.all([
-    source.call('domain.list'),
-    source.call('host.info'),
-  ]);
+  const [rows, info] = await Promise.all([source.call('domain.list'), source.call('host.info')]);
   const memory = new Map(info.guests.map((guest) => [guest.name, guest.memoryMiB]));
   return rows.map((row) => ({ name: row.name, state: row.state, memoryMiB: memory.get(row.name) ?? 0 }));
 }
 
 /** Opens every --to host once; one that cannot be reached, or is the source itself, is left out with the reason. */
-async function gatherDestinations(request: EvacuationRequest, source: HostConnection, connections: Map<string, HostConnection>, lost: Map<string, string>): Promise<DestinationFacts[]> {
+async function gatherDestinations(
+  request: EvacuationRequest,
+  source: HostConnection,
+  connections: Map<string, HostConnection>,
+  lost: Map<string, string>,
+): Promise<DestinationFacts[]> {
   const unusable = new Map<string, string>();
   const opened = await Promise.allSettled(request.destinations.map((host) => request.open(host)));
   opened.forEach((result, index) => {
@@ -78,21 +93,36 @@ async function gatherDestinations(request: EvacuationRequest, source: HostConnec
       return;
     }
     const connection = result.value;
-    const same = connection.hello.hostId === source.hello.hostId ? 'is the source host itself' : [...connections.values()].some((other) => other.hello.hostId === connection.hello.hostId) ? 'is the same host as another --to destination' : undefined;
+    const same =
+      connection.hello.hostId === source.hello.hostId
+        ? 'is the source host itself'
+        : [...connections.values()].some((other) => other.hello.hostId === connection.hello.hostId)
+          ? 'is the same host as another --to destination'
+          : undefined;
     if (same) {
       void connection.close().catch(() => undefined);
       unusable.set(host, same);
       return;
     }
     connections.set(host, connection);
-    connection.events.once('closed', (reason) => lost.set(host, `connection lost (${describeError(reason ?? 'closed')})`));
+    connection.events.once('closed', (reason) =>
+      lost.set(host, `connection lost (${describeError(reason ?? 'closed')})`),
+    );
   });
-  const unusableFacts = (host: string, why: string): DestinationFacts => ({ host, unusable: why, memAvailableMiB: 0, hostHeadroomMiB: 0, guests: [] });
+  const unusableFacts = (host: string, why: string): DestinationFacts => ({
+    host,
+    unusable: why,
+    memAvailableMiB: 0,
+    hostHeadroomMiB: 0,
+    guests: [],
+  });
   return Promise.all(
     request.destinations.map((host) => {
       const connection = connections.get(host);
       if (!connection) return unusableFacts(host, unusable.get(host)!);
-      return destinationFacts(host, connection).catch((error) => unusableFacts(host, `did not report its memory (${describeError(error)})`));
+      return destinationFacts(host, connection).catch((error) =>
+        unusableFacts(host, `did not report its memory (${describeError(error)})`),
+      );
     }),
   );
 }
@@ -102,7 +132,8 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
   const jobId = randomUUID();
   const duplicate = request.destinations.find((host, index) => request.destinations.indexOf(host) !== index);
   if (duplicate !== undefined) throw new VmigError('USAGE', `--to names ${duplicate} twice`);
-  if (request.destinations.includes(request.source)) throw new VmigError('SAME_HOST', `--to names the source ${request.source} itself`);
+  if (request.destinations.includes(request.source))
+    throw new VmigError('SAME_HOST', `--to names the source ${request.source} itself`);
 
   const connections = new Map<string, HostConnection>();
   const lost = new Map<string, string>();
@@ -116,18 +147,48 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
     }
     const facts = await gatherDestinations(request, source, connections, lost);
     const guests = await sourceGuests(source);
-    const plan = planEvacuation(guests, facts, { headroomMiB: request.headroomMiB, only: request.only, exclude: request.exclude });
-    sink.plan(plan, facts.map((fact) => ({ host: fact.host, freeMiB: plan.ledger.get(fact.host) ?? null, ...(fact.unusable ? { unusable: fact.unusable } : {}) })));
+    const plan = planEvacuation(guests, facts, {
+      headroomMiB: request.headroomMiB,
+      only: request.only,
+      exclude: request.exclude,
+    });
+    sink.plan(
+      plan,
+      facts.map((fact) => ({
+        host: fact.host,
+        freeMiB: plan.ledger.get(fact.host) ?? null,
+        ...(fact.unusable ? { unusable: fact.unusable } : {}),
+      })),
+    );
 
     const reports: GuestReport[] = [];
-    const entry = (guest: EvacGuest, status: GuestReport['status'], destination: string | null, reason?: string): GuestReport => {
-      const report: GuestReport = { domain: guest.name, memoryMiB: guest.memoryMiB, status, destination, finalHost: null, timeMs: 0, attempts: [], error: null, ...(reason ? { reason } : {}) };
+    const entry = (
+      guest: EvacGuest,
+      status: GuestReport['status'],
+      destination: string | null,
+      reason?: string,
+    ): GuestReport => {
+      const report: GuestReport = {
+        domain: guest.name,
+        memoryMiB: guest.memoryMiB,
+        status,
+        destination,
+        finalHost: null,
+        timeMs: 0,
+        attempts: [],
+        error: null,
+        ...(reason ? { reason } : {}),
+      };
       reports.push(report);
       return report;
     };
     for (const { guest, reason } of plan.skipped) entry(guest, 'skipped', null, reason);
-    for (const { guest, reason } of plan.unplaced) sink.guest(entry(guest, 'unplaced', null, reason), `not placed: ${reason}`);
-    const placed = plan.placements.map((placement) => ({ placement, report: entry(placement.guest, 'planned', placement.destination, placement.reason) }));
+    for (const { guest, reason } of plan.unplaced)
+      sink.guest(entry(guest, 'unplaced', null, reason), `not placed: ${reason}`);
+    const placed = plan.placements.map((placement) => ({
+      placement,
+      report: entry(placement.guest, 'planned', placement.destination, placement.reason),
+    }));
 
     let aborted: string | null = null;
     let scheduling = true;
@@ -140,11 +201,17 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
       if (request.stop.aborted) stopScheduling('interrupted');
       request.stop.addEventListener('abort', () => stopScheduling('interrupted'), { once: true });
       // Without the source nothing can start; its guests stay where they are.
-      source.events.once('closed', (reason) => stopScheduling(`lost the connection to ${request.source} (${describeError(reason ?? 'closed')})`));
+      source.events.once('closed', (reason) =>
+        stopScheduling(`lost the connection to ${request.source} (${describeError(reason ?? 'closed')})`),
+      );
       const pollAbort = () =>
         source
           .call('evacuation.status', { jobId })
-          .then((status) => status.abortRequested && stopScheduling(`aborted by vmig evacuate --abort from ${status.requestedBy ?? 'another shell'}`))
+          .then(
+            (status) =>
+              status.abortRequested &&
+              stopScheduling(`aborted by vmig evacuate --abort from ${status.requestedBy ?? 'another shell'}`),
+          )
           .catch(() => undefined);
       abortPoll.timer = setInterval(() => void pollAbort(), request.abortPollMs ?? 1_000);
       const warned = new Set<string>();
@@ -169,10 +236,17 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
           let error: unknown;
           try {
             const connection = connections.get(destination);
-            if (!connection || lost.has(destination)) throw new VmigError('HOST_UNREACHABLE', `${destination} ${lost.get(destination) ?? 'is not connected'}`);
+            if (!connection || lost.has(destination))
+              throw new VmigError('HOST_UNREACHABLE', `${destination} ${lost.get(destination) ?? 'is not connected'}`);
             let lastProgress = 0;
             await migrate(
-              { ...request.migration(destination), domain: guest.name, source, destination: connection, signal: request.cancel },
+              {
+                ...request.migration(destination),
+                domain: guest.name,
+                source,
+                destination: connection,
+                signal: request.cancel,
+              },
               {
                 phase: (phase, detail) => sink.phase(guest.name, phase, detail),
                 progress: (progress) => {
@@ -201,7 +275,12 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
           report.timeMs = Date.now() - guestStarted;
           report.error = wire;
           if (code === 'NEEDS_RECOVERY') {
-            report.attempts.push({ destination, status: 'needs-recovery', timeMs: Date.now() - attemptStarted, error: wire });
+            report.attempts.push({
+              destination,
+              status: 'needs-recovery',
+              timeMs: Date.now() - attemptStarted,
+              error: wire,
+            });
             report.status = 'needs-recovery';
             sink.guest(report, `needs recovery: ${wire.message}`);
             return;
@@ -226,7 +305,9 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
         }
       };
       const limit = pLimit(Math.max(1, request.maxParallel));
-      await Promise.all(placed.map(({ placement, report }) => limit(() => runGuest(placement.guest, placement.destination, report))));
+      await Promise.all(
+        placed.map(({ placement, report }) => limit(() => runGuest(placement.guest, placement.destination, report))),
+      );
     }
 
     scheduling = false;
@@ -234,7 +315,9 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
     let readBack: Map<string, string[]> | undefined;
     if (!request.dryRun) {
       // The agents, not our bookkeeping, say where each guest runs now.
-      readBack = await readBackHosts(request, source, connections, lost, (reopened) => (source = reopened)).catch(() => undefined);
+      readBack = await readBackHosts(request, source, connections, lost, (reopened) => (source = reopened)).catch(
+        () => undefined,
+      );
     }
     return finishReport({
       jobId,

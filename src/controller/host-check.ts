@@ -15,7 +15,12 @@ export interface HostCheckReport {
 export function agentFailure(host: string, error: unknown): CheckResult {
   const message = describeError(error);
   const code = isVmigError(error) ? error.code : 'INTERNAL';
-  if (code === 'HOST_UNREACHABLE' || code === 'AUTH_FAILED' || code === 'HOST_KEY_UNKNOWN' || code === 'HOST_KEY_CHANGED') {
+  if (
+    code === 'HOST_UNREACHABLE' ||
+    code === 'AUTH_FAILED' ||
+    code === 'HOST_KEY_UNKNOWN' ||
+    code === 'HOST_KEY_CHANGED'
+  ) {
     return fail('ssh', message, `make "ssh ${host} true" work from this controller (keys, known_hosts, network)`);
   }
   // The agent ran but refused its state directory (owner, mode): that check failed, with the agent's own fix.
@@ -43,7 +48,11 @@ async function streamLocal(connection: HostConnection): Promise<CheckResult> {
     });
     return pass('stream-local', 'sshd forwards to unix sockets (the ssh transport works)');
   } catch (error) {
-    return fail('stream-local', `sshd refused to forward to a unix socket (${describeError(error)}): the ssh transport cannot work`, 'set "AllowStreamLocalForwarding yes" in sshd_config and reload sshd');
+    return fail(
+      'stream-local',
+      `sshd refused to forward to a unix socket (${describeError(error)}): the ssh transport cannot work`,
+      'set "AllowStreamLocalForwarding yes" in sshd_config and reload sshd',
+    );
   } finally {
     await connection.call('host.unlisten', { id }).catch(() => undefined);
   }
@@ -51,21 +60,38 @@ async function streamLocal(connection: HostConnection): Promise<CheckResult> {
 
 export async function checkConnectedHost(connection: HostConnection, version: string): Promise<CheckResult[]> {
   const { hello } = connection;
-  const results: CheckResult[] = [pass('agent', `vmig ${hello.version} (pid ${hello.pid}, state ${hello.stateDir})${hello.version === version ? '' : ` but the controller is ${version}`}`)];
+  const results: CheckResult[] = [
+    pass(
+      'agent',
+      `vmig ${hello.version} (pid ${hello.pid}, state ${hello.stateDir})${hello.version === version ? '' : ` but the controller is ${version}`}`,
+    ),
+  ];
   const { checks } = await connection.call('host.check');
   results.push(...checks, await streamLocal(connection));
   return results;
 }
 
 /** From SRC to the host's migration port: what `auto` would find (tls when it opens, else ssh). */
-export async function checkPath(source: HostConnection, sourceName: string, destination: HostConnection): Promise<CheckResult> {
+export async function checkPath(
+  source: HostConnection,
+  sourceName: string,
+  destination: HostConnection,
+): Promise<CheckResult> {
   const name = `from ${sourceName}`;
   const { id, endpoint } = await destination.call('host.listen');
   try {
     const probe = await source.call('host.probe-tcp', { endpoint });
     const where = `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
-    if (probe.reachable) return pass(name, `${sourceName} reaches the migration port ${where}: transport auto picks tls (direct possible)`);
-    return fail(name, `${sourceName} cannot reach the migration port ${where} (${probe.reason}): only the ssh transport works`, `open the migration ports (TCP) from ${sourceName} to this host in the firewall, or migrate with --transport ssh (slower)`);
+    if (probe.reachable)
+      return pass(
+        name,
+        `${sourceName} reaches the migration port ${where}: transport auto picks tls (direct possible)`,
+      );
+    return fail(
+      name,
+      `${sourceName} cannot reach the migration port ${where} (${probe.reason}): only the ssh transport works`,
+      `open the migration ports (TCP) from ${sourceName} to this host in the firewall, or migrate with --transport ssh (slower)`,
+    );
   } finally {
     await destination.call('host.unlisten', { id }).catch(() => undefined);
   }

@@ -29,12 +29,21 @@ export function nodeSatisfies(found: string, range: string): boolean {
 
 export const minimumNode = (range: string): string => range.replace(/^>=\s*/, '');
 
-export function decideInstall(probe: InstallProbe, want: { version: string; buildId: string; nodeRange: string }): InstallDecision {
+export function decideInstall(
+  probe: InstallProbe,
+  want: { version: string; buildId: string; nodeRange: string },
+): InstallDecision {
   if (probe.node === '') {
-    return { action: 'refuse', reason: `no Node.js on the PATH of an SSH session there; install Node.js ${minimumNode(want.nodeRange)} or newer (Debian/Ubuntu: apt install nodejs, or from nodejs.org)` };
+    return {
+      action: 'refuse',
+      reason: `no Node.js on the PATH of an SSH session there; install Node.js ${minimumNode(want.nodeRange)} or newer (Debian/Ubuntu: apt install nodejs, or from nodejs.org)`,
+    };
   }
   if (!nodeSatisfies(probe.node, want.nodeRange)) {
-    return { action: 'refuse', reason: `Node.js ${probe.node} is too old; install Node.js ${minimumNode(want.nodeRange)} or newer there (Debian/Ubuntu: apt install nodejs, or from nodejs.org)` };
+    return {
+      action: 'refuse',
+      reason: `Node.js ${probe.node} is too old; install Node.js ${minimumNode(want.nodeRange)} or newer there (Debian/Ubuntu: apt install nodejs, or from nodejs.org)`,
+    };
   }
   if (probe.build === want.buildId && probe.running === want.version) return { action: 'unchanged' };
   return { action: 'copy', replacing: probe.build !== '' };

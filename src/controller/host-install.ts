@@ -40,15 +40,39 @@ async function probe(client: Client, version: string): Promise<InstallProbe> {
     undefined,
     30_000,
   );
-  if (result.code !== 0) throw new VmigError('HOST_UNSUITABLE', `the install probe failed (exit ${result.code}): ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  if (result.code !== 0)
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      `the install probe failed (exit ${result.code}): ${result.stderr.trim().split('\n')[0] ?? ''}`,
+    );
   const values = parseKeyValues(result.stdout);
-  if (!values.base) throw new VmigError('HOST_UNSUITABLE', 'the install probe printed no install directory (is the login shell POSIX?)');
+  if (!values.base)
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      'the install probe printed no install directory (is the login shell POSIX?)',
+    );
   return { base: values.base, node: values.node ?? '', build: values.build ?? '', running: values.running ?? '' };
 }
 
 /** A gzip'd tar of the payload, owned by root in the archive (an install as root must not keep the controller's uid). */
 function tarStream(payload: Payload): { stream: PassThrough; sent: () => number; done: Promise<void> } {
-  const child = spawn('tar', ['-czf', '-', '--no-recursion', '--owner=0', '--group=0', '--numeric-owner', '-C', payload.root, '--null', '-T', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    'tar',
+    [
+      '-czf',
+      '-',
+      '--no-recursion',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '-C',
+      payload.root,
+      '--null',
+      '-T',
+      '-',
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   child.stdin.end(payload.files.map((file) => `${file}\0`).join(''));
   let sent = 0;
   let stderr = '';
@@ -61,8 +85,14 @@ function tarStream(payload: Payload): { stream: PassThrough; sent: () => number;
     stderr += chunk.toString('utf8');
   });
   const done = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new VmigError('INTERNAL', `cannot run tar on the controller: ${error.message}`)));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new VmigError('INTERNAL', `tar on the controller failed: ${stderr.trim().split('\n')[0]}`))));
+    child.once('error', (error) =>
+      reject(new VmigError('INTERNAL', `cannot run tar on the controller: ${error.message}`)),
+    );
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new VmigError('INTERNAL', `tar on the controller failed: ${stderr.trim().split('\n')[0]}`)),
+    );
   });
   return { stream, sent: () => sent, done };
 }
@@ -89,7 +119,10 @@ async function upload(client: Client, payload: Payload, version: string): Promis
   const tar = tarStream(payload);
   const [result] = await Promise.all([remoteExec(client, sh(script), tar.stream), tar.done]);
   if (result.code !== 0) {
-    throw new VmigError('HOST_UNSUITABLE', `copying vmig failed (exit ${result.code}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
+    throw new VmigError(
+      'HOST_UNSUITABLE',
+      `copying vmig failed (exit ${result.code}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
+    );
   }
   const path = parseKeyValues(result.stdout).path;
   if (!path) throw new VmigError('INTERNAL', 'the install script reported no path');
@@ -102,7 +135,13 @@ export async function nodeRangeOf(root: string): Promise<string> {
 }
 
 /** Installs on one host over an open SSH connection; never throws: failures are in the report. */
-export async function installOnHost(host: string, client: Client, payload: Payload, version: string, nodeRange: string): Promise<InstallReport> {
+export async function installOnHost(
+  host: string,
+  client: Client,
+  payload: Payload,
+  version: string,
+  nodeRange: string,
+): Promise<InstallReport> {
   const base: InstallReport = { host, status: 'failed', version, buildId: payload.buildId };
   try {
     assertVersionWord(version);
@@ -110,9 +149,17 @@ export async function installOnHost(host: string, client: Client, payload: Paylo
     const path = `${found.base}/${version}`;
     const decision = decideInstall(found, { version, buildId: payload.buildId, nodeRange });
     if (decision.action === 'refuse') throw new VmigError('HOST_UNSUITABLE', decision.reason);
-    if (decision.action === 'unchanged') return { ...base, status: 'unchanged', path, node: found.node, files: payload.files.length, bytesSent: 0 };
+    if (decision.action === 'unchanged')
+      return { ...base, status: 'unchanged', path, node: found.node, files: payload.files.length, bytesSent: 0 };
     const copied = await upload(client, payload, version);
-    return { ...base, status: decision.replacing ? 'replaced' : 'installed', path: copied.path, node: found.node, files: payload.files.length, bytesSent: copied.bytesSent };
+    return {
+      ...base,
+      status: decision.replacing ? 'replaced' : 'installed',
+      path: copied.path,
+      node: found.node,
+      files: payload.files.length,
+      bytesSent: copied.bytesSent,
+    };
   } catch (error) {
     return failedReport(base, error);
   }
@@ -120,5 +167,10 @@ export async function installOnHost(host: string, client: Client, payload: Paylo
 
 export function failedReport(base: InstallReport, error: unknown): InstallReport {
   const vmigError = isVmigError(error) ? error : new VmigError('INTERNAL', (error as Error)?.message ?? String(error));
-  return { ...base, status: 'failed', error: { code: vmigError.code, message: vmigError.message }, exitCode: vmigError.exitCode };
+  return {
+    ...base,
+    status: 'failed',
+    error: { code: vmigError.code, message: vmigError.message },
+    exitCode: vmigError.exitCode,
+  };
 }

@@ -72,7 +72,8 @@ export interface MigrateResult {
 
 const formatGiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
 
-const recoverHint = (request: MigrateRequest) => `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
+const recoverHint = (request: MigrateRequest) =>
+  `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
 
 async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -103,17 +104,27 @@ interface Run {
 }
 
 const finish = (run: Run, postcopy: boolean): Promise<Finished> =>
-  run.request.destination.call('migrate.finish', { migrationId: run.migrationId, suspend: run.request.suspend, persistent: run.request.persistent, postcopy });
+  run.request.destination.call('migrate.finish', {
+    migrationId: run.migrationId,
+    suspend: run.request.suspend,
+    persistent: run.request.persistent,
+    postcopy,
+  });
 
 /** Narrows `auto` by asking the source to probe the TLS endpoint; the destination closes the listener not taken. */
-async function settleTransport(request: MigrateRequest, migrationId: string, cookie: Cookie): Promise<TransportDecision> {
+async function settleTransport(
+  request: MigrateRequest,
+  migrationId: string,
+  cookie: Cookie,
+): Promise<TransportDecision> {
   const intent = { request: request.transport, reason: request.transportReason ?? `--transport ${request.transport}` };
   let probe: ProbeOutcome | undefined;
   if (request.transport === 'auto' && cookie.endpoint) {
     probe = await request.source.call('migrate.probe', { migrationId, endpoint: cookie.endpoint });
   }
   const decision = chooseTransport(intent, cookie.endpoint, probe);
-  if (request.transport === 'auto' && decision.transport !== 'direct') await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
+  if (request.transport === 'auto' && decision.transport !== 'direct')
+    await request.destination.call('migrate.select-transport', { migrationId, transport: decision.transport });
   return decision;
 }
 
@@ -122,7 +133,12 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
   const { request, reporter, migrationId } = run;
   const { source, destination, domain } = request;
   reporter.phase('begin', `checking ${domain} on ${source.label}`);
-  const begun = await source.call('migrate.begin', { name: domain, migrationId, controller: hostname(), peer: destination.label });
+  const begun = await source.call('migrate.begin', {
+    name: domain,
+    migrationId,
+    controller: hostname(),
+    peer: destination.label,
+  });
   try {
     run.copies = planStorage(domain, begun.disks ?? [], request.storage ?? {});
   } catch (error) {
@@ -130,7 +146,12 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
     throw error;
   }
   const { copies } = run;
-  reporter.phase('prepare', copies.length > 0 ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}` : `starting the receiving QEMU on ${destination.label}`);
+  reporter.phase(
+    'prepare',
+    copies.length > 0
+      ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}`
+      : `starting the receiving QEMU on ${destination.label}`,
+  );
   try {
     const { cookie, storage } = await destination.call('migrate.prepare', {
       ...(copies.length > 0 ? { storage: { copies } } : {}),
@@ -165,11 +186,18 @@ async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: T
   const { source, destination } = request;
   const transport = await settleTransport(request, migrationId, prepared);
   const cookie = { ...prepared, transport: transport.transport };
-  reporter.phase('prepare', `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`);
+  reporter.phase(
+    'prepare',
+    `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`,
+  );
   if (transport.transport !== 'direct') {
     // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
     const p2p = transport.transport === 'ssh' && request.p2p ? p2pTarget(destination) : undefined;
-    if (p2p) reporter.phase('prepare', `p2p: ${source.label} opens SSH to ${p2p.host} itself; the controller stays out of the data path`);
+    if (p2p)
+      reporter.phase(
+        'prepare',
+        `p2p: ${source.label} opens SSH to ${p2p.host} itself; the controller stays out of the data path`,
+      );
     const { sockets } = await source.call('migrate.tunnel', { migrationId, cookie, ...(p2p ? { p2p } : {}) });
     if (transport.transport === 'ssh' && !p2p) run.relay = await relayStreams({ source, destination, cookie, sockets });
   }
@@ -177,7 +205,10 @@ async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: T
 }
 
 /** Perform: the stream runs on the source; progress and warnings come back as events. */
-async function perform(run: Run, prepared: Cookie): Promise<{ transport: TransportDecision; outcome: MigrationOutcome }> {
+async function perform(
+  run: Run,
+  prepared: Cookie,
+): Promise<{ transport: TransportDecision; outcome: MigrationOutcome }> {
   const { request, reporter, migrationId } = run;
   const { source, destination, domain } = request;
   const onEvent = (raw: AgentEvent) => {
@@ -186,7 +217,10 @@ async function perform(run: Run, prepared: Cookie): Promise<{ transport: Transpo
     if (event.event === 'migration.progress') {
       const data = event.data;
       if (data.status.startsWith('postcopy') && !run.postcopyFinish) {
-        reporter.phase('finish', `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`);
+        reporter.phase(
+          'finish',
+          `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`,
+        );
         run.postcopyFinish = finish(run, true);
         // Awaited after Perform; until then a rejection must not count as unhandled.
         run.postcopyFinish.catch(() => undefined);
@@ -199,7 +233,8 @@ async function perform(run: Run, prepared: Cookie): Promise<{ transport: Transpo
   const cancel = () => void bestEffort(() => source.call('migrate.cancel', { migrationId }));
   request.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    if (request.signal?.aborted) throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
+    if (request.signal?.aborted)
+      throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
     const { transport, cookie } = await openDataPlane(run, prepared);
     const { copies } = run;
     reporter.phase(
@@ -216,7 +251,13 @@ async function perform(run: Run, prepared: Cookie): Promise<{ transport: Transpo
       ...(request.stallTimeoutMs ? { stallTimeoutMs: request.stallTimeoutMs } : {}),
       ...(request.convergence ? { convergence: request.convergence } : {}),
       ...(copies.length > 0
-        ? { storage: { copies, synchronousWrites: request.storage?.synchronousWrites === true, ...(transport.transport === 'direct' && run.exposed?.nbd ? { nbd: run.exposed.nbd } : {}) } }
+        ? {
+            storage: {
+              copies,
+              synchronousWrites: request.storage?.synchronousWrites === true,
+              ...(transport.transport === 'direct' && run.exposed?.nbd ? { nbd: run.exposed.nbd } : {}),
+            },
+          }
         : {}),
     });
     return { transport, outcome };
@@ -238,18 +279,32 @@ async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
     await relay?.close();
     await bestEffort(() => destination.call('migrate.postcopy-pause', { migrationId }));
     await run.postcopyFinish?.catch(() => undefined);
-    return new VmigError('NEEDS_RECOVERY', `${message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`, { cause: error });
+    return new VmigError(
+      'NEEDS_RECOVERY',
+      `${message}; neither side was resumed or removed. Resolve with: ${recoverHint(request)}`,
+      { cause: error },
+    );
   }
-  reporter.phase('rollback', `removing the receiving QEMU on ${destination.label}${run.copies.length > 0 ? ' and the images created for it' : ''}`);
+  reporter.phase(
+    'rollback',
+    `removing the receiving QEMU on ${destination.label}${run.copies.length > 0 ? ' and the images created for it' : ''}`,
+  );
   // The ssh relay runs here, not in the source agent: its reason completes QEMU's terse one.
   const relayFailure = relay?.failure();
   await relay?.close();
   await bestEffort(() => destination.call('migrate.abort', { migrationId }));
   if (exit.kind === 'source-lost') {
-    return new VmigError('NEEDS_RECOVERY', `lost the source ${source.label} during the copy (${message}); its agent cancels on its own, check with: ${recoverHint(request)}`);
+    return new VmigError(
+      'NEEDS_RECOVERY',
+      `lost the source ${source.label} during the copy (${message}); its agent cancels on its own, check with: ${recoverHint(request)}`,
+    );
   }
   await bestEffort(() => source.call('migrate.release', { migrationId }));
-  return new VmigError(exit.code, `${message}${relayFailure ? ` (${relayFailure})` : ''}; ${domain} is still running on ${source.label}`, { cause: error });
+  return new VmigError(
+    exit.code,
+    `${message}${relayFailure ? ` (${relayFailure})` : ''}; ${domain} is still running on ${source.label}`,
+    { cause: error },
+  );
 }
 
 /** Finish on the destination (already running in post-copy); a failure is left the way afterFinishFailure() says. */
@@ -263,15 +318,25 @@ async function finishStep(run: Run): Promise<Finished> {
     const message = (error as Error).message;
     const exit = afterFinishFailure(error, run.postcopyFinish !== undefined);
     if (exit.kind === 'destination-holds') {
-      throw new VmigError('NEEDS_RECOVERY', `${message}; ${domain} ran on ${destination.label} in post-copy, the source was not resumed. Resolve with: ${recoverHint(request)}`);
+      throw new VmigError(
+        'NEEDS_RECOVERY',
+        `${message}; ${domain} ran on ${destination.label} in post-copy, the source was not resumed. Resolve with: ${recoverHint(request)}`,
+      );
     }
     if (exit.kind === 'outcome-unknown') {
-      throw new VmigError('NEEDS_RECOVERY', `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`);
+      throw new VmigError(
+        'NEEDS_RECOVERY',
+        `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`,
+      );
     }
     reporter.phase('rollback', `the destination could not take over; resuming ${domain} on ${source.label}`);
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));
     const resumed = await bestEffort(() => source.call('migrate.resume', { migrationId }));
-    if (!resumed) throw new VmigError('NEEDS_RECOVERY', `${message}; resuming the source failed too. Resolve with: ${recoverHint(request)}`);
+    if (!resumed)
+      throw new VmigError(
+        'NEEDS_RECOVERY',
+        `${message}; resuming the source failed too. Resolve with: ${recoverHint(request)}`,
+      );
     throw new VmigError('MIGRATION_FAILED', `${message}; ${domain} resumed on ${source.label}`, { cause: error });
   }
 }
@@ -284,7 +349,10 @@ async function confirm(run: Run): Promise<void> {
   try {
     await source.call('migrate.confirm', { migrationId, undefineSource: request.undefineSource });
   } catch (error) {
-    throw new VmigError('NEEDS_RECOVERY', `${domain} runs on ${destination.label}, but the old QEMU on ${source.label} was not retired (${(error as Error).message}). Resolve with: ${recoverHint(request)}`);
+    throw new VmigError(
+      'NEEDS_RECOVERY',
+      `${domain} runs on ${destination.label}, but the old QEMU on ${source.label} was not retired (${(error as Error).message}). Resolve with: ${recoverHint(request)}`,
+    );
   }
 }
 
@@ -295,7 +363,10 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
     throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   }
   if (copiesStorage(request.storage ?? {}) && request.convergence && postcopyEnabled(request.convergence)) {
-    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+    throw new VmigError(
+      'USAGE',
+      'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination',
+    );
   }
   const run: Run = { request, reporter, migrationId: randomUUID(), copies: [] };
   const cookie = await beginAndPrepare(run);

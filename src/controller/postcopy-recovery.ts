@@ -7,7 +7,12 @@ import { relayStreams, type StreamRelay } from './stream-relay.js';
 
 export type RecoveryTransport = 'direct' | 'tls' | 'ssh';
 
-export async function resumePostcopy(source: HostConnection, destination: HostConnection, name: string, transport: RecoveryTransport): Promise<void> {
+export async function resumePostcopy(
+  source: HostConnection,
+  destination: HostConnection,
+  name: string,
+  transport: RecoveryTransport,
+): Promise<void> {
   let relay: StreamRelay | undefined;
   try {
     const { cookie } = await destination.call('recover.postcopy-listen', { name, transport });
@@ -19,7 +24,10 @@ export async function resumePostcopy(source: HostConnection, destination: HostCo
     await destination.call('recover.postcopy-finish', { name });
   } catch (error) {
     const detail = isVmigError(error) ? error.message : `${(error as Error).message}`;
-    throw new VmigError('NEEDS_RECOVERY', `resuming the post-copy of ${name} from ${source.label} to ${destination.label} over ${transport} failed: ${detail}. Both sides stay paused; run vmig recover again (--transport ssh needs no port between the hosts)`);
+    throw new VmigError(
+      'NEEDS_RECOVERY',
+      `resuming the post-copy of ${name} from ${source.label} to ${destination.label} over ${transport} failed: ${detail}. Both sides stay paused; run vmig recover again (--transport ssh needs no port between the hosts)`,
+    );
   } finally {
     await relay?.close();
   }

@@ -21,7 +21,10 @@ export type { StreamRelay } from '../transports/prover-relay.js';
 export function openHostSocket(host: HostConnection, path: string): Promise<Duplex> {
   const ssh = host.ssh;
   const refused = (error: Error) =>
-    new VmigError('MIGRATION_FAILED', `${host.label} refused the ssh relay's stream to its vmig socket (${error.message}); sshd must allow AllowStreamLocalForwarding`);
+    new VmigError(
+      'MIGRATION_FAILED',
+      `${host.label} refused the ssh relay's stream to its vmig socket (${error.message}); sshd must allow AllowStreamLocalForwarding`,
+    );
   if (!ssh) {
     return new Promise((resolve, reject) => {
       const socket = createConnection({ path, allowHalfOpen: true, ...BUFFERED });
@@ -43,10 +46,16 @@ export function openHostSocket(host: HostConnection, path: string): Promise<Dupl
 }
 
 /** Listens on `path` on the host (sshd streamlocal-forward, or a local server) and hands each connection over. */
-export async function listenOnHost(host: HostConnection, path: string, onConnection: (stream: Duplex, reject: () => void) => void): Promise<HostListener> {
+export async function listenOnHost(
+  host: HostConnection,
+  path: string,
+  onConnection: (stream: Duplex, reject: () => void) => void,
+): Promise<HostListener> {
   const ssh = host.ssh;
   if (!ssh) {
-    const server: Server = createServer({ allowHalfOpen: true, ...BUFFERED }, (socket: Socket) => onConnection(socket, () => socket.destroy()));
+    const server: Server = createServer({ allowHalfOpen: true, ...BUFFERED }, (socket: Socket) =>
+      onConnection(socket, () => socket.destroy()),
+    );
     await listenUnix(server, path);
     return { close: () => (server.listening ? closeServer(server) : Promise.resolve()) };
   }
@@ -56,7 +65,10 @@ export async function listenOnHost(host: HostConnection, path: string, onConnect
   };
   ssh.on('unix connection', onUnix);
   const refused = (error: Error) =>
-    new VmigError('MIGRATION_FAILED', `${host.label} refused to listen on ${path} for the ssh relay (${error.message}); sshd must allow AllowStreamLocalForwarding`);
+    new VmigError(
+      'MIGRATION_FAILED',
+      `${host.label} refused to listen on ${path} for the ssh relay (${error.message}); sshd must allow AllowStreamLocalForwarding`,
+    );
   try {
     await new Promise<void>((resolve, reject) => {
       ssh.openssh_forwardInStreamLocal(path, (error) => (error ? reject(refused(error)) : resolve()));

@@ -4,7 +4,8 @@
 import { isVmigError } from '../errors.js';
 
 /** The agent link broke (or spoke nonsense): what that agent did last is unknown to us. */
-export const connectionLost = (error: unknown): boolean => !isVmigError(error) || error.code === 'AGENT_FAILED' || error.code === 'PROTOCOL_MISMATCH';
+export const connectionLost = (error: unknown): boolean =>
+  !isVmigError(error) || error.code === 'AGENT_FAILED' || error.code === 'PROTOCOL_MISMATCH';
 
 export type PerformExit =
   /** Post-copy: the guest's memory is split between the hosts; pause both for `vmig recover`, remove nothing. */
@@ -17,7 +18,10 @@ export type PerformExit =
 export function afterPerformFailure(error: unknown, postcopyStarted: boolean): PerformExit {
   if (postcopyStarted || (isVmigError(error) && error.code === 'NEEDS_RECOVERY')) return { kind: 'hold-both' };
   if (connectionLost(error)) return { kind: 'source-lost' };
-  return { kind: 'roll-back', code: isVmigError(error) && error.code === 'MIGRATION_ABORTED' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED' };
+  return {
+    kind: 'roll-back',
+    code: isVmigError(error) && error.code === 'MIGRATION_ABORTED' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED',
+  };
 }
 
 export type FinishExit =

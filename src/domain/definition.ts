@@ -9,7 +9,10 @@ export const DOMAIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
 /** Disk target names become QEMU ids, NBD export names and file names. */
 export const DISK_TARGET_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
 
-const absolutePath = z.string().min(1).refine((path) => path.startsWith('/'), 'must be an absolute path');
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((path) => path.startsWith('/'), 'must be an absolute path');
 
 const diskSchema = z
   .object({
@@ -18,7 +21,10 @@ const diskSchema = z
     bus: z.enum(['virtio', 'ide']).default('virtio'),
     readonly: z.boolean().default(false),
     /** The guest-facing name (vda, vdb, hda…), by which migration options choose disks; assigned when absent. */
-    target: z.string().regex(DISK_TARGET_PATTERN, 'must be a disk name such as "vda" (lower-case letters and digits, at most 16)').optional(),
+    target: z
+      .string()
+      .regex(DISK_TARGET_PATTERN, 'must be a disk name such as "vda" (lower-case letters and digits, at most 16)')
+      .optional(),
     /**
      * true: on storage both hosts see at the same path (never copied). false: local to the host, copied by
      * --copy-storage-all. Absent: unmarked (shared, unless --copy-storage-all is given and no disk is marked).
@@ -29,13 +35,25 @@ const diskSchema = z
 
 export const domainSchema = z
   .object({
-    name: z.string().regex(DOMAIN_NAME_PATTERN, 'must be 1-48 letters, digits, "_", "." or "-", starting with a letter or digit'),
+    name: z
+      .string()
+      .regex(DOMAIN_NAME_PATTERN, 'must be 1-48 letters, digits, "_", "." or "-", starting with a letter or digit'),
     uuid: z.uuid().optional(),
-    memoryMiB: z.number().int().min(16).max(4 * 1024 * 1024),
+    memoryMiB: z
+      .number()
+      .int()
+      .min(16)
+      .max(4 * 1024 * 1024),
     vcpus: z.number().int().min(1).max(512).default(1),
-    machine: z.string().regex(/^[a-z0-9._-]+$/, 'must be a QEMU machine type such as "pc" or "q35"').default('pc'),
+    machine: z
+      .string()
+      .regex(/^[a-z0-9._-]+$/, 'must be a QEMU machine type such as "pc" or "q35"')
+      .default('pc'),
     accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
-    cpu: z.string().regex(/^[A-Za-z0-9_.,=+-]+$/).optional(),
+    cpu: z
+      .string()
+      .regex(/^[A-Za-z0-9_.,=+-]+$/)
+      .optional(),
     kernel: absolutePath.optional(),
     initrd: absolutePath.optional(),
     append: z.string().max(4096).optional(),
@@ -52,10 +70,15 @@ export const domainSchema = z
     message: 'initrd and append need a kernel',
     path: ['initrd'],
   })
-  .refine((domain) => new Set(domain.disks.flatMap((disk) => (disk.target ? [disk.target] : []))).size === domain.disks.filter((disk) => disk.target).length, {
-    message: 'two disks have the same target',
-    path: ['disks'],
-  });
+  .refine(
+    (domain) =>
+      new Set(domain.disks.flatMap((disk) => (disk.target ? [disk.target] : []))).size ===
+      domain.disks.filter((disk) => disk.target).length,
+    {
+      message: 'two disks have the same target',
+      path: ['disks'],
+    },
+  );
 
 export type DomainInput = z.input<typeof domainSchema>;
 type ParsedDisk = z.output<typeof diskSchema>;
@@ -91,7 +114,10 @@ export function parseDomain(input: unknown, source = 'domain definition'): Domai
     const issue = result.error.issues[0]!;
     const field = issue.path.length > 0 ? issue.path.join('.') : undefined;
     const what = issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys.join('", "')}"` : issue.message;
-    throw new VmigError('BAD_DOMAIN_FILE', `${source}: ${field && issue.code !== 'unrecognized_keys' ? `field "${field}" ` : ''}${what}`);
+    throw new VmigError(
+      'BAD_DOMAIN_FILE',
+      `${source}: ${field && issue.code !== 'unrecognized_keys' ? `field "${field}" ` : ''}${what}`,
+    );
   }
   return { ...result.data, uuid: result.data.uuid ?? randomUUID(), disks: assignTargets(result.data.disks) };
 }
@@ -109,11 +135,16 @@ export function parseDomainFile(text: string, fileName: string): DomainDefinitio
 
 export function assertDomainName(name: string): void {
   if (!DOMAIN_NAME_PATTERN.test(name)) {
-    throw new VmigError('USAGE', `"${name}" is not a valid domain name (letters, digits, "_", "." and "-", at most 48)`);
+    throw new VmigError(
+      'USAGE',
+      `"${name}" is not a valid domain name (letters, digits, "_", "." and "-", at most 48)`,
+    );
   }
 }
 
 /** The host files a definition needs; checked on a destination before anything starts. */
 export function requiredPaths(domain: DomainDefinition): string[] {
-  return [domain.kernel, domain.initrd, ...domain.disks.map((disk) => disk.path)].filter((path): path is string => path !== undefined);
+  return [domain.kernel, domain.initrd, ...domain.disks.map((disk) => disk.path)].filter(
+    (path): path is string => path !== undefined,
+  );
 }

@@ -78,20 +78,36 @@ export async function openAgentSession(options: {
   });
   let hello: AgentHello;
   try {
-    hello = checkResult('hello', await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label }, callDeadlineMs('hello')), options.label);
+    hello = checkResult(
+      'hello',
+      await rpc.call(
+        'hello',
+        { protocol: PROTOCOL_VERSION, version: VERSION, label: options.label },
+        callDeadlineMs('hello'),
+      ),
+      options.label,
+    );
   } catch (error) {
     await options.close().catch(() => undefined);
     if (error instanceof VmigError && error.code === 'PROTOCOL_MISMATCH') {
-      throw new VmigError('PROTOCOL_MISMATCH', `${error.message}; run: vmig host install ${options.uri.text}`, { cause: error });
+      throw new VmigError('PROTOCOL_MISMATCH', `${error.message}; run: vmig host install ${options.uri.text}`, {
+        cause: error,
+      });
     }
     // The agent ran and refused (unusable state directory …): its own words are the best message.
     if (error instanceof VmigError && error.code !== 'AGENT_FAILED') throw error;
     const detail = options.stderr.last() ?? options.exitInfo() ?? (error as Error).message;
-    throw new VmigError('AGENT_FAILED', `the vmig agent on ${options.label} did not start: ${detail}`, { exitCode: 3, cause: error });
+    throw new VmigError('AGENT_FAILED', `the vmig agent on ${options.label} did not start: ${detail}`, {
+      exitCode: 3,
+      cause: error,
+    });
   }
   if (hello.version !== VERSION) {
     await options.close().catch(() => undefined);
-    throw new VmigError('PROTOCOL_MISMATCH', `${options.label} runs vmig ${hello.version}, this controller is vmig ${VERSION}; install this version there with: vmig host install ${options.uri.text}`);
+    throw new VmigError(
+      'PROTOCOL_MISMATCH',
+      `${options.label} runs vmig ${hello.version}, this controller is vmig ${VERSION}; install this version there with: vmig host install ${options.uri.text}`,
+    );
   }
   // Keeps the agent's watchdog fed; a ping that fails means the link is gone, which the RPC layer reports.
   const heartbeat = setInterval(() => void rpc.call('ping').catch(() => undefined), PING_INTERVAL_MS);

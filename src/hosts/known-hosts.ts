@@ -58,7 +58,10 @@ function hashedMatches(pattern: string, name: string): boolean {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${escaped}$`, 'i');
 }
 
@@ -82,7 +85,13 @@ function relevantEntries(files: KnownHostsFile[], names: string[]): Entry[] {
 
 /** The key types known_hosts holds for `names` (what to ask the server for first). */
 export function knownKeyTypes(files: KnownHostsFile[], names: string[]): string[] {
-  return [...new Set(relevantEntries(files, names).filter((entry) => entry.marker === undefined).map((entry) => entry.keyType))];
+  return [
+    ...new Set(
+      relevantEntries(files, names)
+        .filter((entry) => entry.marker === undefined)
+        .map((entry) => entry.keyType),
+    ),
+  ];
 }
 
 /** Checks `key` (the raw SSH public key blob) offered by `names` against every file, as OpenSSH's check_host_key. */
@@ -91,7 +100,8 @@ export function checkHostKey(files: KnownHostsFile[], names: string[], key: Buff
   const relevant = relevantEntries(files, names);
   const plain = relevant.filter((entry) => entry.marker === undefined);
   const knownTypes = [...new Set(plain.map((entry) => entry.keyType))];
-  if (relevant.some((entry) => entry.marker === '@revoked' && entry.keyBase64 === offered)) return { verdict: 'revoked', knownTypes };
+  if (relevant.some((entry) => entry.marker === '@revoked' && entry.keyBase64 === offered))
+    return { verdict: 'revoked', knownTypes };
   if (plain.some((entry) => entry.keyBase64 === offered)) return { verdict: 'match', knownTypes };
   // Another key of the same type on record: not the host we knew. A type not on record is merely new.
   const sameType = plain.find((entry) => entry.keyType === keyTypeOf(key));
@@ -104,7 +114,14 @@ export const verifyHostKey = (knownHostsText: string, names: string[], key: Buff
   checkHostKey([{ path: 'known_hosts', text: knownHostsText }], names, key).verdict;
 
 // What vmig offers, in OpenSSH's default order (ssh-rsa with SHA-1 is off, as in OpenSSH >= 8.8).
-const DEFAULT_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+const DEFAULT_HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+];
 
 /** Host-key algorithms with those of the types on record first, so a server with several keys shows the known one. */
 export function hostKeyAlgorithms(knownTypes: string[]): string[] {
@@ -121,7 +138,8 @@ export function keyTypeOf(key: Buffer): string {
   return key.subarray(4, 4 + length).toString('latin1');
 }
 
-export const knownHostsLine = (name: string, key: Buffer): string => `${name} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
+export const knownHostsLine = (name: string, key: Buffer): string =>
+  `${name} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
 
 /** SHA256 fingerprint as OpenSSH prints it. */
 export function fingerprint(key: Buffer): string {

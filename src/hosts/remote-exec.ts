@@ -12,7 +12,12 @@ export interface RemoteResult {
 
 const LIMIT = 64 * 1024;
 
-export function remoteExec(client: Client, command: string, stdin?: Readable, timeoutMs = 300_000): Promise<RemoteResult> {
+export function remoteExec(
+  client: Client,
+  command: string,
+  stdin?: Readable,
+  timeoutMs = 300_000,
+): Promise<RemoteResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (error, channel: ClientChannel) => {
       if (error) return reject(error);

@@ -44,7 +44,8 @@ function expandPath(path: string, target: { hostName: string; user: string; port
 }
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
-const all = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const all = (value: string | string[] | undefined): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 export async function loadSshConfig(path = join(sshDir(), 'config')): Promise<SSHConfig> {
   try {
@@ -82,7 +83,8 @@ export function resolveSshTarget(uri: Extract<HostUri, { kind: 'ssh' }>, config:
     user,
     identityFiles,
     identitiesOnly: get('IdentitiesOnly')?.toLowerCase() === 'yes',
-    knownHostsFiles: knownHostsFiles.length > 0 ? knownHostsFiles : [join(sshDir(), 'known_hosts'), join(sshDir(), 'known_hosts2')],
+    knownHostsFiles:
+      knownHostsFiles.length > 0 ? knownHostsFiles : [join(sshDir(), 'known_hosts'), join(sshDir(), 'known_hosts2')],
     globalKnownHostsFiles: globalKnownHostsFiles.length > 0 ? globalKnownHostsFiles : DEFAULT_GLOBAL_KNOWN_HOSTS,
     // OpenSSH looks an alias up bare, without the port (sshconnect.c), and lowercases names before matching.
     hostKeyName: alias !== undefined ? alias.toLowerCase() : knownHostsName(hostName, port),

@@ -31,7 +31,8 @@ async function readOptional(path: string): Promise<string> {
 
 async function authMethods(target: SshTarget): Promise<Array<AuthenticationType | Record<string, unknown>>> {
   const methods: Array<Record<string, unknown>> = [];
-  if (process.env.SSH_AUTH_SOCK && !target.identitiesOnly) methods.push({ type: 'agent', username: target.user, agent: process.env.SSH_AUTH_SOCK });
+  if (process.env.SSH_AUTH_SOCK && !target.identitiesOnly)
+    methods.push({ type: 'agent', username: target.user, agent: process.env.SSH_AUTH_SOCK });
   for (const path of target.identityFiles) {
     const key = await readOptional(path);
     if (key === '') continue;
@@ -43,7 +44,10 @@ async function authMethods(target: SshTarget): Promise<Array<AuthenticationType 
 }
 
 /** An authenticated SSH connection with its host key checked, before any agent runs (`vmig host install` uses it alone). */
-export async function openSshClient(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<ssh2.Client> {
+export async function openSshClient(
+  uri: Extract<HostUri, { kind: 'ssh' }>,
+  options: SshOptions = {},
+): Promise<ssh2.Client> {
   const label = hostLabel(uri);
   const target = resolveSshTarget(uri, await loadSshConfig());
   const policy = await loadHostKeyPolicy(target);
@@ -56,7 +60,11 @@ export async function openSshClient(uri: Extract<HostUri, { kind: 'ssh' }>, opti
     client.once('ready', () => resolve());
     client.once('error', (error: Error & { level?: string; code?: string }) => {
       const where = `${label} (${target.hostName}:${target.port})`;
-      reject(refused ? hostKeyError(refused, uri, where, target) : classifyConnectError(error, label, target, methods.length === 0));
+      reject(
+        refused
+          ? hostKeyError(refused, uri, where, target)
+          : classifyConnectError(error, label, target, methods.length === 0),
+      );
     });
     client.connect({
       host: target.hostName,
@@ -80,13 +88,20 @@ export async function openSshClient(uri: Extract<HostUri, { kind: 'ssh' }>, opti
   return client;
 }
 
-export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options: SshOptions = {}): Promise<HostConnection> {
+export async function connectSsh(
+  uri: Extract<HostUri, { kind: 'ssh' }>,
+  options: SshOptions = {},
+): Promise<HostConnection> {
   const label = hostLabel(uri);
   const client = await openSshClient(uri, options);
   const command = agentCommand(uri.vmigPath);
   const shown = uri.vmigPath ? `"${uri.vmigPath} agent"` : `vmig ${VERSION}`;
   const channel = await new Promise<ClientChannel>((resolve, reject) => {
-    client.exec(command, (error, stream) => (error ? reject(new VmigError('AGENT_FAILED', `could not run ${shown} on ${label}: ${error.message}`, { exitCode: 3 })) : resolve(stream)));
+    client.exec(command, (error, stream) =>
+      error
+        ? reject(new VmigError('AGENT_FAILED', `could not run ${shown} on ${label}: ${error.message}`, { exitCode: 3 }))
+        : resolve(stream),
+    );
   }).catch((error) => {
     client.end();
     throw error;
@@ -99,7 +114,10 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
     channelClosed = true;
   });
   channel.on('exit', (code: number | null) => {
-    exitInfo = code === 127 ? `${shown} not found (install it with: vmig host install ${uri.text}, or give its path as ?vmig=/path/to/vmig)` : `agent exited with code ${code}`;
+    exitInfo =
+      code === 127
+        ? `${shown} not found (install it with: vmig host install ${uri.text}, or give its path as ?vmig=/path/to/vmig)`
+        : `agent exited with code ${code}`;
   });
   return openAgentSession({
     uri,
@@ -111,14 +129,15 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
     exitInfo: () => (exitInfo?.includes('not found') ? exitInfo : undefined),
     close: async () => {
       // An agent that never started (exit 127) closed its channel already: no 'close' event will come again.
-      if (!channelClosed) await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 30_000);
-        channel.once('close', () => {
-          clearTimeout(timer);
-          resolve();
+      if (!channelClosed)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 30_000);
+          channel.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          channel.end();
         });
-        channel.end();
-      });
       client.end();
     },
   });
@@ -128,18 +147,35 @@ export async function connectSsh(uri: Extract<HostUri, { kind: 'ssh' }>, options
 export function agentCommand(vmigPath: string | undefined): string {
   // No path: this controller's version from `vmig host install`'s directories, else `vmig` on the PATH.
   if (vmigPath === undefined) return installedAgentCommand(VERSION);
-  if (!VMIG_PATH_PATTERN.test(vmigPath)) throw new VmigError('BAD_URI', `vmig path "${vmigPath}" must be ${VMIG_PATH_RULE}`);
+  if (!VMIG_PATH_PATTERN.test(vmigPath))
+    throw new VmigError('BAD_URI', `vmig path "${vmigPath}" must be ${VMIG_PATH_RULE}`);
   return `'${vmigPath}' agent`;
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, label: string, target: SshTarget, noKeys: boolean): VmigError {
+function classifyConnectError(
+  error: Error & { level?: string; code?: string },
+  label: string,
+  target: SshTarget,
+  noKeys: boolean,
+): VmigError {
   const where = `${label} (${target.hostName}:${target.port})`;
   if (error.level === 'client-authentication' && noKeys) {
-    return new VmigError('AUTH_FAILED', `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`);
+    return new VmigError(
+      'AUTH_FAILED',
+      `no SSH key for ${label}: start ssh-agent or create ~/.ssh/id_ed25519 (vmig does not use passwords)`,
+    );
   }
-  if (error.level === 'client-authentication') return new VmigError('AUTH_FAILED', `authentication to ${where} as ${target.user} failed (no accepted key)`);
+  if (error.level === 'client-authentication')
+    return new VmigError('AUTH_FAILED', `authentication to ${where} as ${target.user} failed (no accepted key)`);
   if (error.level === 'client-timeout') return new VmigError('HOST_UNREACHABLE', `cannot reach ${where}: timed out`);
-  const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN' ? 'unknown host name' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'no route to host' : error.message;
+  const reason =
+    error.code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN'
+        ? 'unknown host name'
+        : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH'
+          ? 'no route to host'
+          : error.message;
   return new VmigError('HOST_UNREACHABLE', `cannot reach ${where}: ${reason}`);
 }
 

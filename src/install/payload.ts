@@ -36,7 +36,9 @@ async function walk(dir: string, into: string[]): Promise<void> {
   }
 }
 
-async function readManifest(dir: string): Promise<{ dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> } | undefined> {
+async function readManifest(
+  dir: string,
+): Promise<{ dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> } | undefined> {
   try {
     return JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
   } catch {
@@ -65,7 +67,9 @@ export async function runtimePackages(root: string): Promise<string[]> {
       const resolved = await resolvePackage(name, dir, root);
       if (resolved === undefined) {
         if (manifest?.optionalDependencies?.[name] !== undefined) continue;
-        throw new Error(`${name}, a dependency of ${dir === root ? 'vmig' : relative(root, dir)}, is not installed (run npm ci)`);
+        throw new Error(
+          `${name}, a dependency of ${dir === root ? 'vmig' : relative(root, dir)}, is not installed (run npm ci)`,
+        );
       }
       if (found.has(resolved)) continue;
       found.add(resolved);
@@ -89,6 +93,7 @@ export async function collectPayload(root: string): Promise<Payload> {
     hash.update(content);
   }
   // bin/vmig must stay executable after the copy; tar keeps modes, but only if the source has them.
-  if (((await stat(join(root, 'bin', 'vmig'))).mode & 0o111) === 0) throw new Error(`${join(root, 'bin', 'vmig')} is not executable`);
+  if (((await stat(join(root, 'bin', 'vmig'))).mode & 0o111) === 0)
+    throw new Error(`${join(root, 'bin', 'vmig')} is not executable`);
   return { root, files, bytes, buildId: hash.digest('hex').slice(0, 16) };
 }

@@ -45,17 +45,34 @@ async function main(): Promise<number> {
   say('creating two hosts (network namespaces h1 and h2, each with its own sshd)');
   const lab = await Lab.create({ hosts: ['h1', 'h2'], repoRoot });
   try {
-    process.stderr.write(`h1 = ${lab.hosts.h1!.ipv4}, h2 = ${lab.hosts.h2!.ipv4}; the controller reaches them over SSH from its own namespace\n`);
+    process.stderr.write(
+      `h1 = ${lab.hosts.h1!.ipv4}, h2 = ${lab.hosts.h2!.ipv4}; the controller reaches them over SSH from its own namespace\n`,
+    );
     const domainFile = join(lab.dir, 'demo.json');
     await writeFile(
       domainFile,
       // dirty=256: the guest rewrites 256 pages (1 MiB) per pass over its RAM, a few MiB/s even on an idle core, far
       // under the 96 MiB/s cap below: the copy converges in a few passes however loaded the machine is. (The old
       // demo's guest dirtied 70-110 MiB/s against the same cap and finished after 53 passes, by luck.)
-      JSON.stringify({ name: 'demo', memoryMiB: MEMORY_MIB, accel: 'tcg', kernel: join(repoRoot, 'test', 'guest', 'build', 'guest.bin'), append: `dirty=${DIRTY_PAGES}` }, null, 2),
+      JSON.stringify(
+        {
+          name: 'demo',
+          memoryMiB: MEMORY_MIB,
+          accel: 'tcg',
+          kernel: join(repoRoot, 'test', 'guest', 'build', 'guest.bin'),
+          append: `dirty=${DIRTY_PAGES}`,
+        },
+        null,
+        2,
+      ),
     );
-    say(`defining and starting guest "demo" (${MEMORY_MIB} MiB, a self-checking test kernel that keeps rewriting 1 MiB of it) on h1`);
-    for (const args of [['-c', 'h1', 'define', domainFile], ['-c', 'h1', 'start', 'demo']]) {
+    say(
+      `defining and starting guest "demo" (${MEMORY_MIB} MiB, a self-checking test kernel that keeps rewriting 1 MiB of it) on h1`,
+    );
+    for (const args of [
+      ['-c', 'h1', 'define', domainFile],
+      ['-c', 'h1', 'start', 'demo'],
+    ]) {
       const code = await lab.vmigInteractive(args);
       if (code !== 0) return code;
     }

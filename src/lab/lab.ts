@@ -28,7 +28,14 @@ import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { registerLab, unregisterLab } from './cleanup.js';
 import { keygen, knownHostsText, sshConfigText, writePrivate } from './keys.js';
-import { deleteNetns, deleteNetnsSync, killNetnsProcesses, killNetnsProcessesSync, netnsPids, sweepStaleLabs } from './netns.js';
+import {
+  deleteNetns,
+  deleteNetnsSync,
+  killNetnsProcesses,
+  killNetnsProcessesSync,
+  netnsPids,
+  sweepStaleLabs,
+} from './netns.js';
 import { sleep } from '../util/timers.js';
 import { run, spawnProc, type ProcHandle, type RunResult } from './proc.js';
 import { sshdConfigText, startSshd, waitForSshd, withPrivateMount, type SshdProcess } from './sshd.js';
@@ -40,16 +47,29 @@ export { findRepoRoot } from './repo.js';
 export type { ProcHandle, RunResult, WaitLineOptions } from './proc.js';
 
 export interface LabOptions {
-  hosts: string[]; repoRoot?: string /* default findRepoRoot() */; ipv6?: boolean;
+  hosts: string[];
+  repoRoot?: string /* default findRepoRoot() */;
+  ipv6?: boolean;
   /** Hosts whose PATH has no vmig (for `vmig host install`); every host installs into <its dir>/lib. */
   withoutVmig?: string[];
 }
 export interface LabHost {
-  name: string; ns: string; ipv4: string; ipv6?: string; stateDir: string; dir: string; home: string; port: string;
+  name: string;
+  ns: string;
+  ipv4: string;
+  ipv6?: string;
+  stateDir: string;
+  dir: string;
+  home: string;
+  port: string;
   /** What this host sees at the lab's `privateDir` (its local disk): the backing directory, readable from the test. */
   privateDir: string;
 }
-export interface LabRunOptions { env?: Record<string, string>; timeoutMs?: number; input?: string }
+export interface LabRunOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  input?: string;
+}
 export const CONTROLLER = 'controller';
 const RESERVED = new Set([CONTROLLER, 'ctl', 'sw', 'bin', 'home']);
 let labCounter = 0;
@@ -77,8 +97,14 @@ export class Lab {
   private readonly extraEnv = new Map<string, Record<string, string>>();
   private destroying?: Promise<void>;
 
-  private constructor(readonly id: string, readonly dir: string, readonly labIndex: number,
-    readonly repoRoot: string, hostNames: string[], readonly ipv6: boolean) {
+  private constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly labIndex: number,
+    readonly repoRoot: string,
+    hostNames: string[],
+    readonly ipv6: boolean,
+  ) {
     const net = `10.231.${labIndex}`;
     const net6 = `fd00:231:${labIndex}::`; // labIndex <= 254 is a valid, canonical hex group
     this.switchNs = `${id}-sw`;
@@ -90,12 +116,23 @@ export class Lab {
     this.sshConfig = join(this.home, '.ssh', 'config');
     this.binDir = join(dir, 'bin');
     const nodeDir = dirname(process.execPath); // hosts' `#!/usr/bin/env node` must find the same node
-    this.path = [...new Set([this.binDir, nodeDir, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'])].join(':');
+    this.path = [...new Set([this.binDir, nodeDir, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'])].join(
+      ':',
+    );
     this.privateDir = join(dir, 'private');
     hostNames.forEach((name, i) => {
       const hdir = join(dir, name);
-      this.hosts[name] = { name, ns: `${id}-${name}`, ipv4: `${net}.${11 + i}`, ...(ipv6 ? { ipv6: `${net6}${11 + i}` } : {}),
-        dir: hdir, stateDir: join(hdir, 'state'), home: join(hdir, 'home'), port: `p${i + 1}`, privateDir: join(hdir, 'private') };
+      this.hosts[name] = {
+        name,
+        ns: `${id}-${name}`,
+        ipv4: `${net}.${11 + i}`,
+        ...(ipv6 ? { ipv6: `${net6}${11 + i}` } : {}),
+        dir: hdir,
+        stateDir: join(hdir, 'state'),
+        home: join(hdir, 'home'),
+        port: `p${i + 1}`,
+        privateDir: join(hdir, 'private'),
+      };
     });
   }
 
@@ -110,7 +147,14 @@ export class Lab {
     // Unique per process *and* worker thread (vitest may run files in threads of one pid).
     const n = threadId * 1000 + (++labCounter % 1000);
     const dir = await mkdtemp(`/tmp/vl-${process.pid}-${n}-`);
-    const lab = new Lab(`vmig-${process.pid}-${n}`, dir, ((labCounter - 1) % 254) + 1, opts.repoRoot ?? findRepoRoot(), names, opts.ipv6 ?? false);
+    const lab = new Lab(
+      `vmig-${process.pid}-${n}`,
+      dir,
+      ((labCounter - 1) % 254) + 1,
+      opts.repoRoot ?? findRepoRoot(),
+      names,
+      opts.ipv6 ?? false,
+    );
     for (const name of opts.withoutVmig ?? []) lab.withoutVmig.add(name);
     registerLab(lab); // from here on, even a crash mid-setup is cleaned up
     try {
@@ -122,12 +166,21 @@ export class Lab {
     return lab;
   }
 
-  private get hostList(): LabHost[] { return Object.values(this.hosts); }
-  private get allNs(): string[] { return [this.controllerNs, ...this.hostList.map((h) => h.ns), this.switchNs]; }
+  private get hostList(): LabHost[] {
+    return Object.values(this.hosts);
+  }
+  private get allNs(): string[] {
+    return [this.controllerNs, ...this.hostList.map((h) => h.ns), this.switchNs];
+  }
 
   private async setup(): Promise<void> {
     await createSwitch(this.switchNs);
-    await addMember(this.switchNs, { ns: this.controllerNs, port: 'p0', ipv4: this.controllerIpv4, ...(this.ipv6 ? { ipv6: this.controllerIpv6 } : {}) });
+    await addMember(this.switchNs, {
+      ns: this.controllerNs,
+      port: 'p0',
+      ipv4: this.controllerIpv4,
+      ...(this.ipv6 ? { ipv6: this.controllerIpv6 } : {}),
+    });
     for (const h of this.hostList) await addMember(this.switchNs, h);
 
     const sshDir = join(this.home, '.ssh');
@@ -163,18 +216,32 @@ export class Lab {
   }
 
   private hostEnvVars(h: LabHost): Record<string, string> {
-    const path = this.withoutVmig.has(h.name) ? this.path.split(':').filter((dir) => dir !== this.binDir).join(':') : this.path;
-    return { PATH: path, VMIG_STATE_DIR: h.stateDir, HOME: h.home, VMIG_HOST_CONFIG: join(h.dir, 'host.toml'),
-      VMIG_INSTALL_DIR: join(h.dir, 'lib'), ...this.extraEnv.get(h.name) };
+    const path = this.withoutVmig.has(h.name)
+      ? this.path
+          .split(':')
+          .filter((dir) => dir !== this.binDir)
+          .join(':')
+      : this.path;
+    return {
+      PATH: path,
+      VMIG_STATE_DIR: h.stateDir,
+      HOME: h.home,
+      VMIG_HOST_CONFIG: join(h.dir, 'host.toml'),
+      VMIG_INSTALL_DIR: join(h.dir, 'lib'),
+      ...this.extraEnv.get(h.name),
+    };
   }
 
   private writeSshdConfig(h: LabHost): Promise<void> {
-    return writeFile(join(h.dir, 'sshd_config'), sshdConfigText({
-      listen: [h.ipv4, ...(h.ipv6 ? [h.ipv6] : [])],
-      hostKey: join(h.dir, 'ssh_host_ed25519_key'),
-      authorizedKeys: join(h.dir, 'authorized_keys'),
-      env: this.hostEnvVars(h),
-    }));
+    return writeFile(
+      join(h.dir, 'sshd_config'),
+      sshdConfigText({
+        listen: [h.ipv4, ...(h.ipv6 ? [h.ipv6] : [])],
+        hostKey: join(h.dir, 'ssh_host_ed25519_key'),
+        authorizedKeys: join(h.dir, 'authorized_keys'),
+        env: this.hostEnvVars(h),
+      }),
+    );
   }
 
   /** Adds to (or overrides) a host's session environment and restarts its sshd; new sessions see it. */
@@ -192,16 +259,22 @@ export class Lab {
     return h;
   }
 
-  private nsOf(name: string): string { return name === CONTROLLER ? this.controllerNs : this.host(name).ns; }
+  private nsOf(name: string): string {
+    return name === CONTROLLER ? this.controllerNs : this.host(name).ns;
+  }
 
   /** Every member can reach every host's sshd over IPv4 (and IPv6). */
   private async checkMesh(): Promise<void> {
     const froms = [CONTROLLER, ...Object.keys(this.hosts)];
     const targets = this.hostList.flatMap((h) => [h.ipv4, ...(h.ipv6 ? [h.ipv6] : [])]);
-    await Promise.all(froms.flatMap((f) => targets.map(async (addr) => {
-      const r = await this.tcpConnect(f, addr, 22, 3000);
-      if (r !== 'ok') throw new Error(`lab mesh check: ${f} -> ${addr}:22 ${r}`);
-    })));
+    await Promise.all(
+      froms.flatMap((f) =>
+        targets.map(async (addr) => {
+          const r = await this.tcpConnect(f, addr, 22, 3000);
+          if (r !== 'ok') throw new Error(`lab mesh check: ${f} -> ${addr}:22 ${r}`);
+        }),
+      ),
+    );
   }
 
   /** (Re)starts the host's sshd and waits (bounded) until a real ssh login works. */
@@ -209,7 +282,10 @@ export class Lab {
     const h = this.host(name);
     const old = this.sshds.get(name);
     if (old && old.exitStatus() === null) return;
-    const sshd = startSshd(h.ns, join(h.dir, 'sshd_config'), join(h.dir, 'sshd.log'), { from: h.privateDir, to: this.privateDir });
+    const sshd = startSshd(h.ns, join(h.dir, 'sshd_config'), join(h.dir, 'sshd.log'), {
+      from: h.privateDir,
+      to: this.privateDir,
+    });
     this.sshds.set(name, sshd);
     await waitForSshd(sshd, join(h.dir, 'sshd.log'), () => this.ssh(name, 'true', { timeoutMs: 8000 }));
   }
@@ -241,7 +317,11 @@ export class Lab {
 
   /** Runs vmig in the controller namespace. Never throws on non-zero exit. Default timeout 5 min. */
   vmig(args: string[], opts: LabRunOptions = {}): Promise<RunResult> {
-    return run('ip', this.vmigArgv(args), { env: this.controllerEnv(opts.env), timeoutMs: opts.timeoutMs ?? 300_000, input: opts.input });
+    return run('ip', this.vmigArgv(args), {
+      env: this.controllerEnv(opts.env),
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      input: opts.input,
+    });
   }
 
   /** Runs vmig on the caller's terminal (stdio inherited), for the demo: returns the exit code. */
@@ -255,22 +335,43 @@ export class Lab {
 
   /** Starts vmig and returns at once; the handle's pid is vmig's own node process. */
   spawnVmig(args: string[], opts: LabRunOptions = {}): ProcHandle {
-    return spawnProc('ip', this.vmigArgv(args), { env: this.controllerEnv(opts.env), timeoutMs: opts.timeoutMs, input: opts.input });
+    return spawnProc('ip', this.vmigArgv(args), {
+      env: this.controllerEnv(opts.env),
+      timeoutMs: opts.timeoutMs,
+      input: opts.input,
+    });
   }
 
   /** Runs argv inside a host's namespace (or 'controller') with that host's session env. */
   exec(name: string, cmd: string[], opts: LabRunOptions = {}): Promise<RunResult> {
-    const env: NodeJS.ProcessEnv = name === CONTROLLER ? this.controllerEnv(opts.env)
-      : { USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', LANG: 'C.UTF-8', ...this.hostEnvVars(this.host(name)), ...opts.env };
+    const env: NodeJS.ProcessEnv =
+      name === CONTROLLER
+        ? this.controllerEnv(opts.env)
+        : {
+            USER: 'root',
+            LOGNAME: 'root',
+            SHELL: '/bin/bash',
+            LANG: 'C.UTF-8',
+            ...this.hostEnvVars(this.host(name)),
+            ...opts.env,
+          };
     // A host's command sees the host's private directory, as its sshd does (see privateDir).
-    const argv = name === CONTROLLER ? cmd : withPrivateMount({ from: this.host(name).privateDir, to: this.privateDir }, cmd);
-    return run('ip', ['netns', 'exec', this.nsOf(name), ...argv], { env, timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
+    const argv =
+      name === CONTROLLER ? cmd : withPrivateMount({ from: this.host(name).privateDir, to: this.privateDir }, cmd);
+    return run('ip', ['netns', 'exec', this.nsOf(name), ...argv], {
+      env,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      input: opts.input,
+    });
   }
 
   /** Real OpenSSH client from the controller namespace: `ssh -F <config> <target> <command>`. */
   ssh(target: string, command: string, opts: LabRunOptions = {}): Promise<RunResult> {
-    return run('ip', ['netns', 'exec', this.controllerNs, 'ssh', '-F', this.sshConfig, target, command],
-      { env: this.controllerEnv(opts.env), timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
+    return run('ip', ['netns', 'exec', this.controllerNs, 'ssh', '-F', this.sshConfig, target, command], {
+      env: this.controllerEnv(opts.env),
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      input: opts.input,
+    });
   }
 
   /** `ssh://root@<ipv4>` by default; 'ipv6' gives ssh://root@[addr], 'alias' gives ssh://<name> (needs $HOME/.ssh/config). */
@@ -289,8 +390,12 @@ export class Lab {
   }
 
   /** Takes the host's switch port down: like a pulled cable, the host keeps its addresses. */
-  linkDown(name: string): Promise<void> { return setPort(this.switchNs, this.host(name).port, false); }
-  linkUp(name: string): Promise<void> { return setPort(this.switchNs, this.host(name).port, true); }
+  linkDown(name: string): Promise<void> {
+    return setPort(this.switchNs, this.host(name).port, false);
+  }
+  linkUp(name: string): Promise<void> {
+    return setPort(this.switchNs, this.host(name).port, true);
+  }
 
   /** Drops (no RST: peers see timeouts) inbound TCP to ports from..to on the host. */
   async blockPorts(name: string, from: number, to: number): Promise<void> {
@@ -298,9 +403,13 @@ export class Lab {
   }
 
   /** Removes every blockPorts() rule of the host. */
-  async unblockPorts(name: string): Promise<void> { await nftApply(this.host(name).ns, 'flush chain inet vmiglab input\n'); }
+  async unblockPorts(name: string): Promise<void> {
+    await nftApply(this.host(name).ns, 'flush chain inet vmiglab input\n');
+  }
 
-  pids(name: string): Promise<number[]> { return netnsPids(this.nsOf(name)); }
+  pids(name: string): Promise<number[]> {
+    return netnsPids(this.nsOf(name));
+  }
 
   /** Idempotent; safe to call after a failed create(). */
   destroy(): Promise<void> {

@@ -28,7 +28,10 @@ export async function ip(args: string[]): Promise<void> {
 
 function parseNetnsList(text: string): string[] {
   // Lines look like "name (id: 3)" or just "name".
-  return text.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -37,14 +40,20 @@ export async function listNetns(): Promise<string[]> {
 
 export function listNetnsSync(): string[] {
   try {
-    return parseNetnsList(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    return parseNetnsList(
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
   } catch {
     return [];
   }
 }
 
 function parsePids(text: string): number[] {
-  return text.split(/\s+/).filter(Boolean).map(Number).filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid);
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid);
 }
 
 export async function netnsPids(ns: string): Promise<number[]> {
@@ -54,7 +63,9 @@ export async function netnsPids(ns: string): Promise<number[]> {
 
 export function netnsPidsSync(ns: string): number[] {
   try {
-    return parsePids(execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    return parsePids(
+      execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
   } catch {
     return [];
   }

@@ -109,15 +109,24 @@ export function spawnProc(cmd: string, args: string[], opts: RunOptions = {}): P
 
   return {
     pid: child.pid ?? -1,
-    get stdout() { return out.stdout; },
-    get stderr() { return out.stderr; },
-    get exited() { return exited; },
+    get stdout() {
+      return out.stdout;
+    },
+    get stderr() {
+      return out.stderr;
+    },
+    get exited() {
+      return exited;
+    },
     kill: (signal: NodeJS.Signals = 'SIGTERM') => !exited && child.kill(signal),
     wait: () => done,
     waitForLine(re: RegExp, wopts: WaitLineOptions = {}): Promise<string> {
       const want = wopts.stream ?? 'any';
       const streams: Stream[] = want === 'any' ? ['stdout', 'stderr'] : [want];
-      const test = (line: string): boolean => { re.lastIndex = 0; return re.test(line); };
+      const test = (line: string): boolean => {
+        re.lastIndex = 0;
+        return re.test(line);
+      };
       // History first: the line may have been printed before the caller asked.
       for (const s of streams) {
         const complete = out[s].split('\n');
@@ -160,8 +169,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 export async function runOk(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await run(cmd, args, { timeoutMs: 30_000, ...opts });
   if (r.exitCode !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`,
+    );
   }
   return r;
 }
-

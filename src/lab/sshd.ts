@@ -59,7 +59,9 @@ export function sshdConfigText(c: SshdConfig): string {
     'ClientAliveCountMax 3',
     'LogLevel VERBOSE',
     // No AcceptEnv: a host's environment must not depend on the client's.
-    `SetEnv ${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `SetEnv ${Object.entries(c.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
     'Subsystem sftp internal-sftp',
     '',
   ].join('\n');
@@ -95,8 +97,12 @@ export function startSshd(ns: string, configPath: string, logPath: string, mount
       stdio: ['ignore', log, log],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
     });
-    child.on('exit', (code, signal) => { status = signal ? `killed by ${signal}` : `exit ${code}`; });
-    child.on('error', (e) => { status = `spawn failed: ${e.message}`; });
+    child.on('exit', (code, signal) => {
+      status = signal ? `killed by ${signal}` : `exit ${code}`;
+    });
+    child.on('error', (e) => {
+      status = `spawn failed: ${e.message}`;
+    });
     // Do not keep the event loop alive for sshd: a script that forgets
     // destroy() should still exit, and the 'exit' hook then cleans up.
     child.unref();

@@ -27,7 +27,21 @@ export async function createSwitch(swNs: string): Promise<void> {
   await ip(['-n', swNs, 'link', 'set', 'lo', 'up']);
   // STP off + forward_delay 0: ports forward immediately after linkUp.
   // Multicast snooping off: IPv6 neighbour discovery is always flooded.
-  await ip(['-n', swNs, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+  await ip([
+    '-n',
+    swNs,
+    'link',
+    'add',
+    'br0',
+    'type',
+    'bridge',
+    'stp_state',
+    '0',
+    'forward_delay',
+    '0',
+    'mcast_snooping',
+    '0',
+  ]);
   await ip(['-n', swNs, 'link', 'set', 'br0', 'up']);
 }
 
@@ -55,10 +69,18 @@ export async function setPort(swNs: string, port: string, up: boolean): Promise<
  * TCP connect from inside `ns` to addr:port using bash's /dev/tcp (no extra
  * tools, one process). Resolves with 'ok', 'refused' or 'timeout'.
  */
-export async function tcpProbe(ns: string, addr: string, port: number, timeoutMs: number): Promise<'ok' | 'refused' | 'timeout'> {
+export async function tcpProbe(
+  ns: string,
+  addr: string,
+  port: number,
+  timeoutMs: number,
+): Promise<'ok' | 'refused' | 'timeout'> {
   const secs = Math.max(0.1, timeoutMs / 1000).toFixed(2);
-  const r = await run('ip', ['netns', 'exec', ns, 'timeout', '-s', 'KILL', secs, 'bash', '-c', `exec 3<>/dev/tcp/${addr}/${port}`],
-    { timeoutMs: timeoutMs + 5000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const r = await run(
+    'ip',
+    ['netns', 'exec', ns, 'timeout', '-s', 'KILL', secs, 'bash', '-c', `exec 3<>/dev/tcp/${addr}/${port}`],
+    { timeoutMs: timeoutMs + 5000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+  );
   if (r.exitCode === 0) return 'ok';
   return r.exitCode === 137 || r.exitCode === 124 ? 'timeout' : 'refused';
 }

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { MIGRATION_OPTIONS, type ValueSpec } from './table.js';
 
 const port = z.number().int().min(1).max(65535);
-export const portRangeSchema = z.tuple([port, port]).refine(([from, to]) => from <= to, 'must be [from, to] with from <= to');
+export const portRangeSchema = z
+  .tuple([port, port])
+  .refine(([from, to]) => from <= to, 'must be [from, to] with from <= to');
 
 const intOf = (spec: Extract<ValueSpec, { kind: 'int' }>): z.ZodNumber => {
   const int = z.number().int().min(spec.min);

@@ -14,7 +14,8 @@ export function parseWholeNumber(value: unknown, option: string, min = 1, max?: 
     return number;
   }
   if (text.trim() === '' || !Number.isInteger(number) || number < min) {
-    const what = min === 0 ? 'a non-negative whole number' : min === 1 ? 'a positive whole number' : `a whole number from ${min}`;
+    const what =
+      min === 0 ? 'a non-negative whole number' : min === 1 ? 'a positive whole number' : `a whole number from ${min}`;
     throw new VmigError('USAGE', `${option} takes ${what}, not "${text}"`);
   }
   return number;
@@ -23,7 +24,8 @@ export function parseWholeNumber(value: unknown, option: string, min = 1, max?: 
 export function parsePortRange(value: string, option = '--port-range'): [number, number] {
   const match = /^(\d+)-(\d+)$/.exec(value);
   const range = match ? ([Number(match[1]), Number(match[2])] as [number, number]) : undefined;
-  if (!range || range[0] < 1 || range[1] > 65535 || range[0] > range[1]) throw new VmigError('USAGE', `${option} takes FROM-TO within 1-65535, not "${value}"`);
+  if (!range || range[0] < 1 || range[1] > 65535 || range[0] > range[1])
+    throw new VmigError('USAGE', `${option} takes FROM-TO within 1-65535, not "${value}"`);
   return range;
 }
 
@@ -34,7 +36,8 @@ function parseSpec(spec: ValueSpec, value: unknown, option: string): unknown {
     case 'int':
       return parseWholeNumber(value, option, spec.min, spec.max, spec.unit);
     case 'choice':
-      if (!spec.choices.includes(String(value))) throw new VmigError('USAGE', `${option} takes ${spec.choices.join(', ')}, not "${String(value)}"`);
+      if (!spec.choices.includes(String(value)))
+        throw new VmigError('USAGE', `${option} takes ${spec.choices.join(', ')}, not "${String(value)}"`);
       return String(value);
     case 'text':
       if (String(value).trim() === '') throw new VmigError('USAGE', `${option} takes a non-empty value`);

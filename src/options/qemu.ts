@@ -23,7 +23,8 @@ export function qemuSettings(side: 'source' | 'destination', inputs: QemuInputs)
   const capabilities = [...ALWAYS];
   // With copied disks QEMU waits before the switch-over, so that the mirrors complete while the guest is paused.
   // Always set: the capability outlives this migration in the QEMU process.
-  if (side === 'source') capabilities.push({ capability: 'pause-before-switchover', state: inputs.copiesDisks === true });
+  if (side === 'source')
+    capabilities.push({ capability: 'pause-before-switchover', state: inputs.copiesDisks === true });
   const parameters: Record<string, unknown> = {};
   for (const row of MIGRATION_OPTIONS) {
     if (!row.qemu || (row.side !== side && row.side !== 'both')) continue;

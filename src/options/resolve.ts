@@ -35,13 +35,29 @@ interface Rule {
 const RULES: Rule[] = [
   {
     check: (values, given) =>
-      values.autoConverge !== true && (given.autoConvergeInitial !== undefined || given.autoConvergeIncrement !== undefined)
+      values.autoConverge !== true &&
+      (given.autoConvergeInitial !== undefined || given.autoConvergeIncrement !== undefined)
         ? '--auto-converge-initial and --auto-converge-increment need --auto-converge'
         : undefined,
   },
-  { check: (values) => (values.timeoutAction !== undefined && values.timeout === undefined ? '--timeout-action needs --timeout SECONDS' : undefined) },
-  { check: (values) => (values.downtimeSteps !== undefined && values.maxDowntime === undefined ? '--downtime-steps needs --max-downtime MS, the last step' : undefined) },
-  { check: (_, given) => (given.migrateUri !== undefined && given.listenAddress !== undefined ? '--migrate-uri and --listen-address both name the address: give one' : undefined) },
+  {
+    check: (values) =>
+      values.timeoutAction !== undefined && values.timeout === undefined
+        ? '--timeout-action needs --timeout SECONDS'
+        : undefined,
+  },
+  {
+    check: (values) =>
+      values.downtimeSteps !== undefined && values.maxDowntime === undefined
+        ? '--downtime-steps needs --max-downtime MS, the last step'
+        : undefined,
+  },
+  {
+    check: (_, given) =>
+      given.migrateUri !== undefined && given.listenAddress !== undefined
+        ? '--migrate-uri and --listen-address both name the address: give one'
+        : undefined,
+  },
   {
     check: (_, given) =>
       (given.migrateUri as { port?: number } | undefined)?.port !== undefined && given.portRange !== undefined
@@ -57,14 +73,20 @@ function resolvedValue(row: MigrationOption, given: Values, configured: Values):
 }
 
 /** The migration options for a guest going to `host` (as the operator typed it: an alias or a URI). */
-export function resolveMigrationOptions(flags: Record<string, unknown>, config: VmigConfig | undefined, host: string): MigrationOptions {
+export function resolveMigrationOptions(
+  flags: Record<string, unknown>,
+  config: VmigConfig | undefined,
+  host: string,
+): MigrationOptions {
   const configured = configuredValues(config, host);
   const given: Values = {};
   for (const row of MIGRATION_OPTIONS) {
     const value = parseFlag(row, flags);
     if (value !== undefined) given[row.key] = value;
   }
-  const values: Values = Object.fromEntries(MIGRATION_OPTIONS.map((row) => [row.key, resolvedValue(row, given, configured)]));
+  const values: Values = Object.fromEntries(
+    MIGRATION_OPTIONS.map((row) => [row.key, resolvedValue(row, given, configured)]),
+  );
   // The config's timeout action applies to a timeout from either place, and only to one.
   if (given.timeoutAction === undefined && values.timeout === undefined) values.timeoutAction = undefined;
   for (const rule of RULES) {
@@ -73,7 +95,10 @@ export function resolveMigrationOptions(flags: Record<string, unknown>, config: 
   }
   // --p2p is the ssh transport run from the source host; alone it picks ssh, with tls or direct it is a contradiction.
   if (given.p2p === true && (flags.direct === true || (flags.transport !== undefined && flags.transport !== 'ssh'))) {
-    throw new VmigError('USAGE', `--p2p is the ssh transport run from the source host: it contradicts ${flags.direct === true ? '--direct' : `--transport ${String(flags.transport)}`}`);
+    throw new VmigError(
+      'USAGE',
+      `--p2p is the ssh transport run from the source host: it contradicts ${flags.direct === true ? '--direct' : `--transport ${String(flags.transport)}`}`,
+    );
   }
   if (values.timeout !== undefined) values.timeoutAction ??= 'abort';
 
@@ -88,14 +113,21 @@ export function resolveMigrationOptions(flags: Record<string, unknown>, config: 
   }
 
   const intent = requestedTransport({
-    ...(flags.transport !== undefined ? { transport: String(flags.transport) } : given.p2p === true && flags.direct !== true && flags.tunnelled !== true ? { transport: 'ssh' } : {}),
+    ...(flags.transport !== undefined
+      ? { transport: String(flags.transport) }
+      : given.p2p === true && flags.direct !== true && flags.tunnelled !== true
+        ? { transport: 'ssh' }
+        : {}),
     direct: flags.direct === true,
     tunnelled: flags.tunnelled === true,
     ...(configured.transport !== undefined ? { configured: String(configured.transport) } : {}),
   });
   const uri = given.migrateUri as { host: string; port?: number } | undefined;
   const listenAddress = uri?.host ?? (values.listenAddress as string | undefined);
-  const portRange = uri?.port !== undefined ? ([uri.port, uri.port] as [number, number]) : (values.portRange as [number, number] | undefined);
+  const portRange =
+    uri?.port !== undefined
+      ? ([uri.port, uri.port] as [number, number])
+      : (values.portRange as [number, number] | undefined);
   return {
     ...(request as Pick<MigrationOptions, 'persistent' | 'undefineSource' | 'suspend' | 'bandwidthMiBs'>),
     transport: intent.request,

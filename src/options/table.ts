@@ -35,7 +35,11 @@ export type ValueSpec =
   | { kind: 'uri' };
 
 /** The values an agent sets QEMU from: what travels in `convergence`, the cap, the first downtime limit, disk copies. */
-export type QemuInputs = ConvergenceOptions & { bandwidthMiBs?: number; downtimeLimitMs?: number; copiesDisks?: boolean };
+export type QemuInputs = ConvergenceOptions & {
+  bandwidthMiBs?: number;
+  downtimeLimitMs?: number;
+  copiesDisks?: boolean;
+};
 
 export interface QemuMapping {
   /** Set on or off explicitly every time: a QEMU that once received a post-copy stream keeps postcopy-ram on. */
@@ -67,7 +71,11 @@ export interface MigrationOption {
 
 /** Post-copy must be enabled (on both sides) before `migrate` for any way of switching to it later. */
 export function postcopyEnabled(options: ConvergenceOptions): boolean {
-  return options.postcopy === true || options.postcopyAfterPrecopy === true || (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy');
+  return (
+    options.postcopy === true ||
+    options.postcopyAfterPrecopy === true ||
+    (options.timeoutMs !== undefined && options.timeoutAction === 'postcopy')
+  );
 }
 
 const MiB = 1024 * 1024;
@@ -80,8 +88,16 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     key: 'transport',
     flag: '--transport <name>',
     aliases: [
-      { flag: '--tunnelled', value: 'auto', help: 'an encrypted transport chosen automatically (the same as --transport auto)' },
-      { flag: '--direct', value: 'direct', help: 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated' },
+      {
+        flag: '--tunnelled',
+        value: 'auto',
+        help: 'an encrypted transport chosen automatically (the same as --transport auto)',
+      },
+      {
+        flag: '--direct',
+        value: 'direct',
+        help: 'QEMU to QEMU over plain TCP: fast but unencrypted and unauthenticated',
+      },
     ],
     help: 'auto (default): tls if the source reaches the destination, else ssh; tls: agent to agent, TLS 1.3 with a one-time key; ssh: relayed over the SSH connections; direct: plain TCP',
     value: { kind: 'choice', choices: TRANSPORT_REQUESTS },
@@ -106,8 +122,22 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'uri' },
     side: 'destination',
   },
-  { key: 'persistent', flag: '--persistent', help: 'define the domain on the destination', value: { kind: 'switch' }, side: 'destination', into: 'persistent' },
-  { key: 'undefinesource', flag: '--undefinesource', help: 'remove the definition from the source after success', value: { kind: 'switch' }, side: 'source', into: 'undefineSource' },
+  {
+    key: 'persistent',
+    flag: '--persistent',
+    help: 'define the domain on the destination',
+    value: { kind: 'switch' },
+    side: 'destination',
+    into: 'persistent',
+  },
+  {
+    key: 'undefinesource',
+    flag: '--undefinesource',
+    help: 'remove the definition from the source after success',
+    value: { kind: 'switch' },
+    side: 'source',
+    into: 'undefineSource',
+  },
   {
     key: 'forceDefinition',
     flag: '--force-definition',
@@ -116,7 +146,14 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     side: 'destination',
     into: 'forceDefinition',
   },
-  { key: 'suspend', flag: '--suspend', help: 'leave the guest paused on the destination', value: { kind: 'switch' }, side: 'destination', into: 'suspend' },
+  {
+    key: 'suspend',
+    flag: '--suspend',
+    help: 'leave the guest paused on the destination',
+    value: { kind: 'switch' },
+    side: 'destination',
+    into: 'suspend',
+  },
   {
     key: 'bandwidth',
     flag: '--bandwidth <MiBs>',
@@ -180,7 +217,11 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'int', min: 1, max: 99, unit: 'percent' },
     side: 'source',
     into: 'convergence.autoConvergeInitialPct',
-    qemu: { parameters: { 'cpu-throttle-initial': (inputs) => (inputs.autoConverge ? inputs.autoConvergeInitialPct : undefined) } },
+    qemu: {
+      parameters: {
+        'cpu-throttle-initial': (inputs) => (inputs.autoConverge ? inputs.autoConvergeInitialPct : undefined),
+      },
+    },
   },
   {
     key: 'autoConvergeIncrement',
@@ -189,7 +230,11 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'int', min: 1, max: 100, unit: 'percent' },
     side: 'source',
     into: 'convergence.autoConvergeIncrementPct',
-    qemu: { parameters: { 'cpu-throttle-increment': (inputs) => (inputs.autoConverge ? inputs.autoConvergeIncrementPct : undefined) } },
+    qemu: {
+      parameters: {
+        'cpu-throttle-increment': (inputs) => (inputs.autoConverge ? inputs.autoConvergeIncrementPct : undefined),
+      },
+    },
   },
   {
     key: 'postcopy',
@@ -216,7 +261,10 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'int', min: 1, max: 64, unit: 'connections' },
     side: 'both',
     into: 'convergence.parallel',
-    qemu: { capability: { name: 'multifd', on: multifd }, parameters: { 'multifd-channels': (inputs) => (multifd(inputs) ? inputs.parallel : undefined) } },
+    qemu: {
+      capability: { name: 'multifd', on: multifd },
+      parameters: { 'multifd-channels': (inputs) => (multifd(inputs) ? inputs.parallel : undefined) },
+    },
   },
   {
     key: 'compressed',

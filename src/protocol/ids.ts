@@ -11,5 +11,6 @@ export const migrationIdSchema = z.string().regex(MIGRATION_ID_PATTERN, 'must be
 export const jobIdSchema = migrationIdSchema;
 
 export function assertMigrationId(id: string): void {
-  if (!MIGRATION_ID_PATTERN.test(id)) throw new VmigError('USAGE', `"${id.slice(0, 80)}" is not a valid migration id (8-64 letters, digits and "-")`);
+  if (!MIGRATION_ID_PATTERN.test(id))
+    throw new VmigError('USAGE', `"${id.slice(0, 80)}" is not a valid migration id (8-64 letters, digits and "-")`);
 }

@@ -33,7 +33,13 @@ const portRange = z.tuple([z.number().int().min(1).max(65535), z.number().int().
 const tunnelSockets = z.object({ sockets: z.array(z.object({ path: z.string(), streams: z.array(streamIdSchema) })) });
 const cookieResult = z.object({ cookie: cookieSchema });
 const accel = z.enum(['kvm', 'tcg']);
-const begunResult = z.object({ definition: z.unknown(), accel, state: z.string(), persistent: z.boolean(), disks: z.array(sourceDiskSchema).optional() });
+const begunResult = z.object({
+  definition: z.unknown(),
+  accel,
+  state: z.string(),
+  persistent: z.boolean(),
+  disks: z.array(sourceDiskSchema).optional(),
+});
 /** Where this host would listen for a migration: flags, else host.toml, else defaults (as Prepare chooses). */
 const listenChoice = z.object({ portRange: portRange.optional(), listenAddress: z.string().optional() });
 const listenerId = z.object({ id: z.string() });
@@ -41,7 +47,11 @@ const listenerId = z.object({ id: z.string() });
 export const methods = {
   // hello must never fail on shape: an agent of another version answers with its own words (PROTOCOL_MISMATCH).
   hello: {
-    params: z.object({ protocol: z.custom<number>(), version: z.custom<string>(), label: z.custom<string>().optional() }),
+    params: z.object({
+      protocol: z.custom<number>(),
+      version: z.custom<string>(),
+      label: z.custom<string>().optional(),
+    }),
     result: z.object({
       protocol: z.number(),
       version: z.string(),
@@ -57,17 +67,28 @@ export const methods = {
   // Domain lifecycle (src/agent/domains.ts).
   'domain.define': {
     params: z.object({ definition: z.unknown() }),
-    result: z.object({ name: z.string(), uuid: z.string(), updated: z.boolean(), warnings: z.array(z.string()).optional() }),
+    result: z.object({
+      name: z.string(),
+      uuid: z.string(),
+      updated: z.boolean(),
+      warnings: z.array(z.string()).optional(),
+    }),
   },
   'domain.undefine': { params: name, result: z.object({ name: z.string(), stillRunning: z.boolean() }) },
-  'domain.start': { params: name.extend({ paused: z.boolean().optional() }), result: z.object({ name: z.string(), pid: z.number(), accel: z.string() }) },
+  'domain.start': {
+    params: name.extend({ paused: z.boolean().optional() }),
+    result: z.object({ name: z.string(), pid: z.number(), accel: z.string() }),
+  },
   'domain.destroy': { params: name, result: z.object({ name: z.string() }) },
   'domain.list': { params: z.object({ all: z.boolean().optional() }), result: z.array(domainSummarySchema) },
   'domain.info': { params: name, result: domainInfoSchema },
   'domain.definition': { params: name, result: z.record(z.string(), z.unknown()) },
   'domain.monitor': {
     params: name.extend({ command: z.string() }),
-    result: z.object({ return: z.unknown().optional(), error: z.object({ class: z.string(), desc: z.string() }).optional() }),
+    result: z.object({
+      return: z.unknown().optional(),
+      error: z.object({ class: z.string(), desc: z.string() }).optional(),
+    }),
   },
   'host.info': { params: empty, result: hostInfoSchema },
 
@@ -105,7 +126,10 @@ export const methods = {
       p2p: z
         .object({
           host: z.string().regex(/^[A-Za-z0-9_.:-]+$/),
-          user: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+          user: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]+$/)
+            .optional(),
           port: z.number().int().min(1).max(65535).optional(),
         })
         .optional(),
@@ -113,12 +137,18 @@ export const methods = {
     result: tunnelSockets,
   },
   'migrate.probe': {
-    params: migrationId.extend({ endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS) }),
+    params: migrationId.extend({
+      endpoint: endpointSchema,
+      timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS),
+    }),
     result: probeOutcomeSchema,
   },
   'migrate.cancel': { params: migrationId, result: z.object({ name: z.string(), state: z.literal('running') }) },
   'migrate.resume': { params: migrationId, result: z.object({ name: z.string() }) },
-  'migrate.confirm': { params: migrationId.extend({ undefineSource: z.boolean().default(false) }), result: z.object({ name: z.string() }) },
+  'migrate.confirm': {
+    params: migrationId.extend({ undefineSource: z.boolean().default(false) }),
+    result: z.object({ name: z.string() }),
+  },
   'migrate.release': { params: migrationId, result: empty },
 
   // Destination side of a migration (src/agent/destination.ts).
@@ -168,20 +198,35 @@ export const methods = {
   'host.check': {
     params: listenChoice,
     result: z.object({
-      checks: z.array(z.object({ name: z.string(), status: z.enum(['pass', 'warn', 'fail']), detail: z.string(), fix: z.string().optional() })),
+      checks: z.array(
+        z.object({
+          name: z.string(),
+          status: z.enum(['pass', 'warn', 'fail']),
+          detail: z.string(),
+          fix: z.string().optional(),
+        }),
+      ),
       node: z.string(),
     }),
   },
   'host.listen': { params: listenChoice, result: listenerId.extend({ endpoint: endpointSchema }) },
   'host.listen-unix': { params: empty, result: listenerId.extend({ path: z.string() }) },
   'host.unlisten': { params: listenerId, result: empty },
-  'host.probe-tcp': { params: z.object({ endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(10_000).optional() }), result: probeOutcomeSchema },
+  'host.probe-tcp': {
+    params: z.object({ endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(10_000).optional() }),
+    result: probeOutcomeSchema,
+  },
 
   // Job control from any controller (src/agent/jobs.ts).
   'job.info': { params: name, result: jobInfoSchema },
   'job.abort': {
     params: name,
-    result: z.object({ name: z.string(), migrationId: z.string(), cancelled: z.boolean(), detail: z.string().optional() }),
+    result: z.object({
+      name: z.string(),
+      migrationId: z.string(),
+      cancelled: z.boolean(),
+      detail: z.string().optional(),
+    }),
   },
   'job.setSpeed': {
     params: name.extend({ bandwidthMiBs: z.number().int().min(0) }),
@@ -193,16 +238,32 @@ export const methods = {
   },
 
   // The per-source-host evacuation lock (src/agent/evacuation.ts).
-  'evacuation.lock': { params: jobId.extend({ controller: z.string().max(255) }), result: z.object({ jobId: z.string() }) },
+  'evacuation.lock': {
+    params: jobId.extend({ controller: z.string().max(255) }),
+    result: z.object({ jobId: z.string() }),
+  },
   'evacuation.unlock': { params: jobId, result: empty },
-  'evacuation.abort': { params: z.object({ requestedBy: z.string().max(255).default('unknown') }), result: z.object({ jobId: z.string() }) },
-  'evacuation.status': { params: jobId, result: z.object({ abortRequested: z.boolean(), requestedBy: z.string().optional() }) },
+  'evacuation.abort': {
+    params: z.object({ requestedBy: z.string().max(255).default('unknown') }),
+    result: z.object({ jobId: z.string() }),
+  },
+  'evacuation.status': {
+    params: jobId,
+    result: z.object({ abortRequested: z.boolean(), requestedBy: z.string().optional() }),
+  },
 
   // `vmig recover` (src/agent/recover.ts, src/agent/postcopy-recovery.ts).
   'recover.inspect': { params: name, result: hostViewSchema },
-  'recover.apply': { params: name.extend({ action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) }), result: z.object({ done: z.literal(true) }) },
+  'recover.apply': {
+    params: name.extend({ action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) }),
+    result: z.object({ done: z.literal(true) }),
+  },
   'recover.postcopy-listen': {
-    params: name.extend({ transport: z.enum(['direct', 'tls', 'ssh']), listenAddress: z.string().optional(), portRange: portRange.optional() }),
+    params: name.extend({
+      transport: z.enum(['direct', 'tls', 'ssh']),
+      listenAddress: z.string().optional(),
+      portRange: portRange.optional(),
+    }),
     result: cookieResult,
   },
   'recover.postcopy-tunnel': { params: name.extend({ cookie: cookieSchema }), result: tunnelSockets },

@@ -40,8 +40,12 @@ export class RpcConnection {
   ) {
     input.on('data', (chunk: Buffer) => this.receive(chunk));
     input.on('end', () => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} closed`)));
-    input.on('error', (error) => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)));
-    output.on('error', (error) => this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)));
+    input.on('error', (error) =>
+      this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)),
+    );
+    output.on('error', (error) =>
+      this.close(new VmigError('AGENT_FAILED', `connection to ${options.peer} failed: ${error.message}`)),
+    );
   }
 
   get isClosed(): boolean {
@@ -54,15 +58,22 @@ export class RpcConnection {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const settled = <A>(action: (value: A) => void) => (value: A) => {
-        clearTimeout(timer);
-        action(value);
-      };
+      const settled =
+        <A>(action: (value: A) => void) =>
+        (value: A) => {
+          clearTimeout(timer);
+          action(value);
+        };
       this.pending.set(id, { method, resolve: settled(resolve as (v: unknown) => void), reject: settled(reject) });
       if (timeoutMs !== undefined && timeoutMs > 0) {
         timer = setTimeout(() => {
           this.pending.delete(id);
-          reject(new VmigError('AGENT_FAILED', `${this.options.peer} did not answer ${method} within ${Number((timeoutMs / 1000).toFixed(1))} s`));
+          reject(
+            new VmigError(
+              'AGENT_FAILED',
+              `${this.options.peer} did not answer ${method} within ${Number((timeoutMs / 1000).toFixed(1))} s`,
+            ),
+          );
         }, timeoutMs);
       }
       this.output.write(encodeLine({ id, method, params }));
@@ -105,7 +116,10 @@ export class RpcConnection {
     } catch (error) {
       if (!(error instanceof FramingError)) throw error;
       // The requests before the bad line were dispatched: let them answer, then hang up (the decoder reads no more).
-      const reason = new VmigError('PROTOCOL_MISMATCH', `${this.options.peer} spoke something other than the vmig protocol (${error.message})`);
+      const reason = new VmigError(
+        'PROTOCOL_MISMATCH',
+        `${this.options.peer} spoke something other than the vmig protocol (${error.message})`,
+      );
       void this.drain(5_000).then(() => this.close(reason));
     }
   }

@@ -1,11 +1,24 @@
 // Both ends of the method table: the agent's dispatch (params parsed before a handler runs) and the
 // controller's result check (a result that does not match its schema is a protocol error, not a crash later).
 import { VmigError } from '../errors.js';
-import { events, methods, type EventData, type EventName, type HandlerResult, type Method, type Params, type ParsedParams, type Result } from './methods.js';
+import {
+  events,
+  methods,
+  type EventData,
+  type EventName,
+  type HandlerResult,
+  type Method,
+  type Params,
+  type ParsedParams,
+  type Result,
+} from './methods.js';
 import type { AgentEvent } from './messages.js';
 import type { Handler } from './rpc.js';
 
-export type MethodHandler<M extends Method> = (params: ParsedParams<M>, context: { signal: AbortSignal }) => Promise<HandlerResult<M>>;
+export type MethodHandler<M extends Method> = (
+  params: ParsedParams<M>,
+  context: { signal: AbortSignal },
+) => Promise<HandlerResult<M>>;
 /** The agent's handler table: exactly one handler per method of the table. */
 export type AgentHandlers = { [M in Method]: MethodHandler<M> };
 /** A concern's share of the table (e.g. the source side of a migration). */
@@ -32,7 +45,10 @@ export function checkResult<M extends Method>(method: M, value: unknown, peer: s
   const parsed = methods[method].result.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new VmigError('PROTOCOL_MISMATCH', `${peer} answered ${method} with an unexpected result (${issue ? `${issue.path.join('.') || 'result'}: ${issue.message}` : 'invalid'})`);
+    throw new VmigError(
+      'PROTOCOL_MISMATCH',
+      `${peer} answered ${method} with an unexpected result (${issue ? `${issue.path.join('.') || 'result'}: ${issue.message}` : 'invalid'})`,
+    );
   }
   return value as Result<M>;
 }

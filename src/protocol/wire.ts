@@ -38,7 +38,12 @@ export const hostInfoSchema = z.object({
 });
 export type HostInfo = z.infer<typeof hostInfoSchema>;
 
-export const diskCopyProgressSchema = z.object({ target: z.string(), copiedBytes: z.number(), totalBytes: z.number(), ready: z.boolean() });
+export const diskCopyProgressSchema = z.object({
+  target: z.string(),
+  copiedBytes: z.number(),
+  totalBytes: z.number(),
+  ready: z.boolean(),
+});
 
 /** QEMU's query-migrate turned into vmig's record (src/qemu/migration-stats.ts computes it). */
 export const migrationProgressSchema = z.object({
@@ -118,7 +123,9 @@ export const hostViewSchema = z.object({
     })
     .optional(),
   journal: journalEntrySchema.optional(),
-  lock: z.object({ migrationId: z.string(), controller: z.string(), startedAt: z.string(), alive: z.boolean() }).optional(),
+  lock: z
+    .object({ migrationId: z.string(), controller: z.string(), startedAt: z.string(), alive: z.boolean() })
+    .optional(),
 });
 export type HostView = z.infer<typeof hostViewSchema>;
 

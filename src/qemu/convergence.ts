@@ -43,7 +43,10 @@ export const convergenceSchema = z
   .default({});
 
 /** --postcopy-after-precopy: switch once the bulk pass is over (QEMU counts its second dirty sync). */
-export function postcopyDue(options: ConvergenceOptions, progress: Pick<MigrationProgress, 'pass' | 'status'>): boolean {
+export function postcopyDue(
+  options: ConvergenceOptions,
+  progress: Pick<MigrationProgress, 'pass' | 'status'>,
+): boolean {
   return options.postcopyAfterPrecopy === true && progress.status === 'active' && progress.pass >= 2;
 }
 
@@ -61,7 +64,11 @@ export function convergenceHints(options: ConvergenceOptions): string[] {
   if (!options.autoConverge) hints.push('--auto-converge');
   if (!postcopyEnabled(options)) hints.push('--postcopy-after-precopy');
   if (options.timeoutMs === undefined) hints.push('--timeout with --timeout-action suspend');
-  hints.push(options.downtimeSteps ? 'a higher --bandwidth or --max-downtime' : 'a higher --bandwidth or --max-downtime (or --downtime-steps)');
+  hints.push(
+    options.downtimeSteps
+      ? 'a higher --bandwidth or --max-downtime'
+      : 'a higher --bandwidth or --max-downtime (or --downtime-steps)',
+  );
   return hints;
 }
 
@@ -85,8 +92,12 @@ export function observePasses(
 ): { samples: PassSamples; notConverging: boolean } {
   const last = samples.atPass[samples.atPass.length - 1];
   if (progress.pass < 1 || (last && progress.pass <= last.pass)) return { samples, notConverging: false };
-  const atPass = [...samples.atPass, { pass: progress.pass, remaining: progress.remainingBytes, transferred: progress.transferredBytes }];
-  if (samples.warned || atPass.length <= passes) return { samples: { atPass, warned: samples.warned }, notConverging: false };
+  const atPass = [
+    ...samples.atPass,
+    { pass: progress.pass, remaining: progress.remainingBytes, transferred: progress.transferredBytes },
+  ];
+  if (samples.warned || atPass.length <= passes)
+    return { samples: { atPass, warned: samples.warned }, notConverging: false };
   const then = atPass[atPass.length - 1 - passes]!;
   const now = atPass[atPass.length - 1]!;
   const notConverging = now.transferred > then.transferred && !(now.remaining < then.remaining * shrinkRatio);

@@ -18,7 +18,10 @@ export interface IncomingOptions {
   timeoutMs: number;
 }
 
-export type IncomingVerdict = { kind: 'ready' } | { kind: 'wait' } | { kind: 'fail'; code: 'MIGRATION_FAILED' | 'NEEDS_RECOVERY'; message: string };
+export type IncomingVerdict =
+  | { kind: 'ready' }
+  | { kind: 'wait' }
+  | { kind: 'fail'; code: 'MIGRATION_FAILED' | 'NEEDS_RECOVERY'; message: string };
 
 const brokenPostcopy = (state: IncomingState, options: IncomingOptions): IncomingVerdict => ({
   kind: 'fail',
@@ -33,8 +36,14 @@ const brokenPostcopy = (state: IncomingState, options: IncomingOptions): Incomin
 export function beforeResume(state: IncomingState, options: IncomingOptions, pastDeadline: boolean): IncomingVerdict {
   if (state.migration === 'completed' && state.run !== 'inmigrate') return { kind: 'ready' };
   if (options.postcopy && state.migration === 'postcopy-active' && state.run !== 'inmigrate') return { kind: 'ready' };
-  if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed')) return brokenPostcopy(state, options);
-  if (state.migration === 'failed') return { kind: 'fail', code: 'MIGRATION_FAILED', message: `the incoming stream of ${options.where} failed: ${state.errorDesc ?? 'no reason given'}` };
+  if (options.postcopy && (state.migration === 'postcopy-paused' || state.migration === 'failed'))
+    return brokenPostcopy(state, options);
+  if (state.migration === 'failed')
+    return {
+      kind: 'fail',
+      code: 'MIGRATION_FAILED',
+      message: `the incoming stream of ${options.where} failed: ${state.errorDesc ?? 'no reason given'}`,
+    };
   if (pastDeadline) {
     return {
       kind: 'fail',

@@ -3,8 +3,22 @@
 // handler (src/agent/source.ts) does the QMP calls and the one rollback; this decides, and is unit-tested.
 // It knows nothing of the transport: the stream's bytes may go direct, through a tunnel, or (later) over
 // several streams and block jobs; each only adds to the observation, and the rules stay the same.
-import { convergenceHints, downtimeSchedule, NO_PASSES, observePasses, postcopyDue, type ConvergenceOptions, type PassSamples } from './convergence.js';
-import { outgoingStatus, TERMINAL_STATUSES, toProgress, type MigrationProgress, type QueryMigrate } from './migration-stats.js';
+import {
+  convergenceHints,
+  downtimeSchedule,
+  NO_PASSES,
+  observePasses,
+  postcopyDue,
+  type ConvergenceOptions,
+  type PassSamples,
+} from './convergence.js';
+import {
+  outgoingStatus,
+  TERMINAL_STATUSES,
+  toProgress,
+  type MigrationProgress,
+  type QueryMigrate,
+} from './migration-stats.js';
 import { checkStall, NEW_STALL_CLOCK, type StallClock } from './stall.js';
 
 export interface PolicyOptions {
@@ -57,7 +71,12 @@ export type Action =
   | { kind: 'suspend' }
   /** QEMU has not started the stream yet: look again soon. */
   | { kind: 'wait-start' }
-  | { kind: 'fail'; rollback: Rollback; code: 'MIGRATION_FAILED' | 'MIGRATION_ABORTED' | 'NEEDS_RECOVERY'; message: string }
+  | {
+      kind: 'fail';
+      rollback: Rollback;
+      code: 'MIGRATION_FAILED' | 'MIGRATION_ABORTED' | 'NEEDS_RECOVERY';
+      message: string;
+    }
   | { kind: 'complete' };
 
 export interface Step {
@@ -70,7 +89,9 @@ export function initialState(options: PolicyOptions, now: number): PolicyState {
   const { maxDowntimeMs, convergence } = options;
   return {
     startedAt: now,
-    ...(maxDowntimeMs && convergence.downtimeSteps ? { downtimeSteps: downtimeSchedule(maxDowntimeMs, convergence.downtimeSteps) } : {}),
+    ...(maxDowntimeMs && convergence.downtimeSteps
+      ? { downtimeSteps: downtimeSchedule(maxDowntimeMs, convergence.downtimeSteps) }
+      : {}),
     downtimeStep: 0,
     passes: NO_PASSES,
     stepPasses: NO_PASSES,
@@ -95,15 +116,30 @@ function ended(state: PolicyState, observation: Observation, options: PolicyOpti
   const { reply } = observation;
   if (reply.status === 'completed') return { kind: 'complete' };
   if (state.postcopyStarted) {
-    return { kind: 'fail', rollback: 'none', code: 'NEEDS_RECOVERY', message: `the post-copy stream of ${options.name} failed (${reply['error-desc'] ?? reply.status}); the destination holds the guest, the source stays paused` };
+    return {
+      kind: 'fail',
+      rollback: 'none',
+      code: 'NEEDS_RECOVERY',
+      message: `the post-copy stream of ${options.name} failed (${reply['error-desc'] ?? reply.status}); the destination holds the guest, the source stays paused`,
+    };
   }
   const cancelled = reply.status === 'cancelled';
   const tunnel = observation.tunnelFailure ? ` (${observation.tunnelFailure})` : '';
   const reason = cancelled ? 'was cancelled' : `failed: ${reply['error-desc'] ?? 'QEMU gave no reason'}${tunnel}`;
-  return { kind: 'fail', rollback: 'restore', code: cancelled ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED', message: `the migration stream of ${options.name} ${reason}` };
+  return {
+    kind: 'fail',
+    rollback: 'restore',
+    code: cancelled ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED',
+    message: `the migration stream of ${options.name} ${reason}`,
+  };
 }
 
-const gone: Action = { kind: 'fail', rollback: 'none', code: 'MIGRATION_ABORTED', message: 'the controller disconnected' };
+const gone: Action = {
+  kind: 'fail',
+  rollback: 'none',
+  code: 'MIGRATION_ABORTED',
+  message: 'the controller disconnected',
+};
 
 /** One look at QEMU: the next state and what to do, in order. */
 export function nextStep(state: PolicyState, observation: Observation, options: PolicyOptions): Step {
@@ -115,7 +151,17 @@ export function nextStep(state: PolicyState, observation: Observation, options: 
     // QEMU has not started our stream yet (see outgoingStatus); it must within the stall timeout.
     if (observation.controllerGone) return { state, actions: [gone] };
     if (now - state.startedAt > options.stallTimeoutMs) {
-      return { state, actions: [{ kind: 'fail', rollback: 'cancel', code: 'MIGRATION_FAILED', message: `QEMU did not start the migration stream of ${name} within ${seconds(options.stallTimeoutMs)} s` }] };
+      return {
+        state,
+        actions: [
+          {
+            kind: 'fail',
+            rollback: 'cancel',
+            code: 'MIGRATION_FAILED',
+            message: `QEMU did not start the migration stream of ${name} within ${seconds(options.stallTimeoutMs)} s`,
+          },
+        ],
+      };
     }
     return { state, actions: [{ kind: 'wait-start' }] };
   }
@@ -131,7 +177,10 @@ export function nextStep(state: PolicyState, observation: Observation, options: 
     const watched = observePasses(next.passes, progress);
     next.passes = watched.samples;
     if (watched.notConverging) {
-      actions.push({ kind: 'warn', message: `${name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}` });
+      actions.push({
+        kind: 'warn',
+        message: `${name} is not converging: the guest dirties memory as fast as the stream moves it (remaining bytes did not shrink over several passes); consider ${convergenceHints(convergence).join(', ')}`,
+      });
     }
   }
   const steps = next.downtimeSteps;
@@ -144,32 +193,59 @@ export function nextStep(state: PolicyState, observation: Observation, options: 
       next.stepPasses = NO_PASSES;
       actions.push(
         { kind: 'set-downtime', limitMs: steps[next.downtimeStep]! },
-        { kind: 'warn', message: `${name}: not converging with ${steps[next.downtimeStep - 1]} ms of downtime; allowing ${steps[next.downtimeStep]} ms (--downtime-steps, step ${next.downtimeStep + 1} of ${steps.length})` },
+        {
+          kind: 'warn',
+          message: `${name}: not converging with ${steps[next.downtimeStep - 1]} ms of downtime; allowing ${steps[next.downtimeStep]} ms (--downtime-steps, step ${next.downtimeStep + 1} of ${steps.length})`,
+        },
       );
     }
   }
   const startPostcopy = (why: string) => {
     next.postcopyRequested = true;
-    actions.push({ kind: 'start-postcopy', message: `${name}: switching to post-copy (${why}); from now on the destination holds the guest` });
+    actions.push({
+      kind: 'start-postcopy',
+      message: `${name}: switching to post-copy (${why}); from now on the destination holds the guest`,
+    });
   };
   if (!next.postcopyRequested && postcopyDue(convergence, progress)) startPostcopy('--postcopy-after-precopy');
-  if (!next.timeoutHandled && !next.postcopyStarted && convergence.timeoutMs !== undefined && now - next.startedAt >= convergence.timeoutMs) {
+  if (
+    !next.timeoutHandled &&
+    !next.postcopyStarted &&
+    convergence.timeoutMs !== undefined &&
+    now - next.startedAt >= convergence.timeoutMs
+  ) {
     next.timeoutHandled = true;
     const limit = seconds(convergence.timeoutMs);
     const action = convergence.timeoutAction ?? 'abort';
     if (action === 'abort') {
-      actions.push({ kind: 'fail', rollback: 'cancel', code: 'MIGRATION_FAILED', message: `the migration of ${name} did not complete within --timeout ${limit} s (--timeout-action abort)` });
+      actions.push({
+        kind: 'fail',
+        rollback: 'cancel',
+        code: 'MIGRATION_FAILED',
+        message: `the migration of ${name} did not complete within --timeout ${limit} s (--timeout-action abort)`,
+      });
       return { state: next, actions };
     }
     if (action === 'suspend') {
       // A paused guest dirties nothing: the copy finishes; the destination resumes it in Finish as usual.
-      actions.push({ kind: 'suspend' }, { kind: 'warn', message: `${name}: not done after ${limit} s, pausing the guest so the copy can finish (--timeout-action suspend)` });
+      actions.push(
+        { kind: 'suspend' },
+        {
+          kind: 'warn',
+          message: `${name}: not done after ${limit} s, pausing the guest so the copy can finish (--timeout-action suspend)`,
+        },
+      );
     } else if (!next.postcopyRequested) {
       startPostcopy(`--timeout ${limit} s reached`);
     }
   }
   if (next.postcopyStarted && reply.status === 'postcopy-paused') {
-    actions.push({ kind: 'fail', rollback: 'none', code: 'NEEDS_RECOVERY', message: `the post-copy stream of ${name} broke (${reply['error-desc'] ?? 'connection lost'}); both sides are paused in post-copy, the guest's memory is split between them` });
+    actions.push({
+      kind: 'fail',
+      rollback: 'none',
+      code: 'NEEDS_RECOVERY',
+      message: `the post-copy stream of ${name} broke (${reply['error-desc'] ?? 'connection lost'}); both sides are paused in post-copy, the guest's memory is split between them`,
+    });
     return { state: next, actions };
   }
   const stall = checkStall(next.stall, reply.ram?.transferred ?? 0, now, options.stallTimeoutMs);
@@ -179,8 +255,18 @@ export function nextStep(state: PolicyState, observation: Observation, options: 
     // After the switch-over QEMU would wait on a silent socket for minutes: pausing makes it recoverable at once.
     actions.push(
       next.postcopyStarted
-        ? { kind: 'fail', rollback: 'pause-postcopy', code: 'NEEDS_RECOVERY', message: `the post-copy stream of ${name} ${idle}; both sides are paused in post-copy, the guest's memory is split between them` }
-        : { kind: 'fail', rollback: 'cancel', code: 'MIGRATION_FAILED', message: `the migration stream of ${name} ${idle}: the destination or the network to it stopped answering` },
+        ? {
+            kind: 'fail',
+            rollback: 'pause-postcopy',
+            code: 'NEEDS_RECOVERY',
+            message: `the post-copy stream of ${name} ${idle}; both sides are paused in post-copy, the guest's memory is split between them`,
+          }
+        : {
+            kind: 'fail',
+            rollback: 'cancel',
+            code: 'MIGRATION_FAILED',
+            message: `the migration stream of ${name} ${idle}: the destination or the network to it stopped answering`,
+          },
     );
     return { state: next, actions };
   }

@@ -9,8 +9,19 @@ import { qmpOnce } from './qmp.js';
 export const qemuBinary = (env: NodeJS.ProcessEnv = process.env): string => env.VMIG_QEMU || 'qemu-system-x86_64';
 
 /** Launches QEMU and returns its pid once it has daemonized. `log` receives QEMU's whole stderr when it fails. */
-export async function launchQemu(argv: string[], pidFile: string, host: string, log?: (line: string) => void): Promise<number> {
-  const result = await execa(qemuBinary(), argv, { reject: false, timeout: 60_000, stdin: 'ignore', env: {}, extendEnv: true });
+export async function launchQemu(
+  argv: string[],
+  pidFile: string,
+  host: string,
+  log?: (line: string) => void,
+): Promise<number> {
+  const result = await execa(qemuBinary(), argv, {
+    reject: false,
+    timeout: 60_000,
+    stdin: 'ignore',
+    env: {},
+    extendEnv: true,
+  });
   if (result.exitCode !== 0 || result.failed) {
     const stderr = String(result.stderr ?? '');
     for (const line of stderr.split('\n')) if (line.trim() !== '') log?.(`QEMU stderr: ${line}`);
@@ -18,7 +29,8 @@ export async function launchQemu(argv: string[], pidFile: string, host: string, 
     throw new VmigError('QEMU_FAILED', `QEMU on ${host} failed to start: ${detail}`);
   }
   const pid = Number.parseInt((await readFile(pidFile, 'utf8')).trim(), 10);
-  if (!Number.isInteger(pid) || pid <= 0) throw new VmigError('QEMU_FAILED', `QEMU on ${host} wrote no pid to ${pidFile}`);
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new VmigError('QEMU_FAILED', `QEMU on ${host} wrote no pid to ${pidFile}`);
   return pid;
 }
 
@@ -60,11 +72,15 @@ export function probeKvm(): Promise<boolean> {
     } catch {
       return false;
     }
-    const probe = await execa(qemuBinary(), ['-machine', 'none,accel=kvm', '-display', 'none', '-nodefaults', '-qmp', 'stdio'], {
-      input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n',
-      reject: false,
-      timeout: 5_000,
-    });
+    const probe = await execa(
+      qemuBinary(),
+      ['-machine', 'none,accel=kvm', '-display', 'none', '-nodefaults', '-qmp', 'stdio'],
+      {
+        input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n',
+        reject: false,
+        timeout: 5_000,
+      },
+    );
     return probe.exitCode === 0 && !/failed|error/i.test(String(probe.stderr));
   })();
   return kvmUsable;
@@ -73,7 +89,8 @@ export function probeKvm(): Promise<boolean> {
 export async function resolveAccel(requested: 'auto' | 'kvm' | 'tcg', host: string): Promise<'kvm' | 'tcg'> {
   if (requested === 'tcg') return 'tcg';
   const kvm = await probeKvm();
-  if (requested === 'kvm' && !kvm) throw new VmigError('HOST_UNSUITABLE', `KVM is not usable on ${host} (the domain asks for accel "kvm")`);
+  if (requested === 'kvm' && !kvm)
+    throw new VmigError('HOST_UNSUITABLE', `KVM is not usable on ${host} (the domain asks for accel "kvm")`);
   return kvm ? 'kvm' : 'tcg';
 }
 

@@ -60,7 +60,11 @@ export class QmpProtocol {
         clearTimeout(timer);
         action();
       };
-      this.waiting.set(id, { command, resolve: (value) => settle(() => resolve(value)), reject: (error) => settle(() => reject(error)) });
+      this.waiting.set(id, {
+        command,
+        resolve: (value) => settle(() => resolve(value)),
+        reject: (error) => settle(() => reject(error)),
+      });
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
           // A late reply finds nobody waiting and is dropped.

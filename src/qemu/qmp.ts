@@ -14,7 +14,8 @@ export interface QmpConnectOptions {
  * Every QMP command has a deadline: a QEMU stuck on storage answers nothing, and a caller must not wait forever.
  * QMP commands return at once (long work runs as jobs and events), so 10 s is generous; VMIG_QMP_TIMEOUT_MS overrides.
  */
-export const qmpCommandTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => Number(env.VMIG_QMP_TIMEOUT_MS) || 10_000;
+export const qmpCommandTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number =>
+  Number(env.VMIG_QMP_TIMEOUT_MS) || 10_000;
 
 export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   private closed = false;
@@ -80,7 +81,11 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
     return this.closed;
   }
 
-  execute<T = unknown>(command: string, args?: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
+  execute<T = unknown>(
+    command: string,
+    args?: Record<string, unknown>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
     // A command on a closed socket would otherwise wait forever for its reply.
     if (this.closed) return Promise.reject(new Error(`QEMU monitor connection closed (${command})`));
     return this.protocol.execute(command, args, options.timeoutMs ?? this.commandTimeoutMs) as Promise<T>;
@@ -119,7 +124,12 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
 }
 
 /** Connects, runs one command, disconnects; `timeoutMs` bounds each of the two steps. */
-export async function qmpOnce<T = unknown>(path: string, command: string, args?: Record<string, unknown>, timeoutMs = 5_000): Promise<T> {
+export async function qmpOnce<T = unknown>(
+  path: string,
+  command: string,
+  args?: Record<string, unknown>,
+  timeoutMs = 5_000,
+): Promise<T> {
   let client: QmpClient;
   try {
     client = await QmpClient.connect(path, { timeoutMs, commandTimeoutMs: timeoutMs });

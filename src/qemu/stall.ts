@@ -9,8 +9,14 @@ export interface StallClock {
 export const NEW_STALL_CLOCK: StallClock = { lastBytes: -1, lastChange: 0 };
 
 /** Pure: feed the running byte count; stalled once it has not grown for `timeoutMs`. */
-export function checkStall(clock: StallClock, transferredBytes: number, now: number, timeoutMs: number): { clock: StallClock; stalled: boolean } {
-  if (transferredBytes !== clock.lastBytes) return { clock: { lastBytes: transferredBytes, lastChange: now }, stalled: false };
+export function checkStall(
+  clock: StallClock,
+  transferredBytes: number,
+  now: number,
+  timeoutMs: number,
+): { clock: StallClock; stalled: boolean } {
+  if (transferredBytes !== clock.lastBytes)
+    return { clock: { lastBytes: transferredBytes, lastChange: now }, stalled: false };
   return { clock, stalled: now - clock.lastChange >= timeoutMs };
 }
 

@@ -21,7 +21,13 @@ const exportId = (target: string): string => `vmig-export-${target}`;
 async function exportAll(qmp: QmpClient, targets: string[]): Promise<void> {
   for (const target of targets) {
     // Exporting activates the node (it is inactive while QEMU waits for its incoming state).
-    await qmp.execute('block-export-add', { type: 'nbd', id: exportId(target), 'node-name': diskNode(target), name: target, writable: true });
+    await qmp.execute('block-export-add', {
+      type: 'nbd',
+      id: exportId(target),
+      'node-name': diskNode(target),
+      name: target,
+      writable: true,
+    });
   }
 }
 
@@ -34,7 +40,12 @@ export async function exportOnUnix(qmp: QmpClient, instanceDir: string, targets:
 }
 
 /** Starts the NBD server on TCP (direct) on a free port of the range and exports the disks. */
-export async function exportOnTcp(qmp: QmpClient, targets: string[], listenHost: string, portRange: [number, number]): Promise<Endpoint> {
+export async function exportOnTcp(
+  qmp: QmpClient,
+  targets: string[],
+  listenHost: string,
+  portRange: [number, number],
+): Promise<Endpoint> {
   const endpoint = await bindInRange(listenHost, portRange, async (port) => {
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: listenHost, port: String(port) } } });
     return { host: listenHost, port };

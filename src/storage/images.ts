@@ -9,7 +9,8 @@ import type { DiskCopy } from './plan.js';
 
 export const qemuImg = (env: NodeJS.ProcessEnv = process.env): string => env.VMIG_QEMU_IMG || 'qemu-img';
 
-const size = (bytes: number): string => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+const size = (bytes: number): string =>
+  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
 interface ImageInfo {
   format?: string;
@@ -19,10 +20,18 @@ interface ImageInfo {
 
 async function runQemuImg(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   const result = await execa(qemuImg(), args, { reject: false, timeout: 60_000, stdin: 'ignore' });
-  return { ok: result.exitCode === 0 && !result.failed, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? result.shortMessage ?? '') };
+  return {
+    ok: result.exitCode === 0 && !result.failed,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? result.shortMessage ?? ''),
+  };
 }
 
-const firstLine = (text: string): string => text.split('\n').map((line) => line.replace(/^qemu-img: /, '').trim()).find(Boolean) ?? 'no detail';
+const firstLine = (text: string): string =>
+  text
+    .split('\n')
+    .map((line) => line.replace(/^qemu-img: /, '').trim())
+    .find(Boolean) ?? 'no detail';
 
 /**
  * Whether an existing file is exactly what vmig would create (same format, size and backing, no data written)
@@ -30,7 +39,8 @@ const firstLine = (text: string): string => text.split('\n').map((line) => line.
  */
 async function reusable(copy: DiskCopy): Promise<string | undefined> {
   const info = await runQemuImg(['info', '--output=json', copy.destinationPath]);
-  if (!info.ok) return /lock/i.test(info.stderr) ? 'it is in use' : `it is not a readable image (${firstLine(info.stderr)})`;
+  if (!info.ok)
+    return /lock/i.test(info.stderr) ? 'it is in use' : `it is not a readable image (${firstLine(info.stderr)})`;
   const image = JSON.parse(info.stdout) as ImageInfo;
   if (image.format !== copy.format) return `it is a ${image.format ?? 'unknown'} image, not ${copy.format}`;
   if (image['virtual-size'] !== copy.virtualSize) return `its size differs from the source's`;
@@ -57,15 +67,27 @@ export async function checkImages(copies: DiskCopy[], host: string): Promise<{ r
   for (const copy of copies) {
     const directory = dirname(copy.destinationPath);
     const dir = await stat(directory).catch(() => undefined);
-    if (!dir?.isDirectory()) throw new VmigError('HOST_UNSUITABLE', `${host} has no directory ${directory} for disk ${copy.target} (create it, or map it with --storage-map)`);
+    if (!dir?.isDirectory())
+      throw new VmigError(
+        'HOST_UNSUITABLE',
+        `${host} has no directory ${directory} for disk ${copy.target} (create it, or map it with --storage-map)`,
+      );
     if (copy.backing) {
       const backing = await stat(copy.backing.path).catch(() => undefined);
-      if (!backing) throw new VmigError('HOST_UNSUITABLE', `${host} lacks ${copy.backing.path}, the backing file of disk ${copy.target} (--copy-storage-inc copies the top layer only)`);
+      if (!backing)
+        throw new VmigError(
+          'HOST_UNSUITABLE',
+          `${host} lacks ${copy.backing.path}, the backing file of disk ${copy.target} (--copy-storage-inc copies the top layer only)`,
+        );
     }
     const existing = await stat(copy.destinationPath).catch(() => undefined);
     if (existing) {
       const why = await reusable(copy);
-      if (why) throw new VmigError('HOST_UNSUITABLE', `${copy.destinationPath} already exists on ${host} and ${why}: vmig does not overwrite it (remove it, or map the disk elsewhere with --storage-map)`);
+      if (why)
+        throw new VmigError(
+          'HOST_UNSUITABLE',
+          `${copy.destinationPath} already exists on ${host} and ${why}: vmig does not overwrite it (remove it, or map the disk elsewhere with --storage-map)`,
+        );
       reuse.add(copy.destinationPath);
       continue;
     }
@@ -75,7 +97,11 @@ export async function checkImages(copies: DiskCopy[], host: string): Promise<{ r
     byDevice.set(dir.dev, entry);
   }
   for (const { directory, needed, available } of byDevice.values()) {
-    if (needed > available) throw new VmigError('HOST_UNSUITABLE', `${host} has ${size(available)} free in ${directory}, the copied disks need ${size(needed)}`);
+    if (needed > available)
+      throw new VmigError(
+        'HOST_UNSUITABLE',
+        `${host} has ${size(available)} free in ${directory}, the copied disks need ${size(needed)}`,
+      );
   }
   return { reuse };
 }
@@ -93,9 +119,17 @@ export async function createImages(copies: DiskCopy[], reuse: Set<string>, host:
       if (copy.backing) args.push('-b', copy.backing.path, '-F', copy.backing.format);
       // Never clobber a file that appeared since the check: qemu-img itself would truncate it.
       const appeared = await stat(copy.destinationPath).catch(() => undefined);
-      if (appeared) throw new VmigError('HOST_UNSUITABLE', `${copy.destinationPath} appeared on ${host} while vmig prepared it: not overwritten`);
+      if (appeared)
+        throw new VmigError(
+          'HOST_UNSUITABLE',
+          `${copy.destinationPath} appeared on ${host} while vmig prepared it: not overwritten`,
+        );
       const result = await runQemuImg([...args, copy.destinationPath, String(copy.virtualSize)]);
-      if (!result.ok) throw new VmigError('PREPARE_FAILED', `creating ${copy.destinationPath} on ${host} failed: ${firstLine(result.stderr)}`);
+      if (!result.ok)
+        throw new VmigError(
+          'PREPARE_FAILED',
+          `creating ${copy.destinationPath} on ${host} failed: ${firstLine(result.stderr)}`,
+        );
       prepared.created.push(copy.destinationPath);
     }
   } catch (error) {

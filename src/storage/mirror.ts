@@ -43,13 +43,17 @@ interface QueryBlockImage {
 }
 
 /** What the running QEMU says about the definition's disks: sizes, allocation, backing chain. */
-export async function describeDisks(qmp: QmpClient, disks: Array<{ target: string; path: string; format: 'raw' | 'qcow2'; shared?: boolean }>): Promise<SourceDisk[]> {
+export async function describeDisks(
+  qmp: QmpClient,
+  disks: Array<{ target: string; path: string; format: 'raw' | 'qcow2'; shared?: boolean }>,
+): Promise<SourceDisk[]> {
   const devices = await qmp.execute<Array<{ device: string; inserted?: { image: QueryBlockImage } }>>('query-block');
   return disks.map((disk) => {
     const image = devices.find((device) => device.device === disk.target)?.inserted?.image;
     if (!image) throw new VmigError('MIGRATION_FAILED', `QEMU has no drive ${disk.target} (${disk.path})`);
     let chainAllocated = 0;
-    for (let layer: QueryBlockImage | undefined = image; layer; layer = layer['backing-image']) chainAllocated += layer['actual-size'] ?? layer['virtual-size'];
+    for (let layer: QueryBlockImage | undefined = image; layer; layer = layer['backing-image'])
+      chainAllocated += layer['actual-size'] ?? layer['virtual-size'];
     const backingPath = image['full-backing-filename'] ?? image['backing-filename'];
     return {
       target: disk.target,
@@ -58,7 +62,14 @@ export async function describeDisks(qmp: QmpClient, disks: Array<{ target: strin
       virtualSize: image['virtual-size'],
       topAllocated: image['actual-size'] ?? image['virtual-size'],
       chainAllocated,
-      ...(backingPath ? { backing: { path: backingPath, format: image['backing-filename-format'] ?? image['backing-image']?.format ?? 'raw' } } : {}),
+      ...(backingPath
+        ? {
+            backing: {
+              path: backingPath,
+              format: image['backing-filename-format'] ?? image['backing-image']?.format ?? 'raw',
+            },
+          }
+        : {}),
       ...(disk.shared !== undefined ? { shared: disk.shared } : {}),
     };
   });
@@ -85,7 +96,8 @@ export class Mirrors {
     private readonly addressOf: (target: string) => NbdAddress,
   ) {
     qmp.on('event', (event) => {
-      if (event.event === 'BLOCK_JOB_CANCELLED' && !this.cancelling) this.cancelledOutside.add(String(event.data?.device));
+      if (event.event === 'BLOCK_JOB_CANCELLED' && !this.cancelling)
+        this.cancelledOutside.add(String(event.data?.device));
     });
   }
 
@@ -97,7 +109,12 @@ export class Mirrors {
     const speed = options.bandwidth > 0 ? Math.max(1, Math.floor(options.bandwidth / this.copies.length)) : 0;
     for (const copy of this.copies) {
       const address = this.addressOf(copy.target);
-      await this.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': clientNode(copy.target), server: address, export: copy.target });
+      await this.qmp.execute('blockdev-add', {
+        driver: 'nbd',
+        'node-name': clientNode(copy.target),
+        server: address,
+        export: copy.target,
+      });
       this.attached.push(copy.target);
       await this.qmp.execute('blockdev-mirror', {
         'job-id': mirrorJobId(copy.target),
@@ -124,9 +141,18 @@ export class Mirrors {
     const jobs = await this.jobs();
     return this.started.map((target) => {
       const job = jobs.find((entry) => entry.device === mirrorJobId(target));
-      if (!job && this.cancelledOutside.has(mirrorJobId(target))) throw new VmigError('MIGRATION_ABORTED', `the copy of disk ${target} was cancelled`);
-      if (!job) throw new VmigError('MIGRATION_FAILED', `the copy of disk ${target} stopped (its NBD connection to the destination failed)`);
-      if (job['io-status'] && job['io-status'] !== 'ok') throw new VmigError('MIGRATION_FAILED', `the copy of disk ${target} failed: ${job['io-status']} writing to the destination`);
+      if (!job && this.cancelledOutside.has(mirrorJobId(target)))
+        throw new VmigError('MIGRATION_ABORTED', `the copy of disk ${target} was cancelled`);
+      if (!job)
+        throw new VmigError(
+          'MIGRATION_FAILED',
+          `the copy of disk ${target} stopped (its NBD connection to the destination failed)`,
+        );
+      if (job['io-status'] && job['io-status'] !== 'ok')
+        throw new VmigError(
+          'MIGRATION_FAILED',
+          `the copy of disk ${target} failed: ${job['io-status']} writing to the destination`,
+        );
       return { target, copied: job.offset, total: job.len, ready: job.ready };
     });
   }
@@ -143,7 +169,8 @@ export class Mirrors {
   /** Stops every mirror at once (the copy is abandoned) and detaches the NBD clients. */
   async cancel(): Promise<void> {
     this.cancelling = true;
-    for (const target of this.started) await this.qmp.execute('block-job-cancel', { device: mirrorJobId(target), force: true }).catch(() => undefined);
+    for (const target of this.started)
+      await this.qmp.execute('block-job-cancel', { device: mirrorJobId(target), force: true }).catch(() => undefined);
     await this.waitGone(10_000, 'cancel').catch(() => undefined);
     this.started = [];
     await this.detach();
@@ -154,27 +181,36 @@ export class Mirrors {
     for (;;) {
       const jobs = await this.jobs();
       if (jobs.length === 0) return;
-      if (Date.now() > deadline) throw new VmigError('MIGRATION_FAILED', `the disk mirrors did not ${what} within ${Math.round(timeoutMs / 1000)} s`);
-      await this.qmp.waitForEvent((event) => event.event === 'BLOCK_JOB_COMPLETED' || event.event === 'BLOCK_JOB_CANCELLED', 200).catch(() => undefined);
+      if (Date.now() > deadline)
+        throw new VmigError(
+          'MIGRATION_FAILED',
+          `the disk mirrors did not ${what} within ${Math.round(timeoutMs / 1000)} s`,
+        );
+      await this.qmp
+        .waitForEvent((event) => event.event === 'BLOCK_JOB_COMPLETED' || event.event === 'BLOCK_JOB_CANCELLED', 200)
+        .catch(() => undefined);
     }
   }
 
   private async detach(): Promise<void> {
-    for (const target of this.attached.splice(0)) await this.qmp.execute('blockdev-del', { 'node-name': clientNode(target) }).catch(() => undefined);
+    for (const target of this.attached.splice(0))
+      await this.qmp.execute('blockdev-del', { 'node-name': clientNode(target) }).catch(() => undefined);
   }
 }
 
 /** `vmig recover`: cancels vmig's mirror jobs left on a QEMU whose agent is gone, and detaches their NBD clients. */
 export async function cancelLeftoverMirrors(qmp: QmpClient): Promise<string[]> {
   const jobs = (await qmp.execute<BlockJob[]>('query-block-jobs')).filter((job) => isMirrorJob(job.device));
-  for (const job of jobs) await qmp.execute('block-job-cancel', { device: job.device, force: true }).catch(() => undefined);
+  for (const job of jobs)
+    await qmp.execute('block-job-cancel', { device: job.device, force: true }).catch(() => undefined);
   for (let attempt = 0; attempt < 50; attempt++) {
     const left = (await qmp.execute<BlockJob[]>('query-block-jobs')).filter((job) => isMirrorJob(job.device));
     if (left.length === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const targets = jobs.map((job) => job.device.slice('vmig-mirror-'.length));
-  for (const target of targets) await qmp.execute('blockdev-del', { 'node-name': clientNode(target) }).catch(() => undefined);
+  for (const target of targets)
+    await qmp.execute('blockdev-del', { 'node-name': clientNode(target) }).catch(() => undefined);
   return targets;
 }
 
@@ -182,12 +218,25 @@ export async function cancelLeftoverMirrors(qmp: QmpClient): Promise<string[]> {
 export async function waitUntilReady(
   qmp: QmpClient,
   mirrors: Mirrors,
-  options: { intervalMs: number; stallTimeoutMs: number; stopped: () => string | undefined; onProgress: (disks: DiskProgress[]) => void },
+  options: {
+    intervalMs: number;
+    stallTimeoutMs: number;
+    stopped: () => string | undefined;
+    onProgress: (disks: DiskProgress[]) => void;
+  },
 ): Promise<DiskProgress[]> {
   let lastCopied = -1;
   let lastMoved = Date.now();
   for (;;) {
-    const wake = qmp.waitForEvent((event) => event.event === 'BLOCK_JOB_READY' || event.event === 'BLOCK_JOB_COMPLETED' || event.event === 'BLOCK_JOB_ERROR', options.intervalMs).catch(() => undefined);
+    const wake = qmp
+      .waitForEvent(
+        (event) =>
+          event.event === 'BLOCK_JOB_READY' ||
+          event.event === 'BLOCK_JOB_COMPLETED' ||
+          event.event === 'BLOCK_JOB_ERROR',
+        options.intervalMs,
+      )
+      .catch(() => undefined);
     const stopped = options.stopped();
     if (stopped) throw new VmigError('MIGRATION_ABORTED', stopped);
     const disks = await mirrors.progress();
@@ -198,15 +247,34 @@ export async function waitUntilReady(
       lastCopied = copied;
       lastMoved = Date.now();
     } else if (Date.now() - lastMoved > options.stallTimeoutMs) {
-      throw new VmigError('MIGRATION_FAILED', `the disk copy moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s: the destination or the network to it stopped answering`);
+      throw new VmigError(
+        'MIGRATION_FAILED',
+        `the disk copy moved no data for ${Math.round(options.stallTimeoutMs / 1000)} s: the destination or the network to it stopped answering`,
+      );
     }
     await wake;
   }
 }
 
-export const toDiskProgress = (disk: DiskProgress): DiskCopyProgress => ({ target: disk.target, copiedBytes: disk.copied, totalBytes: disk.total, ready: disk.ready });
+export const toDiskProgress = (disk: DiskProgress): DiskCopyProgress => ({
+  target: disk.target,
+  copiedBytes: disk.copied,
+  totalBytes: disk.total,
+  ready: disk.ready,
+});
 
 /** The progress record while disks copy and memory has not started: status "disks", no memory figures yet. */
 export function diskPhaseProgress(disks: DiskCopyProgress[], elapsedMs: number): MigrationProgress {
-  return { status: 'disks', pass: 0, transferredBytes: 0, remainingBytes: 0, totalBytes: 0, throughputBps: 0, dirtyRateBps: 0, expectedDowntimeMs: undefined, elapsedMs, disks };
+  return {
+    status: 'disks',
+    pass: 0,
+    transferredBytes: 0,
+    remainingBytes: 0,
+    totalBytes: 0,
+    throughputBps: 0,
+    dirtyRateBps: 0,
+    expectedDowntimeMs: undefined,
+    elapsedMs,
+    disks,
+  };
 }

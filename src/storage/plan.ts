@@ -79,9 +79,16 @@ export const copiesStorage = (options: StorageOptions): boolean => options.copyA
 /** The disks to copy, or [] when no copy option is given. Refuses a request that cannot be met, naming the disk. */
 /** Flags that conflict, or that mean nothing without a copy: refused before any host is contacted. */
 export function checkStorageFlags(options: StorageOptions): void {
-  if (options.copyAll && options.copyInc) throw new VmigError('USAGE', '--copy-storage-all and --copy-storage-inc exclude each other');
+  if (options.copyAll && options.copyInc)
+    throw new VmigError('USAGE', '--copy-storage-all and --copy-storage-inc exclude each other');
   if (copiesStorage(options)) return;
-  const stray = options.migrateDisks ? '--migrate-disks' : options.synchronousWrites ? '--copy-storage-synchronous-writes' : options.storageMap?.length ? '--storage-map' : undefined;
+  const stray = options.migrateDisks
+    ? '--migrate-disks'
+    : options.synchronousWrites
+      ? '--copy-storage-synchronous-writes'
+      : options.storageMap?.length
+        ? '--storage-map'
+        : undefined;
   if (stray) throw new VmigError('USAGE', `${stray} needs --copy-storage-all or --copy-storage-inc`);
 }
 
@@ -93,17 +100,28 @@ export function planStorage(domain: string, disks: SourceDisk[], options: Storag
   if (options.migrateDisks) {
     const unknown = options.migrateDisks.filter((target) => !known.includes(target));
     if (unknown.length > 0) {
-      throw new VmigError('USAGE', `--migrate-disks names ${unknown.join(', ')}, which ${domain} does not have (its disks: ${known.join(', ') || 'none'})`);
+      throw new VmigError(
+        'USAGE',
+        `--migrate-disks names ${unknown.join(', ')}, which ${domain} does not have (its disks: ${known.join(', ') || 'none'})`,
+      );
     }
     chosen = disks.filter((disk) => options.migrateDisks!.includes(disk.target));
     const shared = chosen.find((disk) => disk.shared === true);
-    if (shared) throw new VmigError('USAGE', `--migrate-disks names ${shared.target}, which ${domain}'s definition marks as shared storage: it is not copied`);
+    if (shared)
+      throw new VmigError(
+        'USAGE',
+        `--migrate-disks names ${shared.target}, which ${domain}'s definition marks as shared storage: it is not copied`,
+      );
   } else {
     const marked = disks.filter((disk) => disk.shared === false);
     chosen = marked.length > 0 ? marked : disks.filter((disk) => disk.shared !== true);
   }
   if (chosen.length === 0 && options.whereLocal) return [];
-  if (chosen.length === 0) throw new VmigError('USAGE', `${domain} has no disk to copy (${disks.length === 0 ? 'it has no disks' : 'every disk is marked shared'})`);
+  if (chosen.length === 0)
+    throw new VmigError(
+      'USAGE',
+      `${domain} has no disk to copy (${disks.length === 0 ? 'it has no disks' : 'every disk is marked shared'})`,
+    );
   const copies = chosen.map((disk): DiskCopy => {
     const sync = options.copyInc ? 'top' : 'full';
     const keepsBacking = sync === 'top' && disk.backing !== undefined;
@@ -121,7 +139,8 @@ export function planStorage(domain: string, disks: SourceDisk[], options: Storag
   });
   const paths = new Set<string>();
   for (const copy of copies) {
-    if (paths.has(copy.destinationPath)) throw new VmigError('USAGE', `two disks of ${domain} would be copied to ${copy.destinationPath}`);
+    if (paths.has(copy.destinationPath))
+      throw new VmigError('USAGE', `two disks of ${domain} would be copied to ${copy.destinationPath}`);
     paths.add(copy.destinationPath);
   }
   return copies;

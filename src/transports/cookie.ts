@@ -36,7 +36,13 @@ export type Cookie = z.infer<typeof cookieSchema>;
 /** How long a prepared destination waits for its source before the cookie is void. */
 export const COOKIE_LIFETIME_MS = 5 * 60_000;
 
-export function mintCookie(migrationId: string, transport: TransportRequest, endpoint: Endpoint | undefined, now = Date.now(), streams: StreamId[] = ['ram']): Cookie {
+export function mintCookie(
+  migrationId: string,
+  transport: TransportRequest,
+  endpoint: Endpoint | undefined,
+  now = Date.now(),
+  streams: StreamId[] = ['ram'],
+): Cookie {
   return {
     migrationId,
     transport,

@@ -7,7 +7,12 @@ import { bindInRange } from './ports.js';
 export type IncomingCommand = 'migrate-incoming' | 'migrate-recover';
 
 /** Destination: opens QEMU's own listener on a free port of the range. */
-export async function openDirectIncoming(qmp: QmpClient, listenHost: string, range: [number, number], command: IncomingCommand = 'migrate-incoming'): Promise<Endpoint> {
+export async function openDirectIncoming(
+  qmp: QmpClient,
+  listenHost: string,
+  range: [number, number],
+  command: IncomingCommand = 'migrate-incoming',
+): Promise<Endpoint> {
   return bindInRange(listenHost, range, async (port) => {
     await qmp.execute(command, { uri: `tcp:${hostForUri(listenHost)}:${port}` });
     return { host: listenHost, port };

@@ -35,15 +35,25 @@ export async function openIncoming(options: {
   const command = options.command ?? 'migrate-incoming';
   const qemuStreams = migrationStreams(options.parallel);
   if (transport === 'direct') {
-    if (options.streams?.length) throw new VmigError('INTERNAL', 'the direct transport carries no streams beyond QEMU\'s own');
+    if (options.streams?.length)
+      throw new VmigError('INTERNAL', "the direct transport carries no streams beyond QEMU's own");
     const endpoint = await openDirectIncoming(qmp, options.listenHost, options.portRange, command);
     return { cookie: mintCookie(migrationId, 'direct', endpoint, Date.now(), qemuStreams), ends: {} };
   }
   const qemuSocket = join(options.instanceDir, 'in.sock');
-  const streams: IncomingStream[] = [...qemuStreams.map((id) => ({ id, socket: qemuSocket })), ...(options.streams ?? [])];
+  const streams: IncomingStream[] = [
+    ...qemuStreams.map((id) => ({ id, socket: qemuSocket })),
+    ...(options.streams ?? []),
+  ];
   const invalid = checkStreamSet(streams.map((stream) => stream.id));
   if (invalid) throw new VmigError('INTERNAL', `migration ${migrationId}: ${invalid}`);
-  const cookie = mintCookie(migrationId, transport, undefined, Date.now(), streams.map((stream) => stream.id));
+  const cookie = mintCookie(
+    migrationId,
+    transport,
+    undefined,
+    Date.now(),
+    streams.map((stream) => stream.id),
+  );
   // One acceptance set for both listeners of `auto`: a stream is taken once, whichever way it comes.
   const acceptance = new AcceptanceSet(cookie.streams);
   await qmp.execute(command, { uri: `unix:${qemuSocket}` });
@@ -51,13 +61,22 @@ export async function openIncoming(options: {
   try {
     if (transport === 'tls' || transport === 'auto') {
       try {
-        const tls = await openTlsIncoming({ cookie, streams, acceptance, listenHost: options.listenHost, portRange: options.portRange, log });
+        const tls = await openTlsIncoming({
+          cookie,
+          streams,
+          acceptance,
+          listenHost: options.listenHost,
+          portRange: options.portRange,
+          log,
+        });
         ends.tls = tls.end;
         cookie.endpoint = tls.endpoint;
       } catch (error) {
         // With auto, a host without a free port still migrates: over the SSH relay.
         if (transport === 'tls') throw error;
-        log(`no TLS listener for migration ${migrationId} on ${options.listenHost}: ${(error as Error).message}; only the ssh relay is offered`);
+        log(
+          `no TLS listener for migration ${migrationId} on ${options.listenHost}: ${(error as Error).message}; only the ssh relay is offered`,
+        );
       }
     }
     if (transport === 'ssh' || transport === 'auto') {

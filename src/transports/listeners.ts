@@ -35,7 +35,12 @@ export class OpenSockets {
  * Hands the server's first `count` connections to `accept` (with their index) and then stops listening. A
  * connection beyond those, or one that slipped in before the listener closed, is destroyed: each stream has one peer.
  */
-export function acceptEach(server: Server, open: OpenSockets, count: number, accept: (socket: Socket, index: number) => void): void {
+export function acceptEach(
+  server: Server,
+  open: OpenSockets,
+  count: number,
+  accept: (socket: Socket, index: number) => void,
+): void {
   let taken = 0;
   server.on('connection', (socket: Socket) => {
     if (taken >= count) return void socket.destroy();

@@ -32,15 +32,22 @@ export interface P2pOptions {
   sourceLabel: string;
 }
 
-export async function openOutgoing(cookie: Cookie, instanceDir: string, log: TunnelLog, p2p?: P2pOptions): Promise<OutgoingTunnel> {
+export async function openOutgoing(
+  cookie: Cookie,
+  instanceDir: string,
+  log: TunnelLog,
+  p2p?: P2pOptions,
+): Promise<OutgoingTunnel> {
   const sockets = outgoingSockets(instanceDir, cookie.streams);
   const socketOf = (stream: StreamId) => {
-    if (!cookie.streams.includes(stream)) throw new VmigError('INTERNAL', `migration ${cookie.migrationId} has no stream ${stream}`);
+    if (!cookie.streams.includes(stream))
+      throw new VmigError('INTERNAL', `migration ${cookie.migrationId} has no stream ${stream}`);
     return sourceSocketOf(instanceDir, stream);
   };
   const uri = `unix:${sourceSocketOf(instanceDir, 'ram')}`;
   if (cookie.transport === 'tls') {
-    if (!cookie.endpoint) throw new VmigError('COOKIE_REJECTED', `the cookie of migration ${cookie.migrationId} names no TLS endpoint`);
+    if (!cookie.endpoint)
+      throw new VmigError('COOKIE_REJECTED', `the cookie of migration ${cookie.migrationId} names no TLS endpoint`);
     const tunnel = await openTlsOutgoing({ cookie, endpoint: cookie.endpoint, sockets, log });
     return { transport: 'tls', uri, sockets, socketOf, ...tunnel };
   }

@@ -30,15 +30,22 @@ export function p2pSshArgs(target: P2pTarget, forward: string, remote: string, s
   return [
     ...(sshConfig ? ['-F', sshConfig] : []),
     '-N',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'ExitOnForwardFailure=yes',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'ServerAliveInterval=5',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'ExitOnForwardFailure=yes',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'ServerAliveInterval=5',
     ...(target.port ? ['-p', String(target.port)] : []),
     ...(target.user ? ['-l', target.user] : []),
-    '-L', `${forward}:${remote}`,
-    '--', target.host,
+    '-L',
+    `${forward}:${remote}`,
+    '--',
+    target.host,
   ];
 }
 
@@ -56,14 +63,23 @@ export async function openP2pOutgoing(options: {
   const forward = join(options.instanceDir, 'p2p.sock');
   await unlinkIfPresent(forward);
   let stderr = '';
-  const ssh: ResultPromise = execa('ssh', p2pSshArgs(target, forward, cookie.socketPath, options.sshConfig), { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', reject: false, cleanup: true });
+  const ssh: ResultPromise = execa('ssh', p2pSshArgs(target, forward, cookie.socketPath, options.sshConfig), {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    reject: false,
+    cleanup: true,
+  });
   ssh.stderr?.on('data', (chunk: Buffer) => (stderr = `${stderr}${chunk.toString()}`.slice(-2000)));
   let exited = false;
   let stopped = false;
   void ssh.then(() => (exited = true));
   const refused = () => {
     const why = stderr.trim().split('\n').filter(Boolean).at(-1) ?? 'ssh gave no reason';
-    return new VmigError('MIGRATION_FAILED', `p2p: ${options.sourceLabel} could not open SSH to ${target.host} itself (${why}); p2p needs the source host to trust the destination (its key in the destination's authorized_keys, the destination's host key in the source's known_hosts)`);
+    return new VmigError(
+      'MIGRATION_FAILED',
+      `p2p: ${options.sourceLabel} could not open SSH to ${target.host} itself (${why}); p2p needs the source host to trust the destination (its key in the destination's authorized_keys, the destination's host key in the source's known_hosts)`,
+    );
   };
   for (const started = Date.now(); !existsSync(forward); ) {
     if (exited || Date.now() - started > P2P_CONNECT_TIMEOUT_MS) {
@@ -77,7 +93,9 @@ export async function openP2pOutgoing(options: {
     cookie,
     sockets: options.sockets,
     listen: async (path, onConnection) => {
-      const server = createServer({ allowHalfOpen: true, ...BUFFERED }, (socket) => onConnection(socket, () => socket.destroy()));
+      const server = createServer({ allowHalfOpen: true, ...BUFFERED }, (socket) =>
+        onConnection(socket, () => socket.destroy()),
+      );
       await listenUnix(server, path);
       return { close: async () => (server.listening ? closeServer(server) : undefined) };
     },
@@ -92,7 +110,11 @@ export async function openP2pOutgoing(options: {
     throw error;
   });
   return {
-    failure: () => relay.failure() ?? (exited && !stopped ? `the source host's ssh to ${target.host} exited (${stderr.trim().split('\n').at(-1) ?? 'no reason'})` : undefined),
+    failure: () =>
+      relay.failure() ??
+      (exited && !stopped
+        ? `the source host's ssh to ${target.host} exited (${stderr.trim().split('\n').at(-1) ?? 'no reason'})`
+        : undefined),
     end: {
       async close() {
         stopped = true;

@@ -13,7 +13,11 @@ export function portFree(host: string, port: number): Promise<boolean> {
 }
 
 /** Tries each free port of the range with `bind` until one succeeds; throws the last failure if none does. */
-export async function bindInRange<T>(host: string, range: [number, number], bind: (port: number) => Promise<T>): Promise<T> {
+export async function bindInRange<T>(
+  host: string,
+  range: [number, number],
+  bind: (port: number) => Promise<T>,
+): Promise<T> {
   let lastError: Error | undefined;
   for (let port = range[0]; port <= range[1]; port++) {
     if (!(await portFree(host, port))) continue;

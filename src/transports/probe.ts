@@ -15,8 +15,20 @@ export function probeTcp(endpoint: Endpoint, timeoutMs = PROBE_TIMEOUT_MS): Prom
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done({ reachable: false, reason: `no answer from ${hostForUri(endpoint.host)}:${endpoint.port} within ${timeoutMs / 1000} s` }), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        done({
+          reachable: false,
+          reason: `no answer from ${hostForUri(endpoint.host)}:${endpoint.port} within ${timeoutMs / 1000} s`,
+        }),
+      timeoutMs,
+    );
     socket.once('connect', () => done({ reachable: true }));
-    socket.once('error', (error: NodeJS.ErrnoException) => done({ reachable: false, reason: `${hostForUri(endpoint.host)}:${endpoint.port}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'no route to host' : error.message}` }));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      done({
+        reachable: false,
+        reason: `${hostForUri(endpoint.host)}:${endpoint.port}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'no route to host' : error.message}`,
+      }),
+    );
   });
 }

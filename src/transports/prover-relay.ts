@@ -56,7 +56,9 @@ export async function relayProvenStreams(options: {
       channels.delete(fromSource);
       channels.delete(toDestination!);
       if (error && !stopped) failure ??= `the ssh relay of stream ${stream} broke: ${error.message}`;
-      log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`);
+      log(
+        `ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`,
+      );
     });
   };
   const close = async () => {

@@ -46,7 +46,11 @@ export function readLine(stream: Duplex, timeoutMs = HANDSHAKE_TIMEOUT_MS): Prom
 }
 
 /** Prover side: answers the destination's challenge on `channel` for `stream`; the stream's bytes may follow. */
-export async function proveStream(channel: Duplex, cookie: Pick<Cookie, 'migrationId' | 'secret'>, stream: StreamId): Promise<void> {
+export async function proveStream(
+  channel: Duplex,
+  cookie: Pick<Cookie, 'migrationId' | 'secret'>,
+  stream: StreamId,
+): Promise<void> {
   const nonce = parseChallenge(await readLine(channel));
   if (!nonce) throw new Error('the destination did not send a vmig challenge');
   channel.write(proofLine(cookie, stream, nonce));
@@ -83,7 +87,9 @@ export async function openSshIncoming(options: {
       (line) => {
         const verdict = checkProof(line, cookie, nonce);
         if (!verdict.ok) return refuse(peer, verdict.reason);
-        const claim = stopped ? { ok: false as const, reason: 'the tunnel is closed' } : acceptance.claim(verdict.stream);
+        const claim = stopped
+          ? { ok: false as const, reason: 'the tunnel is closed' }
+          : acceptance.claim(verdict.stream);
         if (!claim.ok) return refuse(peer, claim.reason);
         if (claim.complete) void closeServer(server).then(refusals.flush);
         deliver(peer, verdict.stream);
@@ -98,7 +104,9 @@ export async function openSshIncoming(options: {
     target.once('connect', () => {
       log(`ssh stream ${stream} of migration ${cookie.migrationId}: authenticated, streaming in`);
       void splice(peer, target).done.then(({ forward, backward, error }) => {
-        log(`ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+        log(
+          `ssh stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`,
+        );
       });
     });
     target.once('error', (error) => {

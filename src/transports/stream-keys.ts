@@ -10,7 +10,9 @@ type Secret = Pick<Cookie, 'migrationId' | 'secret'>;
 
 /** 32 bytes: salt = the migration id, info = "vmig/2 <purpose> <stream id>". */
 export function streamKey(cookie: Secret, purpose: KeyPurpose, stream: StreamId): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(cookie.secret, 'hex'), cookie.migrationId, `vmig/2 ${purpose} ${stream}`, 32));
+  return Buffer.from(
+    hkdfSync('sha256', Buffer.from(cookie.secret, 'hex'), cookie.migrationId, `vmig/2 ${purpose} ${stream}`, 32),
+  );
 }
 
 /** The TLS PSK identity of one stream: it names the migration and the stream, never a secret. */

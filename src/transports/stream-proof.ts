@@ -24,11 +24,15 @@ export const challengeLine = (nonce: string): string => `${CHALLENGE} ${nonce}\n
 /** The nonce of a challenge line, or undefined for anything else. */
 export function parseChallenge(line: string): string | undefined {
   const [magic, nonce, ...extra] = line.split(' ');
-  return magic === CHALLENGE && nonce !== undefined && /^[0-9a-f]{32}$/.test(nonce) && extra.length === 0 ? nonce : undefined;
+  return magic === CHALLENGE && nonce !== undefined && /^[0-9a-f]{32}$/.test(nonce) && extra.length === 0
+    ? nonce
+    : undefined;
 }
 
 const mac = (key: Key, stream: StreamId, nonce: string): string =>
-  createHmac('sha256', streamKey(key, 'stream-proof', stream)).update(`${PROOF} ${key.migrationId} ${stream} ${nonce}`).digest('hex');
+  createHmac('sha256', streamKey(key, 'stream-proof', stream))
+    .update(`${PROOF} ${key.migrationId} ${stream} ${nonce}`)
+    .digest('hex');
 
 /** What the prover writes in answer to `nonce`, before any byte of the stream. */
 export function proofLine(key: Key, stream: StreamId, nonce: string): string {
@@ -48,9 +52,21 @@ export function scanLine(buffered: Buffer): LineScan {
 export type ProofVerdict = { ok: true; stream: StreamId } | { ok: false; reason: string };
 
 /** Whether `line` answers `nonce` for a stream of the cookie's migration. Reasons never contain a key. */
-export function checkProof(line: string, cookie: Pick<Cookie, 'migrationId' | 'secret' | 'expiresAt'>, nonce: string, now = Date.now()): ProofVerdict {
+export function checkProof(
+  line: string,
+  cookie: Pick<Cookie, 'migrationId' | 'secret' | 'expiresAt'>,
+  nonce: string,
+  now = Date.now(),
+): ProofVerdict {
   const [magic, migrationId, stream, presented, ...extra] = line.split(' ');
-  if (magic !== PROOF || migrationId === undefined || stream === undefined || presented === undefined || extra.length > 0) return { ok: false, reason: 'not a vmig stream proof' };
+  if (
+    magic !== PROOF ||
+    migrationId === undefined ||
+    stream === undefined ||
+    presented === undefined ||
+    extra.length > 0
+  )
+    return { ok: false, reason: 'not a vmig stream proof' };
   if (!isStreamId(stream)) return { ok: false, reason: 'the proof names no valid stream' };
   // Both compared in constant time: neither comparison may leak how much of a guess was right.
   const idOk = secretsEqual(migrationId, cookie.migrationId);

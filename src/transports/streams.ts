@@ -50,7 +50,8 @@ export function migrationStreams(parallel = 1): StreamId[] {
 /** The stream of one disk (its QEMU node or device name). */
 export function diskStream(target: string): StreamId {
   const id = `disk-${target}`;
-  if (!isStreamId(id)) throw new Error(`"${target}" cannot name a disk stream (letters, digits, _ . - and at most 32 characters)`);
+  if (!isStreamId(id))
+    throw new Error(`"${target}" cannot name a disk stream (letters, digits, _ . - and at most 32 characters)`);
   return id;
 }
 

@@ -15,7 +15,11 @@ import { formatBytes } from '../util/format.js';
 import { HANDSHAKE_TIMEOUT_MS, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
 
 /** TLS 1.3 with a PSK needs a SHA-256 suite (the PSK's hash); AES-GCM first for AES-NI hosts. */
-const TLS_OPTIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' } as const;
+const TLS_OPTIONS = {
+  minVersion: 'TLSv1.3',
+  maxVersion: 'TLSv1.3',
+  ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256',
+} as const;
 /**
  * The only proof a destination can give is the one-time PSK. A server that ignores the offered PSK and presents a
  * certificate instead (any certificate, even one a CA in the trust store or NODE_EXTRA_CA_CERTS vouches for) is not
@@ -31,7 +35,9 @@ const PSK_ONLY_CLIENT = {
 };
 
 /** Why a handshake that shows a certificate is refused; undefined for a PSK handshake (TLS 1.3: no certificate). */
-export function certificateRefusal(cert: tls.PeerCertificate | Record<string, never> | null | undefined): string | undefined {
+export function certificateRefusal(
+  cert: tls.PeerCertificate | Record<string, never> | null | undefined,
+): string | undefined {
   if (!cert || Object.keys(cert).length === 0) return undefined;
   const subject = (cert as tls.PeerCertificate).subject?.CN;
   return `presented a certificate${subject ? ` for ${subject}` : ''} instead of proving the migration's one-time key: refused, nothing was sent`;
@@ -76,7 +82,10 @@ export async function openTlsIncoming(options: {
   // Every raw connection, so that closing does not wait for a handshake in progress to time out.
   server.on('connection', (socket: Socket) => open.add(socket));
   server.on('tlsClientError', (error, socket) => {
-    if (!stopped) refusals.refused(`tls listener of migration ${cookie.migrationId}: refused a connection from ${socket.remoteAddress ?? 'unknown'} (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+    if (!stopped)
+      refusals.refused(
+        `tls listener of migration ${cookie.migrationId}: refused a connection from ${socket.remoteAddress ?? 'unknown'} (${(error as NodeJS.ErrnoException).code ?? error.message})`,
+      );
     socket.destroy();
   });
   server.on('secureConnection', (peer) => {
@@ -84,7 +93,10 @@ export async function openTlsIncoming(options: {
     // Two handshakes for one stream may finish together: only the first is the stream.
     const claim = stream && !stopped ? acceptance.claim(stream) : { ok: false as const, reason: 'no stream named' };
     if (!stream || !claim.ok) {
-      if (!stopped) refusals.refused(`tls listener of migration ${cookie.migrationId}: refused a connection from ${peer.remoteAddress ?? 'unknown'} (${claim.ok ? '' : claim.reason})`);
+      if (!stopped)
+        refusals.refused(
+          `tls listener of migration ${cookie.migrationId}: refused a connection from ${peer.remoteAddress ?? 'unknown'} (${claim.ok ? '' : claim.reason})`,
+        );
       peer.destroy();
       return;
     }
@@ -92,9 +104,13 @@ export async function openTlsIncoming(options: {
     const target = createConnection({ path: targets.get(stream)!, allowHalfOpen: true, ...BUFFERED });
     open.add(target);
     target.once('connect', () => {
-      log(`tls stream ${stream} of migration ${cookie.migrationId}: ${peer.remoteAddress ?? 'peer'} authenticated, streaming in`);
+      log(
+        `tls stream ${stream} of migration ${cookie.migrationId}: ${peer.remoteAddress ?? 'peer'} authenticated, streaming in`,
+      );
       void splice(peer, target).done.then(({ forward, backward, error }) => {
-        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`);
+        log(
+          `tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} in, ${formatBytes(backward)} back${error && !stopped ? ` (${error.message})` : ''}`,
+        );
       });
     });
     target.once('error', (error) => {
@@ -102,14 +118,17 @@ export async function openTlsIncoming(options: {
       peer.destroy();
     });
   });
-  const endpoint = await bindInRange(options.listenHost, options.portRange, (port) =>
-    new Promise<Endpoint>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: options.listenHost, port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve({ host: options.listenHost, port });
-      });
-    }),
+  const endpoint = await bindInRange(
+    options.listenHost,
+    options.portRange,
+    (port) =>
+      new Promise<Endpoint>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: options.listenHost, port, exclusive: true }, () => {
+          server.off('error', reject);
+          resolve({ host: options.listenHost, port });
+        });
+      }),
   );
   server.on('error', (error) => log(`tls listener of migration ${cookie.migrationId}: ${error.message}`));
   return {
@@ -150,12 +169,17 @@ export async function openTlsOutgoing(options: {
       highWaterMark: STREAM_BUFFER_BYTES,
       host: endpoint.host,
       port: endpoint.port,
-      pskCallback: () => ({ identity: tlsIdentity(cookie.migrationId, stream), psk: streamKey(cookie, 'tls-psk', stream) }),
+      pskCallback: () => ({
+        identity: tlsIdentity(cookie.migrationId, stream),
+        psk: streamKey(cookie, 'tls-psk', stream),
+      }),
       ...PSK_ONLY_CLIENT,
     };
     const peer = tls.connect(connectOptions);
     open.add(peer);
-    peer.setTimeout(HANDSHAKE_TIMEOUT_MS, () => peer.destroy(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)));
+    peer.setTimeout(HANDSHAKE_TIMEOUT_MS, () =>
+      peer.destroy(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)),
+    );
     peer.once('secureConnect', () => {
       peer.setTimeout(0);
       // Belt and braces: not a byte of the guest goes out unless the handshake was keyed by our PSK.
@@ -167,10 +191,14 @@ export async function openTlsOutgoing(options: {
         return;
       }
       const keyShare = (peer.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? 'none';
-      log(`tls stream ${stream} of migration ${cookie.migrationId}: connected to ${where} (${peer.getCipher().name}, key share ${keyShare})`);
+      log(
+        `tls stream ${stream} of migration ${cookie.migrationId}: connected to ${where} (${peer.getCipher().name}, key share ${keyShare})`,
+      );
       void splice(client, peer).done.then(({ forward, backward, error }) => {
         if (error && !stopped) failure ??= `tls stream ${stream} to ${where} broke: ${error.message}`;
-        log(`tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`);
+        log(
+          `tls stream ${stream} of migration ${cookie.migrationId} closed: ${formatBytes(forward)} out, ${formatBytes(backward)} back`,
+        );
       });
     });
     peer.once('error', (error) => {

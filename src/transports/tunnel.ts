@@ -13,12 +13,14 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Connections a listener holds at once, proven or not: the expected streams plus this many in handshake. */
 export const PENDING_CONNECTIONS = 16;
 
-
 /**
  * Logs the first `burst` refusals of each window, then one line per window saying how many more were dropped.
  * Pure apart from the injected log and clock.
  */
-export function refusalLog(log: TunnelLog, options: { burst?: number; windowMs?: number; now?: () => number } = {}): { refused(line: string): void; flush(): void } {
+export function refusalLog(
+  log: TunnelLog,
+  options: { burst?: number; windowMs?: number; now?: () => number } = {},
+): { refused(line: string): void; flush(): void } {
   const burst = options.burst ?? 5;
   const windowMs = options.windowMs ?? 60_000;
   const now = options.now ?? Date.now;

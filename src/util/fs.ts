@@ -55,5 +55,5 @@ export async function unlinkIfPresent(path: string): Promise<void> {
   }
 }
 
-export const ensureDir = (path: string, mode = 0o700): Promise<string | undefined> => mkdir(path, { recursive: true, mode });
-
+export const ensureDir = (path: string, mode = 0o700): Promise<string | undefined> =>
+  mkdir(path, { recursive: true, mode });

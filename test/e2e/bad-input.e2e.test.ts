@@ -4,7 +4,17 @@ import { copyFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { GUEST_KERNEL, expectCleanFailure, expectGuestContinued, expectOk, guestStatus, listDomains, qemuPids, startGuest, writeDomainFile } from './support.js';
+import {
+  GUEST_KERNEL,
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  guestStatus,
+  listDomains,
+  qemuPids,
+  startGuest,
+  writeDomainFile,
+} from './support.js';
 
 describe('bad input changes nothing', () => {
   let lab: Lab;
@@ -28,13 +38,21 @@ describe('bad input changes nothing', () => {
   }
 
   it('unknown domain → exit 2', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'nosuch', 'h2', '--direct']), 2, /domain nosuch does not exist on h1/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'nosuch', 'h2', '--direct']),
+      2,
+      /domain nosuch does not exist on h1/,
+    );
     await expectUnchanged();
   });
 
   it('destination equal to the source, by alias and by address → exit 2', async () => {
     expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h1', '--direct']), 2, /is the source host itself/);
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', lab.sshUri('h1'), '--direct']), 2, /is the source host itself/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', lab.sshUri('h1'), '--direct']),
+      2,
+      /is the source host itself/,
+    );
     await expectUnchanged();
   });
 
@@ -52,14 +70,30 @@ describe('bad input changes nothing', () => {
       await writeFile(file, text);
       expectCleanFailure(await lab.vmig(['-c', 'h1', 'define', file]), 2, pattern);
     }
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'define', join(lab.dir, 'missing.json')]), 2, /cannot read .*missing\.json: no such file/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'define', join(lab.dir, 'missing.json')]),
+      2,
+      /cannot read .*missing\.json: no such file/,
+    );
     expect((await listDomains(lab, 'h1', true)).map((domain) => domain.name)).toEqual(['g1']);
   });
 
   it('bad options and URIs → exit 2 before any host is contacted', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'ftp://h2', '--direct']), 2, /unsupported host URI scheme/);
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', 'fast']), 2, /--bandwidth takes/);
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--port-range', '9-3']), 2, /--port-range/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'ftp://h2', '--direct']),
+      2,
+      /unsupported host URI scheme/,
+    );
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', 'fast']),
+      2,
+      /--bandwidth takes/,
+    );
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--port-range', '9-3']),
+      2,
+      /--port-range/,
+    );
     const unknownOption = await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bogus']);
     expect(unknownOption.exitCode).toBe(2);
     expect(unknownOption.stderr).toMatch(/unknown option '--bogus'/);
@@ -72,7 +106,11 @@ describe('bad input changes nothing', () => {
     expectOk(await lab.vmig(['-c', 'h2', 'define', other]));
     expectOk(await lab.vmig(['-c', 'h2', 'start', 'g1']));
     const h2Pids = await qemuPids(lab, 'h2');
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 2, /domain g1 is already running on h2/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+      2,
+      /domain g1 is already running on h2/,
+    );
     expect(await qemuPids(lab, 'h2')).toEqual(h2Pids);
     expectOk(await lab.vmig(['-c', 'h2', 'destroy', 'g1']));
     expectOk(await lab.vmig(['-c', 'h2', 'undefine', 'g1']));
@@ -82,7 +120,11 @@ describe('bad input changes nothing', () => {
     const twin = await writeDomainFile(lab, 'twin', { uuid });
     expectOk(await lab.vmig(['-c', 'h2', 'define', twin]));
     expectOk(await lab.vmig(['-c', 'h2', 'start', 'twin']));
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 2, new RegExp(`uuid ${uuid} \\(twin\\) is already running on h2`));
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+      2,
+      new RegExp(`uuid ${uuid} \\(twin\\) is already running on h2`),
+    );
     expectOk(await lab.vmig(['-c', 'h2', 'destroy', 'twin']));
     expectOk(await lab.vmig(['-c', 'h2', 'undefine', 'twin']));
     await expectUnchanged();
@@ -95,7 +137,11 @@ describe('bad input changes nothing', () => {
     await startGuest(lab, 'h1', 'g2', { kernel });
     const pidsBefore = await qemuPids(lab, 'h1');
     await rm(kernel);
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g2', 'h2', '--direct']), 2, new RegExp(`h2 lacks ${kernel}`));
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g2', 'h2', '--direct']),
+      2,
+      new RegExp(`h2 lacks ${kernel}`),
+    );
     expect(await qemuPids(lab, 'h1')).toEqual(pidsBefore);
     expect(await qemuPids(lab, 'h2')).toEqual([]);
     expectOk(await lab.vmig(['-c', 'h1', 'destroy', 'g2']));
@@ -106,7 +152,11 @@ describe('bad input changes nothing', () => {
   it('destination lacks the memory → exit 2', async () => {
     await writeFile(join(lab.hosts.h2!.dir, 'host.toml'), 'guest_memory_limit_mib = 32\n');
     try {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 2, /h2 lacks memory for g1: .* needs 64 MiB/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        2,
+        /h2 lacks memory for g1: .* needs 64 MiB/,
+      );
     } finally {
       await rm(join(lab.hosts.h2!.dir, 'host.toml'));
     }
@@ -114,10 +164,18 @@ describe('bad input changes nothing', () => {
   });
 
   it('unreachable host → exit 3', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'ssh://root@10.231.0.1:1', '--direct']), 3, /cannot reach root@10\.231\.0\.1:1/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'ssh://root@10.231.0.1:1', '--direct']),
+      3,
+      /cannot reach root@10\.231\.0\.1:1/,
+    );
     await lab.stopSshd('h2');
     try {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 3, /cannot reach h2 .*connection refused/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        3,
+        /cannot reach h2 .*connection refused/,
+      );
     } finally {
       await lab.startSshd('h2');
     }
@@ -125,7 +183,11 @@ describe('bad input changes nothing', () => {
   });
 
   it('authentication failure → exit 3', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'nosuchuser@h2', '--direct']), 3, /authentication to nosuchuser@h2 .* failed/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'nosuchuser@h2', '--direct']),
+      3,
+      /authentication to nosuchuser@h2 .* failed/,
+    );
     await expectUnchanged();
   });
 
@@ -134,9 +196,17 @@ describe('bad input changes nothing', () => {
     const aside = `${key}.aside`;
     await rename(key, aside);
     try {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 3, /no SSH key for h1: start ssh-agent or create ~\/\.ssh\/id_ed25519/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        3,
+        /no SSH key for h1: start ssh-agent or create ~\/\.ssh\/id_ed25519/,
+      );
       // Port 1 on the controller's own loopback: nothing listens there.
-      expectCleanFailure(await lab.vmig(['-c', 'ssh://root@127.0.0.1:1', 'list']), 3, /cannot reach root@127\.0\.0\.1:1 .*connection refused/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'ssh://root@127.0.0.1:1', 'list']),
+        3,
+        /cannot reach root@127\.0\.0\.1:1 .*connection refused/,
+      );
     } finally {
       await rename(aside, key);
     }
@@ -149,12 +219,37 @@ describe('bad input changes nothing', () => {
     try {
       // Unknown: h2's entry removed.
       const h2Address = lab.hosts.h2!.ipv4;
-      await writeFile(knownHosts, original.split('\n').filter((line) => !line.includes(h2Address) && !line.startsWith('h2 ')).join('\n'));
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 3, /host key of h2 .* is not in known_hosts/);
+      await writeFile(
+        knownHosts,
+        original
+          .split('\n')
+          .filter((line) => !line.includes(h2Address) && !line.startsWith('h2 '))
+          .join('\n'),
+      );
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        3,
+        /host key of h2 .* is not in known_hosts/,
+      );
       // Changed: h2 recorded with h1's key.
-      const h1Key = original.split('\n').find((line) => line.startsWith('h1,'))!.split(' ').slice(1).join(' ');
-      await writeFile(knownHosts, `${original.split('\n').filter((line) => !line.includes(h2Address) && !line.startsWith('h2 ')).join('\n')}\n${h2Address} ${h1Key}\n`);
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 3, /REFUSED: the host key of h2 .* does not match known_hosts/);
+      const h1Key = original
+        .split('\n')
+        .find((line) => line.startsWith('h1,'))!
+        .split(' ')
+        .slice(1)
+        .join(' ');
+      await writeFile(
+        knownHosts,
+        `${original
+          .split('\n')
+          .filter((line) => !line.includes(h2Address) && !line.startsWith('h2 '))
+          .join('\n')}\n${h2Address} ${h1Key}\n`,
+      );
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        3,
+        /REFUSED: the host key of h2 .* does not match known_hosts/,
+      );
     } finally {
       await writeFile(knownHosts, original);
     }

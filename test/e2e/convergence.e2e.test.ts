@@ -20,7 +20,12 @@ async function monitor<T>(lab: Lab, host: string, execute: string): Promise<T> {
 }
 
 async function configured(lab: Lab, host: string): Promise<InFlight> {
-  const capabilities = Object.fromEntries((await monitor<{ capability: string; state: boolean }[]>(lab, host, 'query-migrate-capabilities')).map((entry) => [entry.capability, entry.state]));
+  const capabilities = Object.fromEntries(
+    (await monitor<{ capability: string; state: boolean }[]>(lab, host, 'query-migrate-capabilities')).map((entry) => [
+      entry.capability,
+      entry.state,
+    ]),
+  );
   return { capabilities, parameters: await monitor<Record<string, unknown>>(lab, host, 'query-migrate-parameters') };
 }
 
@@ -56,14 +61,25 @@ describe('convergence control', () => {
   });
 
   it('refuses --timeout-action without --timeout up front (exit 2)', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', NAME, 'h2', '--timeout-action', 'suspend']), 2, /--timeout-action needs --timeout/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', NAME, 'h2', '--timeout-action', 'suspend']),
+      2,
+      /--timeout-action needs --timeout/,
+    );
   });
 
   it('--timeout 15 --timeout-action abort: exit 1, the guest runs on intact on the source', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h1', ['h2', '--bandwidth', '16', '--timeout', '15', '--timeout-action', 'abort'], (seen) => seen.parameters['max-bandwidth'] === 16 * MiB);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h1',
+      ['h2', '--bandwidth', '16', '--timeout', '15', '--timeout-action', 'abort'],
+      (seen) => seen.parameters['max-bandwidth'] === 16 * MiB,
+    );
     expect(seen.parameters['max-bandwidth']).toBe(16 * MiB);
     expect(result.exitCode, result.stderr).toBe(1);
-    expect(result.stderr).toMatch(/did not complete within --timeout 15 s \(--timeout-action abort\).*still running on h1/);
+    expect(result.stderr).toMatch(
+      /did not complete within --timeout 15 s \(--timeout-action abort\).*still running on h1/,
+    );
     // 15 s at 16 MiB/s is several passes of a guest that dirties everything: the operator was told why.
     expect(result.stderr).toMatch(/is not converging: .*--auto-converge/);
     await expectRunsOnlyOn(lab, 'h1', NAME);
@@ -71,7 +87,22 @@ describe('convergence control', () => {
   });
 
   it('--auto-converge throttles the guest until the copy completes, intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h1', ['h2', '--direct', '--bandwidth', '32', '--auto-converge', '--auto-converge-initial', '40', '--auto-converge-increment', '20'], (seen) => seen.capabilities['auto-converge'] === true);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h1',
+      [
+        'h2',
+        '--direct',
+        '--bandwidth',
+        '32',
+        '--auto-converge',
+        '--auto-converge-initial',
+        '40',
+        '--auto-converge-increment',
+        '20',
+      ],
+      (seen) => seen.capabilities['auto-converge'] === true,
+    );
     expect(seen.capabilities['auto-converge']).toBe(true);
     expect(seen.parameters).toMatchObject({ 'cpu-throttle-initial': 40, 'cpu-throttle-increment': 20 });
     expect(result.exitCode, result.stderr).toBe(0);
@@ -80,7 +111,12 @@ describe('convergence control', () => {
   });
 
   it('--postcopy-after-precopy switches after the first pass and completes, intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h2', ['h1', '--direct', '--bandwidth', '16', '--postcopy-after-precopy'], (seen) => seen.capabilities['postcopy-ram'] === true && seen.parameters['max-bandwidth'] === 16 * MiB);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h2',
+      ['h1', '--direct', '--bandwidth', '16', '--postcopy-after-precopy'],
+      (seen) => seen.capabilities['postcopy-ram'] === true && seen.parameters['max-bandwidth'] === 16 * MiB,
+    );
     expect(seen.capabilities['postcopy-ram']).toBe(true);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/switching to post-copy \(--postcopy-after-precopy\)/);
@@ -89,7 +125,12 @@ describe('convergence control', () => {
   });
 
   it('--timeout 10 --timeout-action postcopy completes, intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h1', ['h2', '--direct', '--bandwidth', '16', '--timeout', '10', '--timeout-action', 'postcopy'], (seen) => seen.capabilities['postcopy-ram'] === true && seen.parameters['max-bandwidth'] === 16 * MiB);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h1',
+      ['h2', '--direct', '--bandwidth', '16', '--timeout', '10', '--timeout-action', 'postcopy'],
+      (seen) => seen.capabilities['postcopy-ram'] === true && seen.parameters['max-bandwidth'] === 16 * MiB,
+    );
     expect(seen.capabilities['postcopy-ram']).toBe(true);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/switching to post-copy \(--timeout 10 s reached\)/);
@@ -98,7 +139,12 @@ describe('convergence control', () => {
   });
 
   it('--timeout 10 --timeout-action suspend pauses the guest so the copy ends; it resumes on the destination, intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h2', ['h1', '--bandwidth', '16', '--compressed', '--timeout', '10', '--timeout-action', 'suspend'], (seen) => seen.capabilities.xbzrle === true);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h2',
+      ['h1', '--bandwidth', '16', '--compressed', '--timeout', '10', '--timeout-action', 'suspend'],
+      (seen) => seen.capabilities.xbzrle === true,
+    );
     expect(seen.capabilities.xbzrle).toBe(true);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/pausing the guest so the copy can finish/);
@@ -107,7 +153,12 @@ describe('convergence control', () => {
   });
 
   it('--parallel 2 sends over multifd channels (direct), intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h1', ['h2', '--direct', '--bandwidth', '16', '--parallel', '2', '--timeout', '10', '--timeout-action', 'suspend'], (seen) => seen.capabilities.multifd === true);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h1',
+      ['h2', '--direct', '--bandwidth', '16', '--parallel', '2', '--timeout', '10', '--timeout-action', 'suspend'],
+      (seen) => seen.capabilities.multifd === true,
+    );
     expect(seen.capabilities.multifd).toBe(true);
     expect(seen.parameters['multifd-channels']).toBe(2);
     expect(result.exitCode, result.stderr).toBe(0);
@@ -116,11 +167,18 @@ describe('convergence control', () => {
   });
 
   it('--downtime-steps 4 --max-downtime 4000 starts at 1000 ms and allows more each time the copy stops converging, intact', async () => {
-    const { seen, result } = await migrateObserved(lab, 'h2', ['h1', '--direct', '--bandwidth', '32', '--max-downtime', '4000', '--downtime-steps', '4'], (seen) => seen.parameters['downtime-limit'] === 1000);
+    const { seen, result } = await migrateObserved(
+      lab,
+      'h2',
+      ['h1', '--direct', '--bandwidth', '32', '--max-downtime', '4000', '--downtime-steps', '4'],
+      (seen) => seen.parameters['downtime-limit'] === 1000,
+    );
     expect(seen.parameters['downtime-limit']).toBe(1000);
     expect(result.exitCode, result.stderr).toBe(0);
     // 64 MiB re-dirtied per pass at 32 MiB/s needs about 2 s: the first step cannot converge, a later one does.
-    expect(result.stderr).toMatch(/not converging with 1000 ms of downtime; allowing 2000 ms \(--downtime-steps, step 2 of 4\)/);
+    expect(result.stderr).toMatch(
+      /not converging with 1000 ms of downtime; allowing 2000 ms \(--downtime-steps, step 2 of 4\)/,
+    );
     await expectRunsOnlyOn(lab, 'h1', NAME);
     before = await expectGuestContinued(lab, 'h1', NAME, before);
   });

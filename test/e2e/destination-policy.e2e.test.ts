@@ -6,7 +6,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { GUEST_KERNEL, expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, listDomains, qemuPids, waitForPasses } from './support.js';
+import {
+  GUEST_KERNEL,
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  listDomains,
+  qemuPids,
+  waitForPasses,
+} from './support.js';
 
 describe("the destination's policy for incoming definitions", () => {
   let lab: Lab;
@@ -42,7 +51,11 @@ describe("the destination's policy for incoming definitions", () => {
     await writeFile(victim, 'precious\n');
     const pids = await qemuPids(lab, 'h1');
     for (const extra of [[], ['--dry-run'], ['--direct']]) {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'gx', 'h2', ...extra]), 2, /h2 refuses domain gx from the source: extraArgs "-chardev" is not a -device option \(host.toml incoming_extra_args = "devices"/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'gx', 'h2', ...extra]),
+        2,
+        /h2 refuses domain gx from the source: extraArgs "-chardev" is not a -device option \(host.toml incoming_extra_args = "devices"/,
+      );
     }
     expect(await readFile(victim, 'utf8')).toBe('precious\n');
     await nothingOn('h2', 'gx');
@@ -57,7 +70,13 @@ describe("the destination's policy for incoming definitions", () => {
     await copyFile(GUEST_KERNEL, secret);
     await chmod(secret, 0o600);
     await startOnH1({ name: 'gk', kernel: secret });
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'gk', 'h2']), 2, new RegExp(`h2 refuses domain gk from the source: kernel ${secret} is not world-readable; list its directory in host.toml incoming_kernel_paths`));
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'gk', 'h2']),
+      2,
+      new RegExp(
+        `h2 refuses domain gk from the source: kernel ${secret} is not world-readable; list its directory in host.toml incoming_kernel_paths`,
+      ),
+    );
     await nothingOn('h2', 'gk');
     // A disk outside incoming_disk_paths (the lab's host.toml lists only the lab dir; this host lists none).
     const disk = join(lab.dir, 'd1.raw');
@@ -69,13 +88,29 @@ describe("the destination's policy for incoming definitions", () => {
     const labToml = await readFile(hostToml, 'utf8');
     await writeFile(hostToml, 'incoming_disk_paths = ["/srv/"]\nincoming_kernel_paths = ["/srv/images"]\n');
     try {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'gd', 'h2']), 2, new RegExp(`h2 refuses domain gd from the source: kernel ${GUEST_KERNEL} is outside host.toml incoming_kernel_paths \\(/srv/images\\)`));
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'gd', 'h2']),
+        2,
+        new RegExp(
+          `h2 refuses domain gd from the source: kernel ${GUEST_KERNEL} is outside host.toml incoming_kernel_paths \\(/srv/images\\)`,
+        ),
+      );
       await writeFile(hostToml, 'incoming_disk_paths = ["/srv/"]\n');
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'gd', 'h2']), 2, new RegExp(`h2 refuses domain gd from the source: disk ${disk} is outside host.toml incoming_disk_paths \\(/srv/\\)`));
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'gd', 'h2']),
+        2,
+        new RegExp(
+          `h2 refuses domain gd from the source: disk ${disk} is outside host.toml incoming_disk_paths \\(/srv/\\)`,
+        ),
+      );
       await nothingOn('h2', 'gd');
       await writeFile(hostToml, 'incoming_extra_args = "refuse"\n');
       await startOnH1({ name: 'gr', extraArgs: ['-device', 'virtio-rng-pci'] });
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'gr', 'h2']), 2, /h2 refuses domain gr from the source: extraArgs are refused here \(host.toml incoming_extra_args = "refuse"\)/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'gr', 'h2']),
+        2,
+        /h2 refuses domain gr from the source: extraArgs are refused here \(host.toml incoming_extra_args = "refuse"\)/,
+      );
       await nothingOn('h2', 'gr');
     } finally {
       await writeFile(hostToml, labToml);
@@ -96,8 +131,16 @@ describe("the destination's policy for incoming definitions", () => {
     // h2 stores g1 (same guest, same uuid) with other memory: the source's definition would silently replace it.
     await define('h2', { name: 'g1', uuid, memoryMiB: 48 });
     const pids = await qemuPids(lab, 'h1');
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2']), 2, /domain g1 is defined differently on h2 \(memoryMiB\); pass --force-definition to run the source's definition/);
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']), 2, /domain g1 is defined differently on h2 \(memoryMiB\)/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2']),
+      2,
+      /domain g1 is defined differently on h2 \(memoryMiB\); pass --force-definition to run the source's definition/,
+    );
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']),
+      2,
+      /domain g1 is defined differently on h2 \(memoryMiB\)/,
+    );
     await nothingOn('h2', 'g1');
     expect(await qemuPids(lab, 'h1')).toEqual(pids);
 
@@ -110,7 +153,13 @@ describe("the destination's policy for incoming definitions", () => {
     await define('h1', { name: 'g1', uuid: '5b0e7c2a-9999-4222-8333-444455556666' });
     const h2Pids = await qemuPids(lab, 'h2');
     for (const extra of [[], ['--force-definition']]) {
-      expectCleanFailure(await lab.vmig(['-c', 'h2', 'migrate', 'g1', 'h1', ...extra]), 2, new RegExp(`domain g1 is defined on h1 as another guest \\(uuid 5b0e7c2a-9999-4222-8333-444455556666, the source's is ${uuid}\\)`));
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h2', 'migrate', 'g1', 'h1', ...extra]),
+        2,
+        new RegExp(
+          `domain g1 is defined on h1 as another guest \\(uuid 5b0e7c2a-9999-4222-8333-444455556666, the source's is ${uuid}\\)`,
+        ),
+      );
     }
     await nothingOn('h1', 'g1');
     expect(await qemuPids(lab, 'h2')).toEqual(h2Pids);

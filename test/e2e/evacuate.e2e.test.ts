@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvacuationReport } from '../../src/controller/evacuate-report.js';
 import { Lab, type RunResult } from '../../src/lab/lab.js';
 import type { GuestStatus } from '../../src/lab/guest-status.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, listDomains, qemuPids, startGuest } from './support.js';
+import {
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  guestStatus,
+  listDomains,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 const GUESTS = ['g1', 'g2', 'g3', 'g4'];
 const LIMIT_MIB = 128;
@@ -16,7 +25,11 @@ const LIMIT_MIB = 128;
 const APPEND = 'dirty=64';
 
 function events(result: RunResult): Array<Record<string, unknown>> {
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 function reportOf(result: RunResult): EvacuationReport {
@@ -26,13 +39,27 @@ function reportOf(result: RunResult): EvacuationReport {
 }
 
 /** The source QEMU's migration capabilities and parameters while a copy runs, polled (bounded) until `applied`. */
-async function settingsInFlight(lab: Lab, host: string, domain: string, applied: (capabilities: Record<string, boolean>) => boolean) {
+async function settingsInFlight(
+  lab: Lab,
+  host: string,
+  domain: string,
+  applied: (capabilities: Record<string, boolean>) => boolean,
+) {
   const monitor = async <T>(execute: string): Promise<T> =>
-    (JSON.parse(expectOk(await lab.vmig(['-c', host, 'qemu-monitor-command', domain, JSON.stringify({ execute })])).stdout) as { return: T }).return;
+    (
+      JSON.parse(
+        expectOk(await lab.vmig(['-c', host, 'qemu-monitor-command', domain, JSON.stringify({ execute })])).stdout,
+      ) as { return: T }
+    ).return;
   let capabilities: Record<string, boolean> = {};
   for (let attempt = 0; attempt < 40 && !applied(capabilities); attempt++) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    capabilities = Object.fromEntries((await monitor<Array<{ capability: string; state: boolean }>>('query-migrate-capabilities')).map((entry) => [entry.capability, entry.state]));
+    capabilities = Object.fromEntries(
+      (await monitor<Array<{ capability: string; state: boolean }>>('query-migrate-capabilities')).map((entry) => [
+        entry.capability,
+        entry.state,
+      ]),
+    );
   }
   return { capabilities, parameters: await monitor<Record<string, unknown>>('query-migrate-parameters') };
 }
@@ -47,7 +74,8 @@ describe('vmig evacuate', () => {
 
   beforeAll(async () => {
     lab = await Lab.create({ hosts: ['h1', 'h2', 'h3'] });
-    for (const host of ['h2', 'h3']) await writeFile(join(lab.hosts[host]!.dir, 'host.toml'), `guest_memory_limit_mib = ${LIMIT_MIB}\n`);
+    for (const host of ['h2', 'h3'])
+      await writeFile(join(lab.hosts[host]!.dir, 'host.toml'), `guest_memory_limit_mib = ${LIMIT_MIB}\n`);
     for (const name of GUESTS) await startGuest(lab, 'h1', name, { append: APPEND });
     for (const name of GUESTS) before.set(name, await guestStatus(lab, 'h1', name));
   }, 300_000);
@@ -58,9 +86,13 @@ describe('vmig evacuate', () => {
   it('--dry-run prints the plan (both destinations, within their limits) and changes nothing', async () => {
     const result = expectOk(await lab.vmig(['evacuate', 'h1', '--to', 'h2,h3', '--direct', '--dry-run']));
     expect(result.stdout).toMatch(/^Evacuation plan for h1:/m);
-    for (const name of GUESTS) expect(result.stdout).toMatch(new RegExp(`^${name}\\s+64 MiB\\s+h[23]\\s+h[23] has \\d+ MiB free`, 'm'));
+    for (const name of GUESTS)
+      expect(result.stdout).toMatch(new RegExp(`^${name}\\s+64 MiB\\s+h[23]\\s+h[23] has \\d+ MiB free`, 'm'));
     const json = expectOk(await lab.vmig(['evacuate', 'h1', '--to', 'h2,h3', '--direct', '--dry-run', '--json']));
-    const plan = events(json).find((event) => event.type === 'plan') as { placements: Array<{ destination: string }>; unplaced: unknown[] };
+    const plan = events(json).find((event) => event.type === 'plan') as {
+      placements: Array<{ destination: string }>;
+      unplaced: unknown[];
+    };
     expect(plan.unplaced).toEqual([]);
     expect(plan.placements.filter((p) => p.destination === 'h2')).toHaveLength(2);
     expect(plan.placements.filter((p) => p.destination === 'h3')).toHaveLength(2);
@@ -74,7 +106,9 @@ describe('vmig evacuate', () => {
 
   it('moves all four guests to h2 and h3 intact (default transport), never over a limit, and refuses an overlapping run (exit 5)', async () => {
     // The default (encrypted) transport: two streams at once share each host's one SSH connection.
-    const run = lab.spawnVmig(['evacuate', 'h1', '--to', 'h2,h3', '--max-parallel', '2', '--json'], { timeoutMs: 300_000 });
+    const run = lab.spawnVmig(['evacuate', 'h1', '--to', 'h2,h3', '--max-parallel', '2', '--json'], {
+      timeoutMs: 300_000,
+    });
     await run.waitForLine(/"status":"migrating"/, { stream: 'stdout', timeoutMs: 60_000 });
     const overlapping = await lab.vmig(['evacuate', 'h1', '--to', 'h2,h3', '--direct'], { timeoutMs: 60_000 });
     expectCleanFailure(overlapping, 5, /h1 is already being evacuated by job [0-9a-f-]+ \(controller /);
@@ -82,7 +116,11 @@ describe('vmig evacuate', () => {
     const result = await run.wait();
     expect(result.exitCode, result.stderr).toBe(0);
     const report = reportOf(result);
-    expect(report).toMatchObject({ status: 'evacuated', exitCode: 0, summary: { total: 4, migrated: 4, remainingOnSource: [] } });
+    expect(report).toMatchObject({
+      status: 'evacuated',
+      exitCode: 0,
+      summary: { total: 4, migrated: 4, remainingOnSource: [] },
+    });
     // The planner respected the limits: no guest needed a second attempt.
     for (const guest of report.guests) expect(guest.attempts).toHaveLength(1);
     const placed = Object.fromEntries(report.guests.map((guest) => [guest.domain, guest.finalHost]));
@@ -102,20 +140,30 @@ describe('vmig evacuate', () => {
   it('stops scheduling on `vmig evacuate SRC --abort` and on SIGTERM; the guest in flight finishes, the rest stay', async () => {
     // h2 → h1 one at a time (capped, so the first copy outlasts the abort), aborted from another shell.
     const fromH2 = await names(lab, 'h2');
-    const aborted = lab.spawnVmig(['evacuate', 'h2', '--to', 'h1', '--max-parallel', '1', '--direct', '--bandwidth', '8', '--json'], { timeoutMs: 300_000 });
+    const aborted = lab.spawnVmig(
+      ['evacuate', 'h2', '--to', 'h1', '--max-parallel', '1', '--direct', '--bandwidth', '8', '--json'],
+      { timeoutMs: 300_000 },
+    );
     await aborted.waitForLine(/"status":"migrating"/, { stream: 'stdout', timeoutMs: 60_000 });
-    expect(expectOk(await lab.vmig(['evacuate', 'h2', '--abort'])).stdout).toMatch(/^Asked evacuation [0-9a-f-]+ of h2 to stop/);
+    expect(expectOk(await lab.vmig(['evacuate', 'h2', '--abort'])).stdout).toMatch(
+      /^Asked evacuation [0-9a-f-]+ of h2 to stop/,
+    );
     const abortedResult = await aborted.wait();
     expect(abortedResult.exitCode, abortedResult.stderr).toBe(6);
     const abortedReport = reportOf(abortedResult);
     expect(abortedReport.aborted).toMatch(/--abort/);
     expect(abortedReport.guests.map((guest) => guest.status).sort()).toEqual(['migrated', 'not-started']);
     expect(abortedResult.stderr).toMatch(/^vmig: error: h2 not evacuated \(aborted by vmig evacuate --abort/m);
-    expect(expectOk(await lab.vmig(['evacuate', 'h2', '--to', 'h1', '--direct'])).stdout).toMatch(/^h2 evacuated: 1 of 1 guests moved/m);
+    expect(expectOk(await lab.vmig(['evacuate', 'h2', '--to', 'h1', '--direct'])).stdout).toMatch(
+      /^h2 evacuated: 1 of 1 guests moved/m,
+    );
 
     // h3 → h1, stopped by SIGTERM (as cron or systemd would) after the first guest started.
     const fromH3 = await names(lab, 'h3');
-    const terminated = lab.spawnVmig(['evacuate', 'h3', '--to', 'h1', '--max-parallel', '1', '--direct', '--bandwidth', '8'], { timeoutMs: 300_000 });
+    const terminated = lab.spawnVmig(
+      ['evacuate', 'h3', '--to', 'h1', '--max-parallel', '1', '--direct', '--bandwidth', '8'],
+      { timeoutMs: 300_000 },
+    );
     await terminated.waitForLine(/^g\d: migrating to h1/, { stream: 'stderr', timeoutMs: 60_000 });
     terminated.kill('SIGTERM');
     const terminatedResult = await terminated.wait();
@@ -133,7 +181,22 @@ describe('vmig evacuate', () => {
     // One guest, capped at 1 MiB/s so that its copy lasts while the source QEMU is read, then cancelled.
     const guest = GUESTS[0]!;
     const run = lab.spawnVmig(
-      ['evacuate', 'h1', '--to', 'h2', '--only', guest, '--direct', '--bandwidth', '1', '--compressed', '--auto-converge', '--auto-converge-initial', '40', '--json'],
+      [
+        'evacuate',
+        'h1',
+        '--to',
+        'h2',
+        '--only',
+        guest,
+        '--direct',
+        '--bandwidth',
+        '1',
+        '--compressed',
+        '--auto-converge',
+        '--auto-converge-initial',
+        '40',
+        '--json',
+      ],
       { timeoutMs: 300_000 },
     );
     try {
@@ -148,7 +211,11 @@ describe('vmig evacuate', () => {
     }
     const result = await run.wait();
     expect(result.exitCode, result.stderr).toBe(6);
-    expect(reportOf(result).guests.find((entry) => entry.domain === guest)).toMatchObject({ status: 'failed', finalHost: 'h1', error: { code: 'MIGRATION_ABORTED' } });
+    expect(reportOf(result).guests.find((entry) => entry.domain === guest)).toMatchObject({
+      status: 'failed',
+      finalHost: 'h1',
+      error: { code: 'MIGRATION_ABORTED' },
+    });
     await expectRunsOnlyOn(lab, 'h1', guest);
     before.set(guest, await expectGuestContinued(lab, 'h1', guest, before.get(guest)!));
   });
@@ -168,7 +235,12 @@ describe('vmig evacuate', () => {
       expect(guest.finalHost).toBe('h1');
     }
     expect(report.summary.remainingOnSource).toEqual(unplaced.map((guest) => guest.domain).sort());
-    expect(result.stderr).toMatch(new RegExp(`^vmig: error: h1 not evacuated: 2 of 4 guests moved, still on h1: ${report.summary.remainingOnSource!.join(', ')}`, 'm'));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^vmig: error: h1 not evacuated: 2 of 4 guests moved, still on h1: ${report.summary.remainingOnSource!.join(', ')}`,
+        'm',
+      ),
+    );
     for (const guest of migrated) await expectGuestContinued(lab, 'h2', guest.domain, before.get(guest.domain)!);
     for (const guest of unplaced) await expectGuestContinued(lab, 'h1', guest.domain, before.get(guest.domain)!);
     expect(await names(lab, 'h2')).toHaveLength(LIMIT_MIB / 64);

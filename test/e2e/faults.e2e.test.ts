@@ -37,7 +37,15 @@ describe('fault injection', () => {
     const headers: Array<keyof Row> = ['fault', 'exitCode', 'recovered', 'runsOn', 'leftovers'];
     const widths = headers.map((header) => Math.max(header.length, ...matrix.map((row) => String(row[header]).length)));
     const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ');
-    console.log(['', 'Fault matrix:', line(headers), widths.map((width) => '-'.repeat(width)).join('-+-'), ...matrix.map((row) => line(headers.map((header) => String(row[header]))))].join('\n'));
+    console.log(
+      [
+        '',
+        'Fault matrix:',
+        line(headers),
+        widths.map((width) => '-'.repeat(width)).join('-+-'),
+        ...matrix.map((row) => line(headers.map((header) => String(row[header])))),
+      ].join('\n'),
+    );
   }
 
   async function agentPid(host: string): Promise<number | undefined> {
@@ -78,7 +86,9 @@ describe('fault injection', () => {
 
   async function whereRuns(name: string): Promise<string[]> {
     const hosts: string[] = [];
-    for (const host of ['h1', 'h2']) if ((await listDomains(lab, host)).some((domain) => domain.name === name && domain.state === 'running')) hosts.push(host);
+    for (const host of ['h1', 'h2'])
+      if ((await listDomains(lab, host)).some((domain) => domain.name === name && domain.state === 'running'))
+        hosts.push(host);
     return hosts;
   }
 
@@ -101,7 +111,19 @@ describe('fault injection', () => {
   }): Promise<void> {
     const name = `f${++counter}`;
     const before = await startGuest(lab, 'h1', name, { append: GUEST_APPEND });
-    const run = lab.spawnVmig(['-c', 'h1', 'migrate', name, 'h2', ...(options.transportArgs ?? ['--direct']), ...SLOW, ...(options.extraArgs ?? [])], { timeoutMs: 180_000 });
+    const run = lab.spawnVmig(
+      [
+        '-c',
+        'h1',
+        'migrate',
+        name,
+        'h2',
+        ...(options.transportArgs ?? ['--direct']),
+        ...SLOW,
+        ...(options.extraArgs ?? []),
+      ],
+      { timeoutMs: 180_000 },
+    );
     await run.waitForLine(options.when, { stream: 'stderr', timeoutMs: 60_000 });
     await options.inject(name, run);
     const result: RunResult = await run.wait();
@@ -136,7 +158,13 @@ describe('fault injection', () => {
     );
     const left = await leftovers(name);
     expect(left).toEqual([]);
-    matrix.push({ fault: options.fault, exitCode: result.exitCode, recovered: recover.stdout.trim().split(':')[0] ?? '', runsOn: runsOn.join(','), leftovers: left.length ? left.join(' ') : 'none' });
+    matrix.push({
+      fault: options.fault,
+      exitCode: result.exitCode,
+      recovered: recover.stdout.trim().split(':')[0] ?? '',
+      runsOn: runsOn.join(','),
+      leftovers: left.length ? left.join(' ') : 'none',
+    });
     expectOk(await lab.vmig(['-c', runsOn[0]!, 'destroy', name]));
   }
 
@@ -159,7 +187,8 @@ describe('fault injection', () => {
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         const [pid] = await qemuPids(lab, 'h2').then(async (pids) => {
           const mine: number[] = [];
-          for (const candidate of pids) if ((await readFile(`/proc/${candidate}/cmdline`, 'utf8')).includes(`guest=${name},`)) mine.push(candidate);
+          for (const candidate of pids)
+            if ((await readFile(`/proc/${candidate}/cmdline`, 'utf8')).includes(`guest=${name},`)) mine.push(candidate);
           return mine;
         });
         process.kill(pid!, 'SIGKILL');
@@ -214,7 +243,10 @@ describe('fault injection', () => {
       // The guest already ran on h2 and part of its memory is only there: it can only end up on h2.
       expectHost: 'h2',
       transportArgs: ['--transport', 'tls', '--timeout', '3', '--timeout-action', 'postcopy'],
-      expectRecovery: { steps: /h1 → h2: resume the post-copy stream over ssh/, result: /Recovered: the post-copy of f\d+ resumed and completed; it runs on h2/ },
+      expectRecovery: {
+        steps: /h1 → h2: resume the post-copy stream over ssh/,
+        result: /Recovered: the post-copy of f\d+ resumed and completed; it runs on h2/,
+      },
     });
   });
 
@@ -234,7 +266,7 @@ describe('fault injection', () => {
     });
   });
 
-  it("sshd on the destination stopped mid-migration → the open session carries on, exit 0", async () => {
+  it('sshd on the destination stopped mid-migration → the open session carries on, exit 0', async () => {
     await faultCase({
       fault: 'destination sshd stopped (copy)',
       when: /^perform: /m,
@@ -264,7 +296,13 @@ describe('fault injection', () => {
     }
     expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/state directory .* is not (usable|a directory)/);
-    matrix.push({ fault: 'destination state dir unusable', exitCode: result.exitCode, recovered: 'not needed', runsOn: (await whereRuns(name)).join(','), leftovers: (await leftovers(name)).join(' ') || 'none' });
+    matrix.push({
+      fault: 'destination state dir unusable',
+      exitCode: result.exitCode,
+      recovered: 'not needed',
+      runsOn: (await whereRuns(name)).join(','),
+      leftovers: (await leftovers(name)).join(' ') || 'none',
+    });
     expect(await whereRuns(name)).toEqual(['h1']);
     await expectGuestContinued(lab, 'h1', name, before);
     expectOk(await lab.vmig(['-c', 'h1', 'destroy', name]));
@@ -278,7 +316,13 @@ describe('fault injection', () => {
     await rm(kernel);
     const result = await lab.vmig(['-c', 'h1', 'migrate', name, 'h2', '--direct']);
     expect(result.exitCode, result.stderr).toBe(2);
-    matrix.push({ fault: 'destination QEMU cannot start (kernel)', exitCode: result.exitCode, recovered: 'not needed', runsOn: (await whereRuns(name)).join(','), leftovers: (await leftovers(name)).join(' ') || 'none' });
+    matrix.push({
+      fault: 'destination QEMU cannot start (kernel)',
+      exitCode: result.exitCode,
+      recovered: 'not needed',
+      runsOn: (await whereRuns(name)).join(','),
+      leftovers: (await leftovers(name)).join(' ') || 'none',
+    });
     expect(await whereRuns(name)).toEqual(['h1']);
     await expectGuestContinued(lab, 'h1', name, before);
     expect(await guestStatus(lab, 'h1', name)).toMatchObject({ errors: 0 });

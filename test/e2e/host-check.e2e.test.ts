@@ -33,24 +33,46 @@ describe('vmig host check', () => {
 
   it('good hosts pass, with the path from a source: exit 0, a table and --json', async () => {
     const result = expectOk(await lab.vmig(['host', 'check', 'h1', 'h2', '--from', 'h1']));
-    for (const check of ['agent', 'qemu', 'kvm', 'state-dir', 'host-config', 'migration-port', 'memory', 'disk', 'stream-local']) {
+    for (const check of [
+      'agent',
+      'qemu',
+      'kvm',
+      'state-dir',
+      'host-config',
+      'migration-port',
+      'memory',
+      'disk',
+      'stream-local',
+    ]) {
       expect(result.stdout).toMatch(new RegExp(`h1\\s+${check}\\s+(PASS|WARN)`));
       expect(result.stdout).toMatch(new RegExp(`h2\\s+${check}\\s+(PASS|WARN)`));
     }
-    expect(result.stdout).toMatch(/h2\s+from h1\s+PASS\s+h1 reaches the migration port 10\.231\.\d+\.12:49152: transport auto picks tls/);
+    expect(result.stdout).toMatch(
+      /h2\s+from h1\s+PASS\s+h1 reaches the migration port 10\.231\.\d+\.12:49152: transport auto picks tls/,
+    );
     const json = JSON.parse(expectOk(await lab.vmig(['host', 'check', 'h2', '--json'])).stdout) as CheckJson;
     expect(json.ok).toBe(true);
     expect(json.hosts[0]!.checks.find((check) => check.name === 'qemu')!.detail).toMatch(/qemu-system-x86_64 \d+\.\d+/);
   });
 
   it('vmig missing → the fix is vmig host install', async () => {
-    expectFailure(await lab.vmig(['host', 'check', 'h3']), 'h3', 'agent', /vmig \S+ not found \(install it with: vmig host install h3, or .*; fix: vmig host install h3$/);
+    expectFailure(
+      await lab.vmig(['host', 'check', 'h3']),
+      'h3',
+      'agent',
+      /vmig \S+ not found \(install it with: vmig host install h3, or .*; fix: vmig host install h3$/,
+    );
   });
 
   it('QEMU missing from the agent environment', async () => {
     await lab.setHostEnv('h2', { VMIG_QEMU: 'qemu-system-x86_64-absent' });
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'qemu', /qemu-system-x86_64-absent not found .*; fix: install QEMU/);
+      expectFailure(
+        await lab.vmig(['host', 'check', 'h2']),
+        'h2',
+        'qemu',
+        /qemu-system-x86_64-absent not found .*; fix: install QEMU/,
+      );
     } finally {
       await lab.setHostEnv('h2', { VMIG_QEMU: 'qemu-system-x86_64' });
     }
@@ -60,7 +82,12 @@ describe('vmig host check', () => {
     const dir = lab.hosts.h2!.stateDir;
     await chmod(dir, 0o777);
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'state-dir', new RegExp(`${dir} is writable by group or others \\(mode 0777\\); fix: chmod go-w ${dir}$`));
+      expectFailure(
+        await lab.vmig(['host', 'check', 'h2']),
+        'h2',
+        'state-dir',
+        new RegExp(`${dir} is writable by group or others \\(mode 0777\\); fix: chmod go-w ${dir}$`),
+      );
     } finally {
       await chmod(dir, 0o700);
     }
@@ -70,7 +97,12 @@ describe('vmig host check', () => {
     const file = join(lab.hosts.h2!.dir, 'host.toml');
     await writeFile(file, 'migration_ports = "many"\n');
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'host-config', /migration_ports: .*; fix: correct .*host\.toml/);
+      expectFailure(
+        await lab.vmig(['host', 'check', 'h2']),
+        'h2',
+        'host-config',
+        /migration_ports: .*; fix: correct .*host\.toml/,
+      );
     } finally {
       await rm(file, { force: true });
     }
@@ -81,7 +113,12 @@ describe('vmig host check', () => {
     // sshd holds port 22 on the host's address: a range of just that port has no free port.
     await writeFile(file, 'migration_ports = [22, 22]\n');
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2']), 'h2', 'migration-port', /no free port in 22-22 on 10\.231\.\d+\.12; fix: free a port of the range, or widen migration_ports/);
+      expectFailure(
+        await lab.vmig(['host', 'check', 'h2']),
+        'h2',
+        'migration-port',
+        /no free port in 22-22 on 10\.231\.\d+\.12; fix: free a port of the range, or widen migration_ports/,
+      );
     } finally {
       await rm(file, { force: true });
     }
@@ -90,7 +127,12 @@ describe('vmig host check', () => {
   it('--from a source whose path to the migration port is blocked: only ssh', async () => {
     await lab.blockPorts('h2', 49152, 49215);
     try {
-      expectFailure(await lab.vmig(['host', 'check', 'h2', '--from', 'h1']), 'h2', 'from h1', /h1 cannot reach the migration port .* only the ssh transport works; fix: open the migration ports/);
+      expectFailure(
+        await lab.vmig(['host', 'check', 'h2', '--from', 'h1']),
+        'h2',
+        'from h1',
+        /h1 cannot reach the migration port .* only the ssh transport works; fix: open the migration ports/,
+      );
     } finally {
       await lab.unblockPorts('h2');
     }

@@ -6,11 +6,25 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import { VERSION } from '../../src/version.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, startGuest, waitForPasses } from './support.js';
+import {
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  startGuest,
+  waitForPasses,
+} from './support.js';
 
 interface InstallJson {
   version: string;
-  hosts: Array<{ host: string; status: string; path?: string; bytesSent?: number; files?: number; error?: { message: string } }>;
+  hosts: Array<{
+    host: string;
+    status: string;
+    path?: string;
+    bytesSent?: number;
+    files?: number;
+    error?: { message: string };
+  }>;
 }
 
 describe('vmig host install', () => {
@@ -24,7 +38,11 @@ describe('vmig host install', () => {
   });
 
   it('before the install the error names the command', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h2', 'list']), 3, /vmig 0\.\d+\.\d+ not found \(install it with: vmig host install h2/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h2', 'list']),
+      3,
+      /vmig 0\.\d+\.\d+ not found \(install it with: vmig host install h2/,
+    );
   });
 
   it('installs, then list, define/start and migrations both ways work with no ?vmig=', async () => {
@@ -53,7 +71,15 @@ describe('vmig host install', () => {
 
     // define and start directly on the installed host, too
     const file = join(lab.dir, 'g2.json');
-    await writeFile(file, JSON.stringify({ name: 'g2', memoryMiB: 32, accel: 'tcg', kernel: join(lab.repoRoot, 'test', 'guest', 'build', 'guest.bin') }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: 'g2',
+        memoryMiB: 32,
+        accel: 'tcg',
+        kernel: join(lab.repoRoot, 'test', 'guest', 'build', 'guest.bin'),
+      }),
+    );
     expectOk(await lab.vmig(['-c', 'h2', 'define', file]));
     expectOk(await lab.vmig(['-c', 'h2', 'start', 'g2']));
     expect((await waitForPasses(lab, 'h2', 'g2', 1)).errors).toBe(0);
@@ -63,7 +89,10 @@ describe('vmig host install', () => {
   it('a second install copies nothing; several hosts at once', async () => {
     const result = expectOk(await lab.vmig(['host', 'install', 'h2', 'h1', '--json']));
     const report = JSON.parse(result.stdout) as InstallJson;
-    expect(report.hosts.map((host) => [host.host, host.status])).toEqual([['h2', 'unchanged'], ['h1', 'installed']]);
+    expect(report.hosts.map((host) => [host.host, host.status])).toEqual([
+      ['h2', 'unchanged'],
+      ['h1', 'installed'],
+    ]);
     expect(report.hosts[0]!.bytesSent).toBe(0);
     const text = expectOk(await lab.vmig(['host', 'install', 'h2']));
     expect(text.stdout).toMatch(/h2\s+unchanged\s+vmig \S+ already installed in .* \(nothing copied\)/);
@@ -73,7 +102,11 @@ describe('vmig host install', () => {
     const manifest = join(lab.hosts.h2!.dir, 'lib', VERSION, 'package.json');
     const original = await readFile(manifest, 'utf8');
     await writeFile(manifest, original.replace(`"version": "${VERSION}"`, '"version": "0.0.1-old"'));
-    expectCleanFailure(await lab.vmig(['-c', 'h2', 'list']), 3, /h2 runs vmig 0\.0\.1-old, this controller is vmig .*; install this version there with: vmig host install h2$/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h2', 'list']),
+      3,
+      /h2 runs vmig 0\.0\.1-old, this controller is vmig .*; install this version there with: vmig host install h2$/,
+    );
     const repaired = JSON.parse(expectOk(await lab.vmig(['host', 'install', 'h2', '--json'])).stdout) as InstallJson;
     expect(repaired.hosts[0]!.status).toBe('replaced');
     expectOk(await lab.vmig(['-c', 'h2', 'list']));
@@ -86,9 +119,17 @@ describe('vmig host install', () => {
     try {
       // A `node` that does not run, then one that is too old, first on the PATH.
       await writeFile(join(fakeBin, 'node'), '#!/bin/sh\nexit 127\n', { mode: 0o755 });
-      expectCleanFailure(await lab.vmig(['host', 'install', 'h1']), 2, /h1: no Node\.js on the PATH of an SSH session there; install Node\.js 20\.19 or newer/);
+      expectCleanFailure(
+        await lab.vmig(['host', 'install', 'h1']),
+        2,
+        /h1: no Node\.js on the PATH of an SSH session there; install Node\.js 20\.19 or newer/,
+      );
       await writeFile(join(fakeBin, 'node'), '#!/bin/sh\necho v18.19.0\n', { mode: 0o755 });
-      expectCleanFailure(await lab.vmig(['host', 'install', 'h1']), 2, /h1: Node\.js v18\.19\.0 is too old; install Node\.js 20\.19 or newer there/);
+      expectCleanFailure(
+        await lab.vmig(['host', 'install', 'h1']),
+        2,
+        /h1: Node\.js v18\.19\.0 is too old; install Node\.js 20\.19 or newer there/,
+      );
     } finally {
       await lab.setHostEnv('h1', { PATH: lab.path });
     }

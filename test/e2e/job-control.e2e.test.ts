@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo } from '../../src/protocol/wire.js';
 import { parseEventStream, type ResultEvent } from '../../src/cli/json-events.js';
 import { Lab } from '../../src/lab/lab.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, qemuPids, startGuest } from './support.js';
+import {
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  guestStatus,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 const MiB = 1024 * 1024;
 
@@ -19,13 +27,16 @@ describe('job control', () => {
     await lab?.destroy();
   });
 
-  const jobInfo = async (): Promise<JobInfo> => JSON.parse(expectOk(await lab.vmig(['-c', 'h1', 'domjobinfo', 'g1', '--json'])).stdout) as JobInfo;
+  const jobInfo = async (): Promise<JobInfo> =>
+    JSON.parse(expectOk(await lab.vmig(['-c', 'h1', 'domjobinfo', 'g1', '--json'])).stdout) as JobInfo;
 
   it('domjobinfo / setspeed / setmaxdowntime act on the running job; a second migration is locked out (exit 5); domjobabort → exit 1, guest on the source', async () => {
     const before = await guestStatus(lab, 'h1', 'g1');
     const sourcePids = await qemuPids(lab, 'h1');
     // 60 MiB of pattern at 1 MiB/s: about a minute, far longer than this test needs.
-    const migration = lab.spawnVmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', '1', '--json'], { timeoutMs: 300_000 });
+    const migration = lab.spawnVmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', '1', '--json'], {
+      timeoutMs: 300_000,
+    });
     try {
       await migration.waitForLine(/"type":"progress"/, { stream: 'stdout', timeoutMs: 60_000 });
 
@@ -42,9 +53,15 @@ describe('job control', () => {
       expect(text).toMatch(/^Bandwidth cap:\s+1\.0 MiB\/s$/m);
 
       // A second migration of the same guest is refused, naming the job that holds it.
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']), 5, new RegExp(`already being migrated by job ${info.job!.migrationId}`));
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct']),
+        5,
+        new RegExp(`already being migrated by job ${info.job!.migrationId}`),
+      );
 
-      expect(expectOk(await lab.vmig(['-c', 'h1', 'migrate-setspeed', 'g1', '2'])).stdout).toMatch(/capped at 2 MiB\/s/);
+      expect(expectOk(await lab.vmig(['-c', 'h1', 'migrate-setspeed', 'g1', '2'])).stdout).toMatch(
+        /capped at 2 MiB\/s/,
+      );
       expectOk(await lab.vmig(['-c', 'h1', 'migrate-setmaxdowntime', 'g1', '450']));
       const changed = await jobInfo();
       expect(changed.parameters).toEqual({ maxBandwidthBps: 2 * MiB, downtimeLimitMs: 450 });
@@ -72,16 +89,23 @@ describe('job control', () => {
   it('Ctrl-C during the copy cancels: exit 1, a second Ctrl-C says what it waits for, guest healthy on the source, no QEMU left on the destination', async () => {
     const before = await guestStatus(lab, 'h1', 'g1');
     const sourcePids = await qemuPids(lab, 'h1');
-    const migration = lab.spawnVmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', '1'], { timeoutMs: 300_000 });
+    const migration = lab.spawnVmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--direct', '--bandwidth', '1'], {
+      timeoutMs: 300_000,
+    });
     try {
       await migration.waitForLine(/^progress: pass/, { stream: 'stderr', timeoutMs: 60_000 });
       expect(migration.kill('SIGINT')).toBe(true);
-      await migration.waitForLine(/SIGINT: cancelling the migration; g1 stays on the source/, { stream: 'stderr', timeoutMs: 10_000 });
+      await migration.waitForLine(/SIGINT: cancelling the migration; g1 stays on the source/, {
+        stream: 'stderr',
+        timeoutMs: 10_000,
+      });
       migration.kill('SIGINT');
       const result = await migration.wait();
       expect(result.exitCode, result.stderr).toBe(1);
       expect(result.signal ?? null).toBeNull();
-      expect(result.stderr).toMatch(/^still waiting for (perform|rollback): the hosts must confirm that g1 runs on exactly one of them$/m);
+      expect(result.stderr).toMatch(
+        /^still waiting for (perform|rollback): the hosts must confirm that g1 runs on exactly one of them$/m,
+      );
       expect(result.stderr).toMatch(/^vmig: error: .*g1 is still running on h1$/m);
       expect(result.stdout).toBe('');
     } finally {

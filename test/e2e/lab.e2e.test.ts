@@ -10,7 +10,10 @@ import { Lab, findRepoRoot, sweepStaleLabs } from '../../src/lab/lab.js';
 import { spawnProc } from '../../src/lab/proc.js';
 
 const netnsNames = (): string[] =>
-  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter(Boolean);
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter(Boolean);
 /** Running (a zombie awaiting its parent's wait() is not running). */
 const alive = (pid: number): boolean => {
   try {
@@ -26,14 +29,21 @@ describe('network namespace lab', () => {
   beforeAll(async () => {
     lab = await Lab.create({ hosts: ['h1', 'h2'], repoRoot: findRepoRoot(), ipv6: true });
   }, 60_000);
-  afterAll(async () => { await lab?.destroy(); }, 30_000);
+  afterAll(async () => {
+    await lab?.destroy();
+  }, 30_000);
 
   it('gives each host its own sshd, reachable with the real ssh client and lab keys', async () => {
     const seen: string[] = [];
     for (const h of ['h1', 'h2', 'h1-v6', 'h2-v6']) {
       const name = h.replace('-v6', '');
-      const r = await lab.exec('controller',
-        ['ssh', '-F', `${lab.home}/.ssh/config`, h, 'echo $VMIG_STATE_DIR; echo $PATH; echo $HOME; echo ok']);
+      const r = await lab.exec('controller', [
+        'ssh',
+        '-F',
+        `${lab.home}/.ssh/config`,
+        h,
+        'echo $VMIG_STATE_DIR; echo $PATH; echo $HOME; echo ok',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(0);
       const [state, path, home, ok] = r.stdout.trim().split('\n');
@@ -52,7 +62,11 @@ describe('network namespace lab', () => {
   }, 60_000);
 
   it('exec runs in the host namespace with the host env', async () => {
-    const r = await lab.exec('h1', ['sh', '-c', 'ip -o addr show dev eth0; echo "state=$VMIG_STATE_DIR"; echo "path=$PATH"']);
+    const r = await lab.exec('h1', [
+      'sh',
+      '-c',
+      'ip -o addr show dev eth0; echo "state=$VMIG_STATE_DIR"; echo "path=$PATH"',
+    ]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain(`${lab.hosts.h1?.ipv4}/24`);
     expect(r.stdout).toContain(`${lab.hosts.h1?.ipv6}/64`);
@@ -63,7 +77,10 @@ describe('network namespace lab', () => {
   }, 30_000);
 
   it('hosts reach each other over IPv4 and IPv6', async () => {
-    for (const [a, b] of [['h1', 'h2'], ['h2', 'h1']] as const) {
+    for (const [a, b] of [
+      ['h1', 'h2'],
+      ['h2', 'h1'],
+    ] as const) {
       expect(await lab.tcpConnect(a, lab.hosts[b]!.ipv4, 22)).toBe('ok');
       expect(await lab.tcpConnect(a, lab.hosts[b]!.ipv6!, 22)).toBe('ok');
     }

@@ -2,7 +2,15 @@
 // arrives intact and runs on the destination only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { expectGuestContinued, expectOk, expectRunsOnlyOn, guestStatus, listDomains, qemuPids, startGuest } from './support.js';
+import {
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  guestStatus,
+  listDomains,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 describe('migrate --direct between two SSH hosts', () => {
   let lab: Lab;
@@ -21,7 +29,8 @@ describe('migrate --direct between two SSH hosts', () => {
     expect(result.stdout).toMatch(/^Migrated g1 to h2 over direct \(unencrypted\)/m);
     // The operator is told the stream was not encrypted, and every phase is named on stderr.
     expect(result.stderr).toMatch(/warning: the direct transport sends guest memory unencrypted/);
-    for (const phase of ['begin', 'prepare', 'perform', 'finish', 'confirm']) expect(result.stderr).toMatch(new RegExp(`^${phase}: `, 'm'));
+    for (const phase of ['begin', 'prepare', 'perform', 'finish', 'confirm'])
+      expect(result.stderr).toMatch(new RegExp(`^${phase}: `, 'm'));
 
     await expectRunsOnlyOn(lab, 'h2', 'g1');
     await expectGuestContinued(lab, 'h2', 'g1', before);
@@ -33,7 +42,18 @@ describe('migrate --direct between two SSH hosts', () => {
 
   it('moves it back h2 → h1 by ssh:// URI with --persistent --undefinesource', async () => {
     const before = await guestStatus(lab, 'h2', 'g1');
-    const result = expectOk(await lab.vmig(['-c', lab.sshUri('h2'), 'migrate', 'g1', lab.sshUri('h1'), '--direct', '--persistent', '--undefinesource']));
+    const result = expectOk(
+      await lab.vmig([
+        '-c',
+        lab.sshUri('h2'),
+        'migrate',
+        'g1',
+        lab.sshUri('h1'),
+        '--direct',
+        '--persistent',
+        '--undefinesource',
+      ]),
+    );
     expect(result.stdout).toMatch(/^Migrated g1/m);
     await expectRunsOnlyOn(lab, 'h1', 'g1');
     await expectGuestContinued(lab, 'h1', 'g1', before);

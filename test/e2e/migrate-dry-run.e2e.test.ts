@@ -19,7 +19,8 @@ describe('vmig migrate --dry-run', () => {
     await lab?.destroy();
   });
 
-  const entries = async (host: string, dir: string) => (await readdir(join(lab.hosts[host]!.stateDir, dir)).catch(() => [])).sort();
+  const entries = async (host: string, dir: string) =>
+    (await readdir(join(lab.hosts[host]!.stateDir, dir)).catch(() => [])).sort();
 
   /** Neither host changed: the source's QEMUs as before, none on the destination, no lock, no journal entry, no socket. */
   async function expectNothingChanged(): Promise<void> {
@@ -35,11 +36,17 @@ describe('vmig migrate --dry-run', () => {
   it('a good pair: exit 0, the plan with the transport and why, nothing changed', async () => {
     const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']));
     expect(result.stdout).toMatch(/^Dry run: g1 from h1 to h2 would go ahead; nothing was changed\./);
-    expect(result.stdout).toMatch(/prepare\s+h2: definition valid, its files present, 64 MiB \+ 64 MiB headroom fit, QEMU \d+\.\d+/);
+    expect(result.stdout).toMatch(
+      /prepare\s+h2: definition valid, its files present, 64 MiB \+ 64 MiB headroom fit, QEMU \d+\.\d+/,
+    );
     expect(result.stdout).toMatch(/endpoint\s+10\.231\.\d+\.12:49152 free on h2/);
-    expect(result.stdout).toMatch(/transport\s+tls \(encrypted\): encrypted by default; the source reaches the destination's TLS endpoint/);
+    expect(result.stdout).toMatch(
+      /transport\s+tls \(encrypted\): encrypted by default; the source reaches the destination's TLS endpoint/,
+    );
     await expectNothingChanged();
-    const json = JSON.parse(expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run', '--json'])).stdout) as { type: string; transport: { transport: string } };
+    const json = JSON.parse(
+      expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run', '--json'])).stdout,
+    ) as { type: string; transport: { transport: string } };
     expect(json).toMatchObject({ type: 'plan', dryRun: true, transport: { transport: 'tls', encrypted: true } });
     await expectNothingChanged();
   });
@@ -48,9 +55,15 @@ describe('vmig migrate --dry-run', () => {
     await lab.blockPorts('h2', 49152, 49215);
     try {
       const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']));
-      expect(result.stdout).toMatch(/transport\s+ssh \(encrypted\): encrypted by default; the source cannot reach the destination's TLS endpoint .* so the stream is relayed over the SSH connections/);
+      expect(result.stdout).toMatch(
+        /transport\s+ssh \(encrypted\): encrypted by default; the source cannot reach the destination's TLS endpoint .* so the stream is relayed over the SSH connections/,
+      );
       // An explicit tls that could not work is refused now rather than at Perform.
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run', '--transport', 'tls']), 2, /h1 cannot reach h2's migration port .* which --transport tls needs/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run', '--transport', 'tls']),
+        2,
+        /h1 cannot reach h2's migration port .* which --transport tls needs/,
+      );
     } finally {
       await lab.unblockPorts('h2');
     }
@@ -61,7 +74,11 @@ describe('vmig migrate --dry-run', () => {
     const file = join(lab.hosts.h2!.dir, 'host.toml');
     await writeFile(file, 'memory_headroom_mib = 100000000\n');
     try {
-      expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']), 2, /h2 has \d+ MiB available, domain g1 needs 64 MiB plus 100000000 MiB headroom/);
+      expectCleanFailure(
+        await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run']),
+        2,
+        /h2 has \d+ MiB available, domain g1 needs 64 MiB plus 100000000 MiB headroom/,
+      );
     } finally {
       await rm(file, { force: true });
     }
@@ -75,7 +92,11 @@ describe('vmig migrate --dry-run', () => {
     await startGuest(lab, 'h1', 'g2', { kernel });
     await rm(kernel);
     sourcePids = await qemuPids(lab, 'h1');
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'g2', 'h2', '--dry-run']), 2, new RegExp(`h2 lacks ${kernel}, which domain g2 needs`));
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'g2', 'h2', '--dry-run']),
+      2,
+      new RegExp(`h2 lacks ${kernel}, which domain g2 needs`),
+    );
     await expectNothingChanged();
   });
 });

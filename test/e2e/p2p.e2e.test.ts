@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import { keygen } from '../../src/lab/keys.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, qemuPids, startGuest } from './support.js';
+import {
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 describe('p2p ssh', () => {
   let lab: Lab;
@@ -22,7 +29,16 @@ describe('p2p ssh', () => {
     await appendFile(join(h2.dir, 'authorized_keys'), `${pub}\n`);
     sshConfig = join(h1.dir, 'p2p_ssh_config');
     configText = (knownHosts) =>
-      ['Host h2', `  HostName ${h2.ipv4}`, '  User root', `  IdentityFile ${key}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHosts}`, '  GlobalKnownHostsFile /dev/null', ''].join('\n');
+      [
+        'Host h2',
+        `  HostName ${h2.ipv4}`,
+        '  User root',
+        `  IdentityFile ${key}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${knownHosts}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '',
+      ].join('\n');
     await appendFile(join(h1.dir, 'host.toml'), `p2p_ssh_config = "${sshConfig}"\n`);
   }, 180_000);
   afterAll(async () => {
@@ -35,14 +51,22 @@ describe('p2p ssh', () => {
     await writeFile(sshConfig, configText(join(lab.hosts.h1!.dir, 'empty_known_hosts')));
     const before = await startGuest(lab, 'h1', 'q1');
     const result = await lab.vmig(['-c', 'h1', 'migrate', 'q1', 'h2', '--p2p']);
-    expectCleanFailure(result, 1, /p2p: \S+ could not open SSH to h2 itself \(Host key verification failed\.\); p2p needs the source host to trust the destination .*q1 is still running on h1/);
+    expectCleanFailure(
+      result,
+      1,
+      /p2p: \S+ could not open SSH to h2 itself \(Host key verification failed\.\); p2p needs the source host to trust the destination .*q1 is still running on h1/,
+    );
     await expectRunsOnlyOn(lab, 'h1', 'q1');
     await expectGuestContinued(lab, 'h1', 'q1', before);
     expect(await qemuPids(lab, 'h2')).toEqual([]);
   });
 
   it('with trust: the source host carries all three streams (--parallel 2) itself, the guest intact on h2 only', async () => {
-    const hostKey = (await readFile(join(lab.hosts.h2!.dir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+    const hostKey = (await readFile(join(lab.hosts.h2!.dir, 'ssh_host_ed25519_key.pub'), 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(' ');
     await writeFile(join(lab.hosts.h1!.dir, 'known_hosts'), `${lab.hosts.h2!.ipv4} ${hostKey}\n`);
     await writeFile(sshConfig, configText(join(lab.hosts.h1!.dir, 'known_hosts')));
     const before = await startGuest(lab, 'h1', 'q2');
@@ -54,10 +78,15 @@ describe('p2p ssh', () => {
     const sourceLog = await readFile(join(lab.hosts.h1!.stateDir, 'agent.log'), 'utf8');
     expect(sourceLog).toMatch(/p2p ssh of migration \S+: \S+ connected to h2/);
     const destinationLog = await readFile(join(lab.hosts.h2!.stateDir, 'agent.log'), 'utf8');
-    for (const stream of ['ram', 'multifd-0', 'multifd-1']) expect(destinationLog).toMatch(new RegExp(`ssh stream ${stream} of migration \\S+: authenticated`));
+    for (const stream of ['ram', 'multifd-0', 'multifd-1'])
+      expect(destinationLog).toMatch(new RegExp(`ssh stream ${stream} of migration \\S+: authenticated`));
   });
 
   it('refuses --p2p with another transport up front (exit 2)', async () => {
-    expectCleanFailure(await lab.vmig(['-c', 'h1', 'migrate', 'q1', 'h2', '--p2p', '--transport', 'tls']), 2, /--p2p is the ssh transport run from the source host: it contradicts --transport tls/);
+    expectCleanFailure(
+      await lab.vmig(['-c', 'h1', 'migrate', 'q1', 'h2', '--p2p', '--transport', 'tls']),
+      2,
+      /--p2p is the ssh transport run from the source host: it contradicts --transport tls/,
+    );
   });
 });

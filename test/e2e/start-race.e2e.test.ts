@@ -101,22 +101,39 @@ describe('concurrent starts of one domain (separate agent processes, real QEMU)'
     const failures: string[] = [];
     for (let index = 0; index < ROUNDS; index++) {
       const name = `race${index}`;
-      const definition = { name, uuid: `7d3c1f00-0000-4000-8000-00000000000${index}`, memoryMiB: 32, vcpus: 1, machine: 'pc', accel: 'tcg', kernel: GUEST_KERNEL, disks: [], extraArgs: [] };
+      const definition = {
+        name,
+        uuid: `7d3c1f00-0000-4000-8000-00000000000${index}`,
+        memoryMiB: 32,
+        vcpus: 1,
+        machine: 'pc',
+        accel: 'tcg',
+        kernel: GUEST_KERNEL,
+        disks: [],
+        extraArgs: [],
+      };
       const outcomes = await round(index, definition);
       const started = outcomes.filter((outcome) => outcome.started);
       if (started.length !== 1) failures.push(`round ${index}: ${started.length} starts succeeded`);
       for (const loser of outcomes.filter((outcome) => !outcome.started)) {
-        if (!new RegExp(`^DOMAIN_RUNNING: domain ${name} is already (running|being started) on h1`).test(loser.error ?? '')) failures.push(`round ${index}: ${loser.error}`);
+        if (
+          !new RegExp(`^DOMAIN_RUNNING: domain ${name} is already (running|being started) on h1`).test(
+            loser.error ?? '',
+          )
+        )
+          failures.push(`round ${index}: ${loser.error}`);
       }
       const running = qemusOf(join(stateDir, 'run', `${name}/`));
       const record = (() => {
         try {
-          return (JSON.parse(readFileSync(join(stateDir, 'run', name, 'instance.json'), 'utf8')) as { pid: number }).pid;
+          return (JSON.parse(readFileSync(join(stateDir, 'run', name, 'instance.json'), 'utf8')) as { pid: number })
+            .pid;
         } catch {
           return undefined;
         }
       })();
-      if (running.length !== 1 || running[0] !== record) failures.push(`round ${index}: QEMUs ${JSON.stringify(running)}, recorded ${record}`);
+      if (running.length !== 1 || running[0] !== record)
+        failures.push(`round ${index}: QEMUs ${JSON.stringify(running)}, recorded ${record}`);
       for (const pid of running) process.kill(pid, 'SIGKILL');
     }
     expect(failures).toEqual([]);

@@ -8,7 +8,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type ProcHandle } from '../../src/lab/lab.js';
-import { expectCleanFailure, expectGuestContinued, expectOk, expectRunsOnlyOn, GUEST_KERNEL, qemuPids, waitForPasses } from './support.js';
+import {
+  expectCleanFailure,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  GUEST_KERNEL,
+  qemuPids,
+  waitForPasses,
+} from './support.js';
 
 const MiB = 1024 * 1024;
 const DISK_MIB = 48;
@@ -38,7 +46,21 @@ describe('storage migration', () => {
   /** A disk image on `host`'s private disk: random data up front, sparse after. */
   async function makeOverlay(host: string, file: string, backing: string): Promise<void> {
     // On the host (its private directory mounted), where the backing file's path resolves; 2 MiB of its own data.
-    expectOk(await lab.exec(host, ['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', inGuest(backing), '-F', 'qcow2', inGuest(file), `${DISK_MIB}M`]));
+    expectOk(
+      await lab.exec(host, [
+        'qemu-img',
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-b',
+        inGuest(backing),
+        '-F',
+        'qcow2',
+        inGuest(file),
+        `${DISK_MIB}M`,
+      ]),
+    );
     expectOk(await lab.exec(host, ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x33 4M 2M', inGuest(file)]));
   }
 
@@ -63,7 +85,12 @@ describe('storage migration', () => {
       kernel: GUEST_KERNEL,
       // The guest only verifies its memory: a capped stream converges.
       append: 'dirty=0',
-      disks: disks.map((disk) => ({ path: inGuest(disk.file), format: disk.format, ...(disk.target ? { target: disk.target } : {}), ...(disk.shared !== undefined ? { shared: disk.shared } : {}) })),
+      disks: disks.map((disk) => ({
+        path: inGuest(disk.file),
+        format: disk.format,
+        ...(disk.target ? { target: disk.target } : {}),
+        ...(disk.shared !== undefined ? { shared: disk.shared } : {}),
+      })),
     };
     await writeFile(file, JSON.stringify(domain));
     expectOk(await lab.vmig(['-c', 'h1', 'define', file]));
@@ -71,30 +98,74 @@ describe('storage migration', () => {
   }
 
   /** Writes a pattern through the source QEMU's block layer (HMP qemu-io on the drive). */
-  async function writePattern(host: string, name: string, target: string, byte: number, offset: number, length: number): Promise<void> {
+  async function writePattern(
+    host: string,
+    name: string,
+    target: string,
+    byte: number,
+    offset: number,
+    length: number,
+  ): Promise<void> {
     const command = `qemu-io ${target} "write -P 0x${byte.toString(16)} ${offset} ${length}"`;
-    expectOk(await lab.vmig(['-c', host, 'qemu-monitor-command', name, JSON.stringify({ execute: 'human-monitor-command', arguments: { 'command-line': command } })]));
+    expectOk(
+      await lab.vmig([
+        '-c',
+        host,
+        'qemu-monitor-command',
+        name,
+        JSON.stringify({ execute: 'human-monitor-command', arguments: { 'command-line': command } }),
+      ]),
+    );
   }
 
   /** Whether every byte of [offset, offset+length) of an image on a host's disk is `byte` (read with qemu-io, shared lock). */
-  async function holdsPattern(host: string, file: string, format: 'raw' | 'qcow2', byte: number, offset: number, length: number): Promise<boolean> {
-    const result = expectOk(await lab.exec(host, ['qemu-io', '-r', '-U', '-f', format, '-c', `read -P 0x${byte.toString(16)} ${offset} ${length}`, inGuest(file)]));
+  async function holdsPattern(
+    host: string,
+    file: string,
+    format: 'raw' | 'qcow2',
+    byte: number,
+    offset: number,
+    length: number,
+  ): Promise<boolean> {
+    const result = expectOk(
+      await lab.exec(host, [
+        'qemu-io',
+        '-r',
+        '-U',
+        '-f',
+        format,
+        '-c',
+        `read -P 0x${byte.toString(16)} ${offset} ${length}`,
+        inGuest(file),
+      ]),
+    );
     return !/Pattern verification failed/.test(result.stdout) && /read \d+\/\d+ bytes/.test(result.stdout);
   }
 
   const compare = (file: string, format: 'raw' | 'qcow2') =>
-    execFileSync('qemu-img', ['compare', '-U', '-f', format, '-F', format, onHost('h1', file), onHost('h2', file)], { encoding: 'utf8' }).trim();
+    execFileSync('qemu-img', ['compare', '-U', '-f', format, '-F', format, onHost('h1', file), onHost('h2', file)], {
+      encoding: 'utf8',
+    }).trim();
 
   const filesOn = (host: string) => readdirSync(lab.hosts[host]!.privateDir).sort();
 
   /** Moves a guest h1 → h2 while writing patterns during the disk copy; checks image, guest and placement. */
-  async function moveWithWrites(name: string, disk: DiskSpec, transportArgs: string[], expectTransport: RegExp, duringCopy?: () => Promise<void>): Promise<string> {
+  async function moveWithWrites(
+    name: string,
+    disk: DiskSpec,
+    transportArgs: string[],
+    expectTransport: RegExp,
+    duringCopy?: () => Promise<void>,
+  ): Promise<string> {
     const target = disk.target ?? 'vda';
     await defineGuest(name, [disk]);
     const before = await waitForPasses(lab, 'h1', name, 2);
     await writePattern('h1', name, target, 0x11, 30 * MiB, 64 * 1024);
     // 4 MiB/s: the disk copy takes seconds, long enough to write during it.
-    const run = lab.spawnVmig(['-c', 'h1', 'migrate', name, 'h2', '--copy-storage-all', ...transportArgs, '--bandwidth', '4', '--verbose'], { timeoutMs: 240_000 });
+    const run = lab.spawnVmig(
+      ['-c', 'h1', 'migrate', name, 'h2', '--copy-storage-all', ...transportArgs, '--bandwidth', '4', '--verbose'],
+      { timeoutMs: 240_000 },
+    );
     let result;
     try {
       await run.waitForLine(/^perform: copying disks vda/m, { stream: 'stderr', timeoutMs: 90_000 });
@@ -111,8 +182,15 @@ describe('storage migration', () => {
     await expectRunsOnlyOn(lab, 'h2', name);
     await expectGuestContinued(lab, 'h2', name, before);
     expect(await qemuPids(lab, 'h1')).toEqual([]);
-    for (const [byte, offset, length] of [[0x11, 30 * MiB, 64 * 1024], [0x5a, 1 * MiB, 64 * 1024], [0xa5, 40 * MiB, 128 * 1024]] as const) {
-      expect(await holdsPattern('h2', disk.file, disk.format, byte, offset, length), `pattern 0x${byte.toString(16)} on h2`).toBe(true);
+    for (const [byte, offset, length] of [
+      [0x11, 30 * MiB, 64 * 1024],
+      [0x5a, 1 * MiB, 64 * 1024],
+      [0xa5, 40 * MiB, 128 * 1024],
+    ] as const) {
+      expect(
+        await holdsPattern('h2', disk.file, disk.format, byte, offset, length),
+        `pattern 0x${byte.toString(16)} on h2`,
+      ).toBe(true);
     }
     // The guest does not write its disk itself: the source image as retired equals the copy.
     expect(compare(disk.file, disk.format)).toBe('Images are identical.');
@@ -121,31 +199,70 @@ describe('storage migration', () => {
 
   it('direct: a running guest with a local raw disk moves h1 → h2 with its disk, writes made during the copy included', async () => {
     makeImage('h1', 'd1.img', 'raw');
-    const stderr = await moveWithWrites('d1', { file: 'd1.img', format: 'raw' }, ['--direct'], /^Migrated d1 to h2 over direct \(unencrypted\)/m);
+    const stderr = await moveWithWrites(
+      'd1',
+      { file: 'd1.img', format: 'raw' },
+      ['--direct'],
+      /^Migrated d1 to h2 over direct \(unencrypted\)/m,
+    );
     expect(stderr).toMatch(/warning: the direct transport sends guest memory and disks unencrypted/);
   });
 
   it('tls: a guest with a local qcow2 disk moves over TLS; the disk stream proves the cookie (no listener left, raw TCP refused)', async () => {
     makeImage('h1', 't1.qcow2', 'qcow2');
-    await moveWithWrites('t1', { file: 't1.qcow2', format: 'qcow2' }, ['--transport', 'tls'], /^Migrated t1 to h2 over tls:/m, async () => {
-      // Whatever still listens on h2 (the memory stream's listener until memory starts; the disk's closed behind
-      // its one connection): a raw TCP connection and a TLS client with a wrong key get nothing, and the copy goes on.
-      const listening = (await lab.exec('h2', ['ss', '-Htln'])).stdout.split('\n').map((line) => Number(/:(\d+)\s/.exec(line)?.[1])).filter((port) => port >= 49152 && port <= 49215);
-      const established = (await lab.exec('h2', ['ss', '-Htn', 'state', 'established'])).stdout.split('\n').map((line) => Number(/^\S+\s+\S+\s+\S+:(\d+)\s/.exec(line.trim())?.[1])).filter((port) => port >= 49152 && port <= 49215);
-      expect(established.length, 'the disk stream is connected').toBeGreaterThan(0);
-      for (const port of established.filter((port) => !listening.includes(port))) expect(await lab.tcpConnect('h1', lab.hosts.h2!.ipv4, port)).toBe('refused');
-      for (const port of listening) {
-        const wrongKey = await lab.exec('h1', ['timeout', '10', 'openssl', 's_client', '-tls1_3', '-psk', 'ab'.repeat(32), '-psk_identity', 'intruder', '-connect', `${lab.hosts.h2!.ipv4}:${port}`], { input: '' });
-        expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
-      }
-    });
+    await moveWithWrites(
+      't1',
+      { file: 't1.qcow2', format: 'qcow2' },
+      ['--transport', 'tls'],
+      /^Migrated t1 to h2 over tls:/m,
+      async () => {
+        // Whatever still listens on h2 (the memory stream's listener until memory starts; the disk's closed behind
+        // its one connection): a raw TCP connection and a TLS client with a wrong key get nothing, and the copy goes on.
+        const listening = (await lab.exec('h2', ['ss', '-Htln'])).stdout
+          .split('\n')
+          .map((line) => Number(/:(\d+)\s/.exec(line)?.[1]))
+          .filter((port) => port >= 49152 && port <= 49215);
+        const established = (await lab.exec('h2', ['ss', '-Htn', 'state', 'established'])).stdout
+          .split('\n')
+          .map((line) => Number(/^\S+\s+\S+\s+\S+:(\d+)\s/.exec(line.trim())?.[1]))
+          .filter((port) => port >= 49152 && port <= 49215);
+        expect(established.length, 'the disk stream is connected').toBeGreaterThan(0);
+        for (const port of established.filter((port) => !listening.includes(port)))
+          expect(await lab.tcpConnect('h1', lab.hosts.h2!.ipv4, port)).toBe('refused');
+        for (const port of listening) {
+          const wrongKey = await lab.exec(
+            'h1',
+            [
+              'timeout',
+              '10',
+              'openssl',
+              's_client',
+              '-tls1_3',
+              '-psk',
+              'ab'.repeat(32),
+              '-psk_identity',
+              'intruder',
+              '-connect',
+              `${lab.hosts.h2!.ipv4}:${port}`,
+            ],
+            { input: '' },
+          );
+          expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
+        }
+      },
+    );
     const log = await readFile(join(lab.hosts.h2!.stateDir, 'agent.log'), 'utf8');
     expect(log).toMatch(/tls stream disk-vda of migration \S+: .* authenticated/);
   });
 
   it('ssh: a guest with a local raw disk moves over the SSH relay', async () => {
     makeImage('h1', 's1.img', 'raw');
-    await moveWithWrites('s1', { file: 's1.img', format: 'raw' }, ['--transport', 'ssh'], /^Migrated s1 to h2 over ssh:/m);
+    await moveWithWrites(
+      's1',
+      { file: 's1.img', format: 'raw' },
+      ['--transport', 'ssh'],
+      /^Migrated s1 to h2 over ssh:/m,
+    );
   });
 
   it('--copy-storage-inc copies only the qcow2 overlay; the backing file is already on both hosts', async () => {
@@ -156,8 +273,12 @@ describe('storage migration', () => {
     await makeOverlay('h1', 'i1.qcow2', 'base.qcow2');
     await defineGuest('i1', [{ file: 'i1.qcow2', format: 'qcow2' }]);
     const before = await waitForPasses(lab, 'h1', 'i1', 2);
-    const result = expectOk(await lab.vmig(['-c', 'h1', '--json', 'migrate', 'i1', 'h2', '--copy-storage-inc', '--transport', 'tls']));
-    const final = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { disks: Array<{ target: string; copiedBytes: number }> };
+    const result = expectOk(
+      await lab.vmig(['-c', 'h1', '--json', 'migrate', 'i1', 'h2', '--copy-storage-inc', '--transport', 'tls']),
+    );
+    const final = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+      disks: Array<{ target: string; copiedBytes: number }>;
+    };
     // 2 MiB in the overlay, 24 MiB in the backing file: only the overlay travels.
     expect(final.disks[0]!.target).toBe('vda');
     expect(final.disks[0]!.copiedBytes).toBeGreaterThanOrEqual(2 * MiB);
@@ -177,7 +298,10 @@ describe('storage migration', () => {
       makeImage('h1', 'r2.img', 'raw');
       await defineGuest('r1', [{ file: 'r1.img', format: 'raw' }]);
       // vda on "shared" storage that h2 does not have, vdb local.
-      await defineGuest('r2', [{ file: 'r2-shared.img', format: 'raw', shared: true }, { file: 'r2.img', format: 'raw', shared: false }]);
+      await defineGuest('r2', [
+        { file: 'r2-shared.img', format: 'raw', shared: true },
+        { file: 'r2.img', format: 'raw', shared: false },
+      ]);
     });
 
     async function refused(args: string[], pattern: RegExp): Promise<void> {
@@ -190,14 +314,20 @@ describe('storage migration', () => {
     }
 
     it('--migrate-disks naming a disk the guest lacks', async () => {
-      await refused(['r1', 'h2', '--copy-storage-all', '--migrate-disks', 'vdz'], /--migrate-disks names vdz, which r1 does not have \(its disks: vda\)/);
+      await refused(
+        ['r1', 'h2', '--copy-storage-all', '--migrate-disks', 'vdz'],
+        /--migrate-disks names vdz, which r1 does not have \(its disks: vda\)/,
+      );
       await expectRunsOnlyOn(lab, 'h1', 'r1');
     });
 
     it('a file already at the destination path', async () => {
       await writeFile(onHost('h2', 'r1.img'), 'not yours');
       try {
-        await refused(['r1', 'h2', '--copy-storage-all'], /r1\.img already exists on h2 and .*: vmig does not overwrite it/);
+        await refused(
+          ['r1', 'h2', '--copy-storage-all'],
+          /r1\.img already exists on h2 and .*: vmig does not overwrite it/,
+        );
         expect(await readFile(onHost('h2', 'r1.img'), 'utf8')).toBe('not yours');
       } finally {
         execFileSync('rm', ['-f', onHost('h2', 'r1.img')]);
@@ -209,11 +339,15 @@ describe('storage migration', () => {
       execFileSync('mkdir', ['-p', onHost('h2', 'small')]);
       const small = inGuest('small');
       let sshd: number | undefined;
-      for (const pid of await lab.pids('h2')) if ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') sshd ??= pid;
+      for (const pid of await lab.pids('h2'))
+        if ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') sshd ??= pid;
       expect(sshd, 'the sshd of h2').toBeDefined();
       execFileSync('nsenter', ['-t', String(sshd), '-m', 'mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
       try {
-        await refused(['r1', 'h2', '--copy-storage-all', '--storage-map', `${lab.privateDir}=${small}`], /h2 has 4\.0 MiB free in .*small, the copied disks need 25\.0 MiB/);
+        await refused(
+          ['r1', 'h2', '--copy-storage-all', '--storage-map', `${lab.privateDir}=${small}`],
+          /h2 has 4\.0 MiB free in .*small, the copied disks need 25\.0 MiB/,
+        );
         expect(execFileSync('nsenter', ['-t', String(sshd), '-m', 'ls', '-A', small], { encoding: 'utf8' })).toBe('');
       } finally {
         execFileSync('nsenter', ['-t', String(sshd), '-m', 'umount', small]);
@@ -221,23 +355,37 @@ describe('storage migration', () => {
     });
 
     it('a disk marked shared that the destination lacks', async () => {
-      await refused(['r2', 'h2', '--copy-storage-all', '--migrate-disks', 'vda'], /--migrate-disks names vda, which r2's definition marks as shared storage/);
+      await refused(
+        ['r2', 'h2', '--copy-storage-all', '--migrate-disks', 'vda'],
+        /--migrate-disks names vda, which r2's definition marks as shared storage/,
+      );
       await refused(['r2', 'h2', '--copy-storage-all'], /h2 lacks .*r2-shared\.img, which domain r2 needs/);
       await expectRunsOnlyOn(lab, 'h1', 'r2');
     });
 
     it('post-copy together with copied disks', async () => {
-      await refused(['r1', 'h2', '--copy-storage-all', '--postcopy-after-precopy'], /post-copy cannot be combined with --copy-storage-all/);
+      await refused(
+        ['r1', 'h2', '--copy-storage-all', '--postcopy-after-precopy'],
+        /post-copy cannot be combined with --copy-storage-all/,
+      );
     });
   });
 
   describe('failures mid-mirror: the guest runs on h1 on its own disk, no image left on h2, recover agrees', () => {
-    async function midMirror(name: string, file: string, inject: (run: ProcHandle) => Promise<void>, exits: number[]): Promise<void> {
+    async function midMirror(
+      name: string,
+      file: string,
+      inject: (run: ProcHandle) => Promise<void>,
+      exits: number[],
+    ): Promise<void> {
       makeImage('h1', file, 'raw');
       const sum = execFileSync('sha256sum', [onHost('h1', file)], { encoding: 'utf8' }).split(' ')[0];
       await defineGuest(name, [{ file, format: 'raw' }]);
       const before = await waitForPasses(lab, 'h1', name, 2);
-      const run = lab.spawnVmig(['-c', 'h1', 'migrate', name, 'h2', '--copy-storage-all', '--transport', 'tls', '--bandwidth', '2'], { timeoutMs: 180_000 });
+      const run = lab.spawnVmig(
+        ['-c', 'h1', 'migrate', name, 'h2', '--copy-storage-all', '--transport', 'tls', '--bandwidth', '2'],
+        { timeoutMs: 180_000 },
+      );
       await run.waitForLine(/^perform: copying disks/m, { stream: 'stderr', timeoutMs: 90_000 });
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(existsSync(onHost('h2', file)), 'the copy is being made on h2').toBe(true);
@@ -246,7 +394,12 @@ describe('storage migration', () => {
       expect(exits, result.stderr).toContain(result.exitCode);
       expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
       // The agents finish on their own (controller loss): bounded wait for h2 to be clean.
-      for (let attempt = 0; attempt < 60 && (existsSync(onHost('h2', file)) || (await qemuPids(lab, 'h2')).length > 0); attempt++) await new Promise((resolve) => setTimeout(resolve, 500));
+      for (
+        let attempt = 0;
+        attempt < 60 && (existsSync(onHost('h2', file)) || (await qemuPids(lab, 'h2')).length > 0);
+        attempt++
+      )
+        await new Promise((resolve) => setTimeout(resolve, 500));
       expect(existsSync(onHost('h2', file)), 'no image left on h2').toBe(false);
       expect(await qemuPids(lab, 'h2')).toEqual([]);
       let recover = await lab.vmig(['-c', 'h1', 'recover', name, '--destination', 'h2']);
@@ -259,22 +412,34 @@ describe('storage migration', () => {
       await expectRunsOnlyOn(lab, 'h1', name);
       await expectGuestContinued(lab, 'h1', name, before);
       // No mirror left on the source, and its disk is untouched.
-      const jobs = expectOk(await lab.vmig(['-c', 'h1', 'qemu-monitor-command', name, '{"execute":"query-block-jobs"}']));
+      const jobs = expectOk(
+        await lab.vmig(['-c', 'h1', 'qemu-monitor-command', name, '{"execute":"query-block-jobs"}']),
+      );
       expect(JSON.parse(jobs.stdout)).toEqual({ return: [] });
       expectOk(await lab.vmig(['-c', 'h1', 'destroy', name]));
       expect(execFileSync('sha256sum', [onHost('h1', file)], { encoding: 'utf8' }).split(' ')[0]).toBe(sum);
     }
 
     it('destination QEMU killed', async () => {
-      await midMirror('k1', 'k1.img', async () => {
-        for (const pid of await qemuPids(lab, 'h2')) process.kill(pid, 'SIGKILL');
-      }, [1]);
+      await midMirror(
+        'k1',
+        'k1.img',
+        async () => {
+          for (const pid of await qemuPids(lab, 'h2')) process.kill(pid, 'SIGKILL');
+        },
+        [1],
+      );
     });
 
     it('controller killed', async () => {
-      await midMirror('k2', 'k2.img', async (run) => {
-        run.kill('SIGKILL');
-      }, [137]);
+      await midMirror(
+        'k2',
+        'k2.img',
+        async (run) => {
+          run.kill('SIGKILL');
+        },
+        [137],
+      );
     });
   });
 });

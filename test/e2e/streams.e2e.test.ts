@@ -13,7 +13,15 @@ import type { Cookie } from '../../src/transports/cookie.js';
 import { readLine } from '../../src/transports/ssh-relay.js';
 import { streamKey, tlsIdentity } from '../../src/transports/stream-keys.js';
 import { parseChallenge, proofLine } from '../../src/transports/stream-proof.js';
-import { expectGuestContinued, expectOk, expectRunsOnlyOn, GUEST_KERNEL, guestStatus, qemuPids, startGuest } from './support.js';
+import {
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  GUEST_KERNEL,
+  guestStatus,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 const IN_RANGE = (port: number) => port >= 49152 && port <= 49215;
 
@@ -32,7 +40,10 @@ process.stdin.on('data', (c) => (input += c)).on('end', () => {
 });`;
 
 /** Established TCP connections in the migration range on a host: [local port, peer address, peer port]. */
-async function migrationConnections(lab: Lab, host: string): Promise<Array<{ port: number; peer: string; peerPort: number }>> {
+async function migrationConnections(
+  lab: Lab,
+  host: string,
+): Promise<Array<{ port: number; peer: string; peerPort: number }>> {
   const result = await lab.exec(host, ['ss', '-Htn', 'state', 'established']);
   return result.stdout
     .split('\n')
@@ -47,7 +58,10 @@ async function migrationConnections(lab: Lab, host: string): Promise<Array<{ por
 }
 
 /** Connects to the destination agent's relay socket, answers its challenge with `answer`, sends a few bytes; whether it stayed open. */
-async function presentProof(path: string, answer: (nonce: string) => string): Promise<{ socket: Socket; accepted: boolean }> {
+async function presentProof(
+  path: string,
+  answer: (nonce: string) => string,
+): Promise<{ socket: Socket; accepted: boolean }> {
   const socket = createConnection(path);
   socket.on('error', () => undefined);
   const nonce = parseChallenge(await readLine(socket));
@@ -71,24 +85,30 @@ describe('stream set', () => {
 
   it('tls --parallel 3: four streams, each its own proven TLS connection, the guest intact on h2 only', async () => {
     const before = await startGuest(lab, 'h1', 'p1');
-    const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'p1', 'h2', '--transport', 'tls', '--parallel', '3']));
+    const result = expectOk(
+      await lab.vmig(['-c', 'h1', 'migrate', 'p1', 'h2', '--transport', 'tls', '--parallel', '3']),
+    );
     expect(result.stdout).toMatch(/^Migrated p1 to h2 over tls:/m);
     await expectRunsOnlyOn(lab, 'h2', 'p1');
     await expectGuestContinued(lab, 'h2', 'p1', before);
     expect(await qemuPids(lab, 'h1')).toEqual([]);
     const log = await readFile(join(lab.hosts.h2!.stateDir, 'agent.log'), 'utf8');
-    for (const stream of ['ram', 'multifd-0', 'multifd-1', 'multifd-2']) expect(log).toMatch(new RegExp(`tls stream ${stream} of migration \\S+: \\S+ authenticated`));
+    for (const stream of ['ram', 'multifd-0', 'multifd-1', 'multifd-2'])
+      expect(log).toMatch(new RegExp(`tls stream ${stream} of migration \\S+: \\S+ authenticated`));
   });
 
   it('ssh --parallel 3: four relayed streams back to h1, the guest intact on h1 only', async () => {
     const before = await guestStatus(lab, 'h2', 'p1');
-    const result = expectOk(await lab.vmig(['-c', 'h2', 'migrate', 'p1', 'h1', '--transport', 'ssh', '--parallel', '3']));
+    const result = expectOk(
+      await lab.vmig(['-c', 'h2', 'migrate', 'p1', 'h1', '--transport', 'ssh', '--parallel', '3']),
+    );
     expect(result.stdout).toMatch(/^Migrated p1 to h1 over ssh:/m);
     await expectRunsOnlyOn(lab, 'h1', 'p1');
     await expectGuestContinued(lab, 'h1', 'p1', before);
     expect(await qemuPids(lab, 'h2')).toEqual([]);
     const log = await readFile(join(lab.hosts.h1!.stateDir, 'agent.log'), 'utf8');
-    for (const stream of ['ram', 'multifd-0', 'multifd-1', 'multifd-2']) expect(log).toMatch(new RegExp(`ssh stream ${stream} of migration \\S+: authenticated`));
+    for (const stream of ['ram', 'multifd-0', 'multifd-1', 'multifd-2'])
+      expect(log).toMatch(new RegExp(`ssh stream ${stream} of migration \\S+: authenticated`));
   });
 
   it('direct --parallel 3: still QEMU to QEMU, intact on h2 only', async () => {
@@ -101,7 +121,10 @@ describe('stream set', () => {
   it('one stream cut mid-copy: exit 1, the guest runs on intact on the source, nothing left on the destination', async () => {
     const before = await startGuest(lab, 'h1', 'p2', { append: 'dirty=0' });
     // 64 MiB at 4 MiB/s: ~16 s of copying, time enough to cut one stream's connection on h2.
-    const run = lab.spawnVmig(['-c', 'h1', 'migrate', 'p2', 'h2', '--transport', 'tls', '--parallel', '2', '--bandwidth', '4'], { timeoutMs: 180_000 });
+    const run = lab.spawnVmig(
+      ['-c', 'h1', 'migrate', 'p2', 'h2', '--transport', 'tls', '--parallel', '2', '--bandwidth', '4'],
+      { timeoutMs: 180_000 },
+    );
     try {
       await run.waitForLine(/^perform: /m, { stream: 'stderr', timeoutMs: 60_000 });
       let connections: Awaited<ReturnType<typeof migrationConnections>> = [];
@@ -127,11 +150,27 @@ describe('stream set', () => {
     let agent: ChildProcessWithoutNullStreams;
     let rpc: RpcConnection;
     const h2 = () => lab.hosts.h2!;
-    const definition = { name: 'gs', uuid: '7d3c1f00-0000-4000-8000-0000000000cc', memoryMiB: 64, vcpus: 1, machine: 'pc', accel: 'tcg', kernel: GUEST_KERNEL, disks: [], extraArgs: [] };
+    const definition = {
+      name: 'gs',
+      uuid: '7d3c1f00-0000-4000-8000-0000000000cc',
+      memoryMiB: 64,
+      vcpus: 1,
+      machine: 'pc',
+      accel: 'tcg',
+      kernel: GUEST_KERNEL,
+      disks: [],
+      extraArgs: [],
+    };
     beforeAll(async () => {
       const host = h2();
       agent = spawn('ip', ['netns', 'exec', host.ns, process.execPath, join(lab.repoRoot, 'bin', 'vmig'), 'agent'], {
-        env: { PATH: lab.path, HOME: host.home, VMIG_STATE_DIR: host.stateDir, VMIG_HOST_CONFIG: join(host.dir, 'host.toml'), VMIG_AGENT_IDLE_TIMEOUT_MS: '300000' },
+        env: {
+          PATH: lab.path,
+          HOME: host.home,
+          VMIG_STATE_DIR: host.stateDir,
+          VMIG_HOST_CONFIG: join(host.dir, 'host.toml'),
+          VMIG_AGENT_IDLE_TIMEOUT_MS: '300000',
+        },
       });
       agent.stderr.resume();
       rpc = new RpcConnection(agent.stdout, agent.stdin, { peer: 'h2' });
@@ -143,15 +182,26 @@ describe('stream set', () => {
       await new Promise((resolve) => (agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined)));
     });
 
-    it('tls: refuses a wrong key, another stream\'s key, one stream too many and a duplicate; takes each expected stream once, then stops listening', async () => {
+    it("tls: refuses a wrong key, another stream's key, one stream too many and a duplicate; takes each expected stream once, then stops listening", async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa02';
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', { migrationId, definition, accel: 'tcg', peer: 'test', transport: 'tls', listenAddress: h2().ipv4, convergence: { parallel: 2 } });
+      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+        migrationId,
+        definition,
+        accel: 'tcg',
+        peer: 'test',
+        transport: 'tls',
+        listenAddress: h2().ipv4,
+        convergence: { parallel: 2 },
+      });
       try {
         expect(cookie.streams).toEqual(['ram', 'multifd-0', 'multifd-1']);
         const { host, port } = cookie.endpoint!;
         const key = (stream: string) => streamKey(cookie, 'tls-psk', stream).toString('hex');
         const client = (stream: string, psk: string, holdMs = 0) =>
-          lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], { input: JSON.stringify({ host, port, identity: tlsIdentity(migrationId, stream), key: psk, holdMs }), timeoutMs: 30_000 });
+          lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], {
+            input: JSON.stringify({ host, port, identity: tlsIdentity(migrationId, stream), key: psk, holdMs }),
+            timeoutMs: 30_000,
+          });
         expect((await client('ram', 'cd'.repeat(32))).stdout.trim()).toMatch(/^(refused|closed)/);
         expect((await client('ram', key('multifd-0'))).stdout.trim()).toMatch(/^(refused|closed)/);
         expect((await client('multifd-2', key('multifd-2'))).stdout.trim()).toMatch(/^(refused|closed)/);
@@ -172,7 +222,14 @@ describe('stream set', () => {
 
     it('ssh: refuses a wrong key, a replayed proof, one stream too many and a duplicate; takes each expected stream once', async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa03';
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', { migrationId, definition, accel: 'tcg', peer: 'test', transport: 'ssh', convergence: { parallel: 2 } });
+      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+        migrationId,
+        definition,
+        accel: 'tcg',
+        peer: 'test',
+        transport: 'ssh',
+        convergence: { parallel: 2 },
+      });
       const open: Socket[] = [];
       try {
         const path = cookie.socketPath!;
@@ -190,7 +247,9 @@ describe('stream set', () => {
           open.push(proven.socket);
           expect(proven.accepted, stream).toBe(true);
         }
-        await expect(new Promise((resolve, reject) => createConnection(path).once('connect', resolve).once('error', reject))).rejects.toThrow();
+        await expect(
+          new Promise((resolve, reject) => createConnection(path).once('connect', resolve).once('error', reject)),
+        ).rejects.toThrow();
       } finally {
         for (const socket of open) socket.destroy();
         await rpc.call('migrate.abort', { migrationId });

@@ -16,7 +16,10 @@ export function expectOk(result: RunResult): RunResult {
 /** A bad-input failure: the documented code, one line on stderr, no stack trace. */
 export function expectCleanFailure(result: RunResult, exitCode: number, pattern: RegExp): void {
   expect(result.exitCode, `stderr: ${result.stderr}`).toBe(exitCode);
-  const lines = result.stderr.trim().split('\n').filter((line) => line.startsWith('vmig: error:'));
+  const lines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('vmig: error:'));
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
@@ -47,7 +50,12 @@ export async function writeDomainFile(lab: Lab, name: string, options: GuestOpti
 }
 
 /** Defines and starts the self-checking guest on `host`, and waits until it has verified its RAM twice. */
-export async function startGuest(lab: Lab, host: string, name: string, options: GuestOptions = {}): Promise<GuestStatus> {
+export async function startGuest(
+  lab: Lab,
+  host: string,
+  name: string,
+  options: GuestOptions = {},
+): Promise<GuestStatus> {
   const file = await writeDomainFile(lab, name, options);
   expectOk(await lab.vmig(['-c', host, 'define', file]));
   expectOk(await lab.vmig(['-c', host, 'start', name]));
@@ -62,7 +70,13 @@ export async function guestStatus(lab: Lab, host: string, name: string): Promise
 }
 
 /** Waits (bounded) until the guest has completed at least `minPasses` passes in total. */
-export async function waitForPasses(lab: Lab, host: string, name: string, minPasses: number, timeoutMs = 60_000): Promise<GuestStatus> {
+export async function waitForPasses(
+  lab: Lab,
+  host: string,
+  name: string,
+  minPasses: number,
+  timeoutMs = 60_000,
+): Promise<GuestStatus> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; attempt < 600; attempt++) {
     const status = await guestStatus(lab, host, name);
@@ -76,7 +90,12 @@ export async function waitForPasses(lab: Lab, host: string, name: string, minPas
  * The guest arrived intact: same boot (nonce), its pass counter went on from where it was, and it has
  * since re-verified all its RAM at least twice more without finding a single wrong word.
  */
-export async function expectGuestContinued(lab: Lab, host: string, name: string, before: GuestStatus): Promise<GuestStatus> {
+export async function expectGuestContinued(
+  lab: Lab,
+  host: string,
+  name: string,
+  before: GuestStatus,
+): Promise<GuestStatus> {
   const arrived = await guestStatus(lab, host, name);
   expect(arrived.magicOk).toBe(true);
   expect(arrived.bootNonce).toBe(before.bootNonce);
@@ -115,7 +134,11 @@ export async function listDomains(lab: Lab, host: string, all = false): Promise<
 export async function expectRunsOnlyOn(lab: Lab, expected: string, name: string, state = 'running'): Promise<void> {
   for (const host of Object.keys(lab.hosts)) {
     const running = (await listDomains(lab, host)).filter((domain) => domain.name === name);
-    if (host === expected) expect(running.map((domain) => domain.state), `${name} on ${host}`).toEqual([state]);
+    if (host === expected)
+      expect(
+        running.map((domain) => domain.state),
+        `${name} on ${host}`,
+      ).toEqual([state]);
     else expect(running, `${name} must not be on ${host}`).toEqual([]);
   }
 }

@@ -10,7 +10,15 @@ import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { RpcConnection } from '../../src/protocol/rpc.js';
 import type { Cookie } from '../../src/transports/cookie.js';
 import { streamKey, tlsIdentity } from '../../src/transports/stream-keys.js';
-import { expectGuestContinued, expectOk, expectRunsOnlyOn, GUEST_KERNEL, guestStatus, qemuPids, startGuest } from './support.js';
+import {
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  GUEST_KERNEL,
+  guestStatus,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 const HEX_SECRET = /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g;
 const IN_RANGE = (port: number) => port >= 49152 && port <= 49215;
@@ -23,7 +31,8 @@ async function secretsInProcesses(lab: Lab): Promise<string[]> {
     for (const pid of await lab.pids(member)) {
       for (const file of ['cmdline', 'environ']) {
         const text = await readFile(`/proc/${pid}/${file}`, 'latin1').catch(() => '');
-        for (const hex of text.match(HEX_SECRET) ?? []) if (!inherited.has(hex)) found.push(`${pid}/${file}: ${hex.slice(0, 8)}…`);
+        for (const hex of text.match(HEX_SECRET) ?? [])
+          if (!inherited.has(hex)) found.push(`${pid}/${file}: ${hex.slice(0, 8)}…`);
       }
     }
   }
@@ -77,7 +86,7 @@ describe('tunnelled transports', () => {
     expect(log.match(HEX_SECRET)).toBeNull();
   });
 
-  it('ssh: moves it back h2 → h1 through the controller\'s SSH connections', async () => {
+  it("ssh: moves it back h2 → h1 through the controller's SSH connections", async () => {
     const before = await guestStatus(lab, 'h2', 'g1');
     const result = expectOk(await lab.vmig(['-c', 'h2', 'migrate', 'g1', 'h1', '--transport', 'ssh']));
     expect(result.stdout).toMatch(/^Migrated g1 to h1 over ssh:/m);
@@ -101,24 +110,35 @@ describe('tunnelled transports', () => {
   it('no flag: encrypted by default (auto picks tls), here to an IPv6 endpoint given by --migrate-uri', async () => {
     const before = await guestStatus(lab, 'h2', 'g1');
     const v6 = lab.hosts.h1!.ipv6!;
-    const result = expectOk(await lab.vmig(['-c', 'h2', '--json', 'migrate', 'g1', 'h1', '--migrate-uri', `tcp:[${v6}]`]));
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const result = expectOk(
+      await lab.vmig(['-c', 'h2', '--json', 'migrate', 'g1', 'h1', '--migrate-uri', `tcp:[${v6}]`]),
+    );
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events[0]).toMatchObject({ type: 'start', transport: 'auto' });
     expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed', transport: 'tls', encrypted: true });
     const chosen = events.find((event) => event.type === 'phase' && String(event.detail).startsWith('transport '));
-    expect(chosen?.detail).toMatch(new RegExp(`^transport tls \\(encrypted\\): encrypted by default; the source reaches the destination's TLS endpoint \\[${v6}\\]:\\d+$`));
+    expect(chosen?.detail).toMatch(
+      new RegExp(
+        `^transport tls \\(encrypted\\): encrypted by default; the source reaches the destination's TLS endpoint \\[${v6}\\]:\\d+$`,
+      ),
+    );
     expect(events.some((event) => event.type === 'warning')).toBe(false);
     await expectRunsOnlyOn(lab, 'h1', 'g1');
     await expectGuestContinued(lab, 'h1', 'g1', before);
     expect(await qemuPids(lab, 'h2')).toEqual([]);
   });
 
-  it('--tunnelled falls back to ssh when the destination\'s migration ports are firewalled, and says why', async () => {
+  it("--tunnelled falls back to ssh when the destination's migration ports are firewalled, and says why", async () => {
     const before = await guestStatus(lab, 'h1', 'g1');
     await lab.blockPorts('h2', 49152, 49215);
     try {
       const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--tunnelled']));
-      expect(result.stderr).toMatch(/^prepare: transport ssh \(encrypted\): --tunnelled; the source cannot reach the destination's TLS endpoint [\d.]+:\d+ \(no answer from .* within 2 s\), so the stream is relayed over the SSH connections$/m);
+      expect(result.stderr).toMatch(
+        /^prepare: transport ssh \(encrypted\): --tunnelled; the source cannot reach the destination's TLS endpoint [\d.]+:\d+ \(no answer from .* within 2 s\), so the stream is relayed over the SSH connections$/m,
+      );
       expect(result.stdout).toMatch(/^Migrated g1 to h2 over ssh:/m);
     } finally {
       await lab.unblockPorts('h2');
@@ -143,7 +163,23 @@ describe('tunnelled transports', () => {
       // Exactly one connection: the listener closed behind it.
       expect(await portsInRange(lab, 'h2', 'listening')).toEqual([]);
       const endpoint = `${lab.hosts.h2!.ipv4}:${port}`;
-      const wrongKey = await lab.exec('h1', ['timeout', '10', 'openssl', 's_client', '-tls1_3', '-psk', 'ab'.repeat(32), '-psk_identity', 'intruder', '-connect', endpoint], { input: '' });
+      const wrongKey = await lab.exec(
+        'h1',
+        [
+          'timeout',
+          '10',
+          'openssl',
+          's_client',
+          '-tls1_3',
+          '-psk',
+          'ab'.repeat(32),
+          '-psk_identity',
+          'intruder',
+          '-connect',
+          endpoint,
+        ],
+        { input: '' },
+      );
       expect(wrongKey.exitCode).not.toBe(0);
       expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
       expect(await lab.tcpConnect('h1', lab.hosts.h2!.ipv4, port!)).toBe('refused');
@@ -166,7 +202,13 @@ describe('tunnelled transports', () => {
     beforeAll(async () => {
       const host = h2();
       agent = spawn('ip', ['netns', 'exec', host.ns, process.execPath, join(lab.repoRoot, 'bin', 'vmig'), 'agent'], {
-        env: { PATH: lab.path, HOME: host.home, VMIG_STATE_DIR: host.stateDir, VMIG_HOST_CONFIG: join(host.dir, 'host.toml'), VMIG_AGENT_IDLE_TIMEOUT_MS: '300000' },
+        env: {
+          PATH: lab.path,
+          HOME: host.home,
+          VMIG_STATE_DIR: host.stateDir,
+          VMIG_HOST_CONFIG: join(host.dir, 'host.toml'),
+          VMIG_AGENT_IDLE_TIMEOUT_MS: '300000',
+        },
       });
       agent.stderr.resume();
       rpc = new RpcConnection(agent.stdout, agent.stdin, { peer: 'h2' });
@@ -180,8 +222,25 @@ describe('tunnelled transports', () => {
 
     it('refuses a wrong key and raw TCP without disturbing the migration, accepts the cookie once, and refuses its replay', async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa01';
-      const definition = { name: 'gp', uuid: '7d3c1f00-0000-4000-8000-0000000000bb', memoryMiB: 64, vcpus: 1, machine: 'pc', accel: 'tcg', kernel: GUEST_KERNEL, disks: [], extraArgs: [] };
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', { migrationId, definition, accel: 'tcg', peer: 'test', transport: 'tls', listenAddress: h2().ipv4 });
+      const definition = {
+        name: 'gp',
+        uuid: '7d3c1f00-0000-4000-8000-0000000000bb',
+        memoryMiB: 64,
+        vcpus: 1,
+        machine: 'pc',
+        accel: 'tcg',
+        kernel: GUEST_KERNEL,
+        disks: [],
+        extraArgs: [],
+      };
+      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+        migrationId,
+        definition,
+        accel: 'tcg',
+        peer: 'test',
+        transport: 'tls',
+        listenAddress: h2().ipv4,
+      });
       try {
         expect(cookie).toMatchObject({ migrationId, transport: 'tls', endpoint: { host: h2().ipv4 } });
         const { host, port } = cookie.endpoint!;
@@ -189,15 +248,41 @@ describe('tunnelled transports', () => {
         expect((await stat(join(h2().stateDir, 'run', 'gp'))).mode & 0o777).toBe(0o700);
         expect(await secretsInProcesses(lab)).toEqual([]);
 
-        const wrongKey = await lab.exec('h1', ['timeout', '10', 'openssl', 's_client', '-tls1_3', '-psk', 'cd'.repeat(32), '-psk_identity', migrationId, '-connect', `${host}:${port}`], { input: '' });
+        const wrongKey = await lab.exec(
+          'h1',
+          [
+            'timeout',
+            '10',
+            'openssl',
+            's_client',
+            '-tls1_3',
+            '-psk',
+            'cd'.repeat(32),
+            '-psk_identity',
+            migrationId,
+            '-connect',
+            `${host}:${port}`,
+          ],
+          { input: '' },
+        );
         expect(wrongKey.exitCode).not.toBe(0);
         expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
-        const garbage = await lab.exec('h1', ['timeout', '15', 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 | wc -c`]);
+        const garbage = await lab.exec('h1', [
+          'timeout',
+          '15',
+          'bash',
+          '-c',
+          `exec 3<>/dev/tcp/${host}/${port}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 | wc -c`,
+        ]);
         expect(garbage.stdout.trim()).toBe('0');
         expect(await lab.tcpConnect('h1', host, port)).toBe('ok');
 
         const ramKey = streamKey(cookie, 'tls-psk', 'ram').toString('hex');
-        const client = (key: string, identity = tlsIdentity(migrationId, 'ram')) => lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], { input: JSON.stringify({ host, port, identity, key }), timeoutMs: 20_000 });
+        const client = (key: string, identity = tlsIdentity(migrationId, 'ram')) =>
+          lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], {
+            input: JSON.stringify({ host, port, identity, key }),
+            timeoutMs: 20_000,
+          });
         // The cookie's secret itself is no key: only the key derived for the stream is.
         expect((await client(cookie.secret)).stdout.trim()).toMatch(/^(refused|closed)/);
         // None of that reached QEMU or used up the listener: the cookie's holder still gets the one stream.
@@ -210,7 +295,9 @@ describe('tunnelled transports', () => {
         await rpc.call('migrate.abort', { migrationId });
       }
       const log = await readFile(join(h2().stateDir, 'agent.log'), 'utf8');
-      expect(log.match(/tls listener of migration 7d3c1f00-0000-4000-8000-00000000aa01: refused a connection/g)?.length).toBeGreaterThanOrEqual(2);
+      expect(
+        log.match(/tls listener of migration 7d3c1f00-0000-4000-8000-00000000aa01: refused a connection/g)?.length,
+      ).toBeGreaterThanOrEqual(2);
       expect(log).not.toContain(cookie.secret);
       // Aborted: the receiving QEMU and its sockets are gone.
       await expect(stat(join(h2().stateDir, 'run', 'gp'))).rejects.toThrow(/ENOENT/);

@@ -5,15 +5,30 @@ const exitOf = (code: ErrorCode) => new VmigError(code, 'x').exitCode;
 
 describe('VmigError exit codes', () => {
   it('maps usage errors to 2', () => {
-    for (const code of ['USAGE', 'BAD_URI', 'BAD_DOMAIN_FILE', 'DOMAIN_NOT_FOUND', 'SAME_HOST', 'NO_JOB'] as const) expect(exitOf(code)).toBe(2);
+    for (const code of ['USAGE', 'BAD_URI', 'BAD_DOMAIN_FILE', 'DOMAIN_NOT_FOUND', 'SAME_HOST', 'NO_JOB'] as const)
+      expect(exitOf(code)).toBe(2);
   });
 
   it('maps connection errors to 3', () => {
-    for (const code of ['HOST_UNREACHABLE', 'AUTH_FAILED', 'HOST_KEY_UNKNOWN', 'HOST_KEY_CHANGED', 'PROTOCOL_MISMATCH'] as const) expect(exitOf(code)).toBe(3);
+    for (const code of [
+      'HOST_UNREACHABLE',
+      'AUTH_FAILED',
+      'HOST_KEY_UNKNOWN',
+      'HOST_KEY_CHANGED',
+      'PROTOCOL_MISMATCH',
+    ] as const)
+      expect(exitOf(code)).toBe(3);
   });
 
   it('maps failed migrations to 1, recovery to 4, locks to 5 and internal errors to 70', () => {
-    for (const code of ['MIGRATION_FAILED', 'MIGRATION_ABORTED', 'QEMU_FAILED', 'AGENT_FAILED', 'COOKIE_REJECTED'] as const) expect(exitOf(code)).toBe(1);
+    for (const code of [
+      'MIGRATION_FAILED',
+      'MIGRATION_ABORTED',
+      'QEMU_FAILED',
+      'AGENT_FAILED',
+      'COOKIE_REJECTED',
+    ] as const)
+      expect(exitOf(code)).toBe(1);
     expect(exitOf('NEEDS_RECOVERY')).toBe(4);
     expect(exitOf('LOCKED')).toBe(5);
     expect(exitOf('INTERNAL')).toBe(ExitCode.internal);

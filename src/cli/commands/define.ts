@@ -11,7 +11,10 @@ const define: Action = async (globals, [file]) => {
   try {
     text = await readFile(file!, 'utf8');
   } catch (error) {
-    throw new VmigError('BAD_DOMAIN_FILE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new VmigError(
+      'BAD_DOMAIN_FILE',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
   // Validated here first, so a bad file is refused before any host is contacted.
   parseDomainFile(text, file!);

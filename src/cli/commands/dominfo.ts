@@ -23,6 +23,11 @@ const dominfo: Action = async (globals, [name]) => {
     ['QEMU pid', info.pid],
     ['Started', info.startedAt],
   ];
-  output.result(lines.filter(([, value]) => value !== undefined).map(([key, value]) => `${`${key}:`.padEnd(12)}${value}`).join('\n'));
+  output.result(
+    lines
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${`${key}:`.padEnd(12)}${value}`)
+      .join('\n'),
+  );
 };
 export default dominfo;

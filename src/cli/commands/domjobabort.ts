@@ -10,7 +10,11 @@ const domjobabort: Action = async (globals, [name]) => {
   const output = new Output(globals);
   const result = await withHost(globals, (host) => host.call('job.abort', { name: name! }));
   if (globals.json) output.result(JSON.stringify(result));
-  else if (result.cancelled) output.result(`Cancelled job ${result.migrationId} of ${name}; it keeps running on ${globals.connect}`);
-  else output.result(`Job ${result.migrationId} of ${name} ended before it could be cancelled (${result.detail ?? 'no detail'})`);
+  else if (result.cancelled)
+    output.result(`Cancelled job ${result.migrationId} of ${name}; it keeps running on ${globals.connect}`);
+  else
+    output.result(
+      `Job ${result.migrationId} of ${name} ended before it could be cancelled (${result.detail ?? 'no detail'})`,
+    );
 };
 export default domjobabort;

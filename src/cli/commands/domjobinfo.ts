@@ -26,17 +26,29 @@ export function describeJob(info: JobInfo): string {
       ['Memory total', formatBytes(progress.totalBytes)],
       ['Throughput', `${formatBytes(progress.throughputBps)}/s`],
       ['Dirty rate', `${formatBytes(progress.dirtyRateBps)}/s`],
-      ['Expected downtime', progress.expectedDowntimeMs === undefined ? undefined : `${progress.expectedDowntimeMs} ms`],
+      [
+        'Expected downtime',
+        progress.expectedDowntimeMs === undefined ? undefined : `${progress.expectedDowntimeMs} ms`,
+      ],
     );
   }
   for (const disk of info.disks ?? []) {
-    lines.push([`Disk ${disk.target}`, `${formatBytes(disk.copiedBytes)} of ${formatBytes(disk.totalBytes)} copied${disk.ready ? ', mirroring each write' : ''}`]);
+    lines.push([
+      `Disk ${disk.target}`,
+      `${formatBytes(disk.copiedBytes)} of ${formatBytes(disk.totalBytes)} copied${disk.ready ? ', mirroring each write' : ''}`,
+    ]);
   }
   if (parameters) {
-    const cap = parameters.maxBandwidthBps >= Number.MAX_SAFE_INTEGER / 2 ? 'none' : `${formatBytes(parameters.maxBandwidthBps)}/s`;
+    const cap =
+      parameters.maxBandwidthBps >= Number.MAX_SAFE_INTEGER / 2
+        ? 'none'
+        : `${formatBytes(parameters.maxBandwidthBps)}/s`;
     lines.push(['Bandwidth cap', cap], ['Max downtime', `${parameters.downtimeLimitMs} ms`]);
   }
-  return lines.filter(([, value]) => value !== undefined).map(([key, value]) => `${`${key}:`.padEnd(18)}${value}`).join('\n');
+  return lines
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${`${key}:`.padEnd(18)}${value}`)
+    .join('\n');
 }
 
 const domjobinfo: Action = async (globals, [name]) => {

@@ -15,17 +15,30 @@ import { parseWholeNumber } from '../../options/parse.js';
 import { resolveMigrationOptions, type MigrationOptions } from '../../options/resolve.js';
 
 const list = (value: unknown): string[] =>
-  value === undefined ? [] : String(value).split(',').map((item) => item.trim()).filter((item) => item !== '');
+  value === undefined
+    ? []
+    : String(value)
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
 
 /**
  * The per-guest options of `migrate`, for one destination (flags > that host's config entry > top level, as
  * `vmig migrate` decides). An address names one host: with several --to hosts, set it per host in the config.
  */
-export function migrationOptionsFor(globals: GlobalOptions, options: Record<string, unknown>, destinations: string[]): (destination: string) => MigrationOptions {
+export function migrationOptionsFor(
+  globals: GlobalOptions,
+  options: Record<string, unknown>,
+  destinations: string[],
+): (destination: string) => MigrationOptions {
   if (destinations.length > 1) {
     for (const flag of ['listenAddress', 'migrateUri'] as const) {
       const name = flag === 'listenAddress' ? '--listen-address' : '--migrate-uri';
-      if (options[flag] !== undefined) throw new VmigError('USAGE', `${name} names one destination's address: give it with a single --to host, or set migration_address per host in the config file`);
+      if (options[flag] !== undefined)
+        throw new VmigError(
+          'USAGE',
+          `${name} names one destination's address: give it with a single --to host, or set migration_address per host in the config file`,
+        );
     }
   }
   return (destination) => ({
@@ -47,8 +60,17 @@ function sinkFor(output: Output, json: boolean, source: string, dryRun: boolean)
           source,
           dryRun,
           destinations,
-          placements: plan.placements.map((p) => ({ domain: p.guest.name, memoryMiB: p.guest.memoryMiB, destination: p.destination, reason: p.reason })),
-          unplaced: plan.unplaced.map((u) => ({ domain: u.guest.name, memoryMiB: u.guest.memoryMiB, reason: u.reason })),
+          placements: plan.placements.map((p) => ({
+            domain: p.guest.name,
+            memoryMiB: p.guest.memoryMiB,
+            destination: p.destination,
+            reason: p.reason,
+          })),
+          unplaced: plan.unplaced.map((u) => ({
+            domain: u.guest.name,
+            memoryMiB: u.guest.memoryMiB,
+            reason: u.reason,
+          })),
           skipped: plan.skipped.map((s) => ({ domain: s.guest.name, reason: s.reason })),
         });
         return;
@@ -65,7 +87,17 @@ function sinkFor(output: Output, json: boolean, source: string, dryRun: boolean)
       else output.info([`plan for ${source}:`, text, ...left].join('\n'));
     },
     guest(guest, detail) {
-      if (json) output.event({ type: 'guest', time: now(), domain: guest.domain, status: guest.status, destination: guest.destination, attempt: guest.attempts.length + (guest.status === 'migrating' ? 1 : 0), detail, error: guest.error });
+      if (json)
+        output.event({
+          type: 'guest',
+          time: now(),
+          domain: guest.domain,
+          status: guest.status,
+          destination: guest.destination,
+          attempt: guest.attempts.length + (guest.status === 'migrating' ? 1 : 0),
+          detail,
+          error: guest.error,
+        });
       else guestLine(guest, detail);
     },
     phase(domain, phase, detail) {
@@ -98,7 +130,7 @@ function printReport(output: Output, json: boolean, report: EvacuationReport): v
     guest.status,
     guest.finalHost ?? '?',
     guest.attempts.length ? formatDuration(guest.timeMs) : '-',
-    guest.error?.message ?? (guest.status === 'migrated' ? '' : guest.reason ?? ''),
+    guest.error?.message ?? (guest.status === 'migrated' ? '' : (guest.reason ?? '')),
   ]);
   if (rows.length) output.result(table(['GUEST', 'STATUS', 'NOW ON', 'TIME', 'ERROR'], rows));
   // Otherwise the same sentence is the error line main.ts prints.
@@ -107,9 +139,14 @@ function printReport(output: Output, json: boolean, report: EvacuationReport): v
 
 async function abortRunning(globals: GlobalOptions, source: string): Promise<void> {
   const output = new Output(globals);
-  const { jobId } = await withHost({ ...globals, connect: source }, (host) => host.call('evacuation.abort', { requestedBy: hostname() }));
+  const { jobId } = await withHost({ ...globals, connect: source }, (host) =>
+    host.call('evacuation.abort', { requestedBy: hostname() }),
+  );
   if (globals.json) output.event({ type: 'abort', time: new Date().toISOString(), source, jobId });
-  else output.result(`Asked evacuation ${jobId} of ${source} to stop: it starts no new migrations; the ones in flight finish`);
+  else
+    output.result(
+      `Asked evacuation ${jobId} of ${source} to stop: it starts no new migrations; the ones in flight finish`,
+    );
 }
 
 const evacuateCommand: Action = async (globals, [source], options) => {
@@ -117,7 +154,8 @@ const evacuateCommand: Action = async (globals, [source], options) => {
   parseHostUri(hostUriOf(globals, source!));
   if (options.abort) return abortRunning(globals, source!);
   const destinations = list(options.to);
-  if (destinations.length === 0) throw new VmigError('USAGE', 'evacuate needs --to DEST[,DEST...] (or --abort to stop a running evacuation)');
+  if (destinations.length === 0)
+    throw new VmigError('USAGE', 'evacuate needs --to DEST[,DEST...] (or --abort to stop a running evacuation)');
   for (const destination of destinations) parseHostUri(hostUriOf(globals, destination));
   const maxParallel = parseWholeNumber(options.maxParallel ?? 2, '--max-parallel');
   const headroomMiB = parseWholeNumber(options.headroom ?? 0, '--headroom', 0);
@@ -137,7 +175,9 @@ const evacuateCommand: Action = async (globals, [source], options) => {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
-      output.info(`${signal}: starting no new migrations; waiting for the ones in flight (send it again to cancel them)`);
+      output.info(
+        `${signal}: starting no new migrations; waiting for the ones in flight (send it again to cancel them)`,
+      );
       stop.abort();
     } else {
       output.info(`${signal}: cancelling the migrations in flight; their guests stay on ${source}`);

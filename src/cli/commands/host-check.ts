@@ -43,7 +43,9 @@ const hostCheck: Action = async (globals, hosts, options) => {
           try {
             report.checks.push(...(await checkConnectedHost(connection, VERSION)));
           } catch (error) {
-            report.checks.push(fail('agent', `the checks failed: ${(error as Error).message}`, `vmig host install ${report.host}`));
+            report.checks.push(
+              fail('agent', `the checks failed: ${(error as Error).message}`, `vmig host install ${report.host}`),
+            );
           }
         }),
       ),
@@ -53,10 +55,19 @@ const hostCheck: Action = async (globals, hosts, options) => {
       for (const report of reports) {
         if (report.host === from) continue;
         const destination = connections.get(report.host);
-        if (!source) report.checks.push(fail(`from ${from}`, `cannot check the path from ${from}: ${(errors.get(from) as Error | undefined)?.message ?? 'no agent'}`, `vmig host check ${from}`));
+        if (!source)
+          report.checks.push(
+            fail(
+              `from ${from}`,
+              `cannot check the path from ${from}: ${(errors.get(from) as Error | undefined)?.message ?? 'no agent'}`,
+              `vmig host check ${from}`,
+            ),
+          );
         else if (destination) {
           report.checks.push(
-            await checkPath(source, from, destination).catch((error: Error) => fail(`from ${from}`, `the path check failed: ${error.message}`, `vmig host check ${report.host}`)),
+            await checkPath(source, from, destination).catch((error: Error) =>
+              fail(`from ${from}`, `the path check failed: ${error.message}`, `vmig host check ${report.host}`),
+            ),
           );
         }
       }
@@ -65,19 +76,40 @@ const hostCheck: Action = async (globals, hosts, options) => {
     await Promise.all([...connections.values()].map((connection) => connection.close().catch(() => undefined)));
   }
 
-  const failures = reports.flatMap((report) => report.checks.filter((check) => check.status === 'fail').map((check) => ({ host: report.host, check })));
+  const failures = reports.flatMap((report) =>
+    report.checks.filter((check) => check.status === 'fail').map((check) => ({ host: report.host, check })),
+  );
   if (globals.json) {
     output.result(JSON.stringify({ version: VERSION, ok: failures.length === 0, hosts: reports }));
   } else {
-    const colour = (status: keyof typeof MARK) => (status === 'pass' ? output.chalk.green : status === 'warn' ? output.chalk.yellow : output.chalk.red)(MARK[status]);
-    const rows = reports.flatMap((report) => report.checks.map((check) => [report.host, check.name, MARK[check.status], check.detail]));
+    const colour = (status: keyof typeof MARK) =>
+      (status === 'pass' ? output.chalk.green : status === 'warn' ? output.chalk.yellow : output.chalk.red)(
+        MARK[status],
+      );
+    const rows = reports.flatMap((report) =>
+      report.checks.map((check) => [report.host, check.name, MARK[check.status], check.detail]),
+    );
     const text = table(['Host', 'Check', 'Result', 'Detail'], rows);
     // Colour only on a terminal, after alignment (escape codes would upset the column widths).
-    output.result(process.stdout.isTTY && output.chalk.level > 0 ? text.replace(/ (PASS|WARN|FAIL) /g, (_, mark: string) => ` ${colour(mark.toLowerCase() as keyof typeof MARK)} `) : text);
-    for (const warning of reports.flatMap((report) => report.checks.filter((check) => check.status === 'warn').map((check) => failureLine(report.host, check)))) output.warn(warning);
+    output.result(
+      process.stdout.isTTY && output.chalk.level > 0
+        ? text.replace(
+            / (PASS|WARN|FAIL) /g,
+            (_, mark: string) => ` ${colour(mark.toLowerCase() as keyof typeof MARK)} `,
+          )
+        : text,
+    );
+    for (const warning of reports.flatMap((report) =>
+      report.checks.filter((check) => check.status === 'warn').map((check) => failureLine(report.host, check)),
+    ))
+      output.warn(warning);
   }
   if (failures.length === 0) return;
   for (const { host, check } of failures) process.stderr.write(`${failureLine(host, check)}\n`);
-  throw new VmigError('HOST_UNSUITABLE', `${failures.length} check${failures.length === 1 ? '' : 's'} failed on ${[...new Set(failures.map((failure) => failure.host))].join(', ')}`, { exitCode: 1 });
+  throw new VmigError(
+    'HOST_UNSUITABLE',
+    `${failures.length} check${failures.length === 1 ? '' : 's'} failed on ${[...new Set(failures.map((failure) => failure.host))].join(', ')}`,
+    { exitCode: 1 },
+  );
 };
 export default hostCheck;

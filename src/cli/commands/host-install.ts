@@ -29,7 +29,8 @@ function describe(report: InstallReport): string {
 const hostInstall: Action = async (globals, hosts, options) => {
   const output = new Output(globals);
   const parallel = Number(options.parallel ?? 4);
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new VmigError('USAGE', `--parallel must be a whole number from 1 to 64, not "${String(options.parallel)}"`);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64)
+    throw new VmigError('USAGE', `--parallel must be a whole number from 1 to 64, not "${String(options.parallel)}"`);
   if (new Set(hosts).size !== hosts.length) throw new VmigError('USAGE', 'a host is named twice');
   // Every URI is checked before any host is contacted.
   const uris = hosts.map((text) => {
@@ -50,7 +51,9 @@ const hostInstall: Action = async (globals, hosts, options) => {
         const host = hosts[index]!;
         let client;
         try {
-          client = await openSshClient(uri as Extract<typeof uri, { kind: 'ssh' }>, { acceptNewHostKey: globals.acceptNewHostKey });
+          client = await openSshClient(uri as Extract<typeof uri, { kind: 'ssh' }>, {
+            acceptNewHostKey: globals.acceptNewHostKey,
+          });
         } catch (error) {
           return failedReport({ host, status: 'failed', version: VERSION, buildId: payload.buildId }, error);
         }
@@ -63,12 +66,22 @@ const hostInstall: Action = async (globals, hosts, options) => {
     ),
   );
   if (globals.json) output.result(JSON.stringify({ version: VERSION, buildId: payload.buildId, hosts: reports }));
-  else output.result(table(['Host', 'Status', 'Detail'], reports.map((report) => [report.host, report.status, describe(report)])));
+  else
+    output.result(
+      table(
+        ['Host', 'Status', 'Detail'],
+        reports.map((report) => [report.host, report.status, describe(report)]),
+      ),
+    );
   const failed = reports.filter((report) => report.status === 'failed');
   if (failed.length === 0) return;
   const first = failed[0]!;
-  throw new VmigError(first.error?.code === 'INTERNAL' ? 'INTERNAL' : 'HOST_UNSUITABLE', `${first.host}: ${first.error?.message ?? 'failed'}${failed.length > 1 ? ` (and ${failed.length - 1} more host(s), see above)` : ''}`, {
-    exitCode: (first.exitCode ?? ExitCode.failed) as never,
-  });
+  throw new VmigError(
+    first.error?.code === 'INTERNAL' ? 'INTERNAL' : 'HOST_UNSUITABLE',
+    `${first.host}: ${first.error?.message ?? 'failed'}${failed.length > 1 ? ` (and ${failed.length - 1} more host(s), see above)` : ''}`,
+    {
+      exitCode: (first.exitCode ?? ExitCode.failed) as never,
+    },
+  );
 };
 export default hostInstall;

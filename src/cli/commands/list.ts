@@ -11,6 +11,11 @@ const list: Action = async (globals, _args, options) => {
     output.result(JSON.stringify(rows));
     return;
   }
-  output.result(table(['Name', 'UUID', 'State', 'Persistent'], rows.map((row) => [row.name, row.uuid, row.state, row.persistent ? 'yes' : 'no'])));
+  output.result(
+    table(
+      ['Name', 'UUID', 'State', 'Persistent'],
+      rows.map((row) => [row.name, row.uuid, row.state, row.persistent ? 'yes' : 'no']),
+    ),
+  );
 };
 export default list;

@@ -18,13 +18,29 @@ export interface DryRunArgs {
 
 export function describePlan(plan: DryRunPlan): string {
   const rows: Array<[string, string]> = [
-    ['domain', `${plan.domain}: ${plan.memoryMiB} MiB, ${plan.accel}, ${plan.state} on ${plan.source}${plan.persistent ? ', persistent' : ''}`],
+    [
+      'domain',
+      `${plan.domain}: ${plan.memoryMiB} MiB, ${plan.accel}, ${plan.state} on ${plan.source}${plan.persistent ? ', persistent' : ''}`,
+    ],
     ['begin', `${plan.source}: ${plan.domain} is ${plan.state} and no migration holds its lock`],
-    ['prepare', `${plan.destination}: definition valid, its files present, ${plan.memoryMiB} MiB + ${plan.headroomMiB} MiB headroom fit, QEMU ${plan.destinationQemu} (${plan.accel})`],
-    ...(plan.endpoint ? ([['endpoint', `${hostForUri(plan.endpoint.host)}:${plan.endpoint.port} free on ${plan.destination}`]] as Array<[string, string]>) : []),
-    ['transport', `${plan.transport.transport} (${plan.transport.encrypted ? 'encrypted' : 'unencrypted'}): ${plan.transport.reason}`],
+    [
+      'prepare',
+      `${plan.destination}: definition valid, its files present, ${plan.memoryMiB} MiB + ${plan.headroomMiB} MiB headroom fit, QEMU ${plan.destinationQemu} (${plan.accel})`,
+    ],
+    ...(plan.endpoint
+      ? ([['endpoint', `${hostForUri(plan.endpoint.host)}:${plan.endpoint.port} free on ${plan.destination}`]] as Array<
+          [string, string]
+        >)
+      : []),
+    [
+      'transport',
+      `${plan.transport.transport} (${plan.transport.encrypted ? 'encrypted' : 'unencrypted'}): ${plan.transport.reason}`,
+    ],
   ];
-  return [`Dry run: ${plan.domain} from ${plan.source} to ${plan.destination} would go ahead; nothing was changed.`, ...rows.map(([key, value]) => `  ${key.padEnd(9)}  ${value}`)].join('\n');
+  return [
+    `Dry run: ${plan.domain} from ${plan.source} to ${plan.destination} would go ahead; nothing was changed.`,
+    ...rows.map(([key, value]) => `  ${key.padEnd(9)}  ${value}`),
+  ].join('\n');
 }
 
 export async function runDryRun(globals: GlobalOptions, args: DryRunArgs): Promise<void> {
@@ -47,7 +63,8 @@ export async function runDryRun(globals: GlobalOptions, args: DryRunArgs): Promi
       ...(args.listenAddress ? { listenAddress: args.listenAddress } : {}),
       ...(args.portRange ? { portRange: args.portRange } : {}),
     });
-    if (globals.json) output.event({ type: 'plan', dryRun: true, ...plan, source: globals.connect, destination: args.dest });
+    if (globals.json)
+      output.event({ type: 'plan', dryRun: true, ...plan, source: globals.connect, destination: args.dest });
     else output.result(describePlan(plan));
   } finally {
     await Promise.all([source?.close(), destination?.close()].map((closing) => closing?.catch(() => undefined)));

@@ -19,9 +19,15 @@ import { createProgressRenderer, type PhaseTiming } from '../progress.js';
 
 /** --copy-storage-*, --migrate-disks, --storage-map: checked before connecting anywhere (the disks are checked after Begin). */
 export function storageOptions(options: Record<string, unknown>): StorageOptions {
-  const migrateDisks = options.migrateDisks === undefined ? undefined : String(options.migrateDisks).split(',').map((target) => target.trim());
+  const migrateDisks =
+    options.migrateDisks === undefined
+      ? undefined
+      : String(options.migrateDisks)
+          .split(',')
+          .map((target) => target.trim());
   for (const target of migrateDisks ?? []) {
-    if (!DISK_TARGET_PATTERN.test(target)) throw new VmigError('USAGE', `--migrate-disks takes disk targets such as vda,vdb, not "${target}"`);
+    if (!DISK_TARGET_PATTERN.test(target))
+      throw new VmigError('USAGE', `--migrate-disks takes disk targets such as vda,vdb, not "${target}"`);
   }
   const storageMap = parseStorageMap(Array.isArray(options.storageMap) ? options.storageMap.map(String) : []);
   const storage: StorageOptions = {
@@ -44,28 +50,54 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   const migration = resolveMigrationOptions(options, globals.settings, dest!);
   const storage = storageOptions(options);
   if (copiesStorage(storage) && migration.convergence && postcopyEnabled(migration.convergence)) {
-    throw new VmigError('USAGE', 'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination');
+    throw new VmigError(
+      'USAGE',
+      'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination',
+    );
   }
   if (options.dryRun === true && copiesStorage(storage)) {
     // The dry run checks that the destination has the guest's files; copied disks are created there instead.
-    throw new VmigError('USAGE', '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts');
+    throw new VmigError(
+      'USAGE',
+      '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts',
+    );
   }
   if (options.dryRun === true) {
     const { runDryRun } = await import('./migrate-dry-run.js');
     const intent = { request: migration.transport, reason: migration.transportReason ?? '' };
-    await runDryRun(globals, { domain: name!, dest: dest!, intent, ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}), ...(migration.portRange ? { portRange: migration.portRange } : {}) });
+    await runDryRun(globals, {
+      domain: name!,
+      dest: dest!,
+      intent,
+      ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}),
+      ...(migration.portRange ? { portRange: migration.portRange } : {}),
+    });
     return;
   }
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase = 'begin';
-  const reporter = { ...renderer, phase: (phase: MigrationStep, detail: string) => {
-    currentPhase = phase;
-    renderer.phase(phase, detail);
-  } };
+  const reporter = {
+    ...renderer,
+    phase: (phase: MigrationStep, detail: string) => {
+      currentPhase = phase;
+      renderer.phase(phase, detail);
+    },
+  };
   const started = Date.now();
-  if (globals.json) output.event({ type: 'start', time: new Date().toISOString(), domain: name!, source: globals.connect, destination: dest!, transport: migration.transport } satisfies StartEvent);
-  if (migration.transport === 'direct') reporter.warning(`the direct transport sends guest memory${copiesStorage(storage) ? ' and disks' : ''} unencrypted and unauthenticated over the network`);
+  if (globals.json)
+    output.event({
+      type: 'start',
+      time: new Date().toISOString(),
+      domain: name!,
+      source: globals.connect,
+      destination: dest!,
+      transport: migration.transport,
+    } satisfies StartEvent);
+  if (migration.transport === 'direct')
+    reporter.warning(
+      `the direct transport sends guest memory${copiesStorage(storage) ? ' and disks' : ''} unencrypted and unauthenticated over the network`,
+    );
 
   const abort = new AbortController();
   let interrupts = 0;
@@ -73,10 +105,14 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     interrupts++;
     const switchingOver = currentPhase === 'finish' || currentPhase === 'confirm';
     if (interrupts === 1 && !switchingOver) {
-      output.info(`\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`);
+      output.info(
+        `\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`,
+      );
       abort.abort();
     } else if (switchingOver) {
-      output.info(`\n${signal}: ${name} is switching over to ${dest}; that cannot be interrupted safely, waiting for ${currentPhase} to end`);
+      output.info(
+        `\n${signal}: ${name} is switching over to ${dest}; that cannot be interrupted safely, waiting for ${currentPhase} to end`,
+      );
     } else {
       output.info(`still waiting for ${currentPhase}: the hosts must confirm that ${name} runs on exactly one of them`);
     }
@@ -121,7 +157,9 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         encrypted: migration.transport !== 'direct',
         totalTimeMs: Date.now() - started,
         error: { code, message: (error as Error).message },
-        ...(globals.verbose ? { phaseTimingsMs: Object.fromEntries(renderer.timings().map(({ phase, ms }) => [phase, ms])) } : {}),
+        ...(globals.verbose
+          ? { phaseTimingsMs: Object.fromEntries(renderer.timings().map(({ phase, ms }) => [phase, ms])) }
+          : {}),
       } satisfies ResultEvent);
     }
     throw error;
@@ -132,7 +170,14 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   }
 };
 
-function report(output: Output, globals: GlobalOptions, result: MigrateResult, source: string, destination: string, timings: PhaseTiming[]): void {
+function report(
+  output: Output,
+  globals: GlobalOptions,
+  result: MigrateResult,
+  source: string,
+  destination: string,
+  timings: PhaseTiming[],
+): void {
   const { outcome } = result;
   const phaseTimingsMs = Object.fromEntries(timings.map(({ phase, ms }) => [phase, ms]));
   if (globals.json) {
@@ -156,7 +201,9 @@ function report(output: Output, globals: GlobalOptions, result: MigrateResult, s
       sourceStopAt: outcome.sourceStopAt,
       destinationResumeAt: result.destinationResumeAt,
       ...(outcome.disks ? { disks: outcome.disks, diskCopyMs: outcome.diskCopyMs } : {}),
-      ...(globals.verbose ? { phaseTimingsMs, ...(outcome.parameters ? { qemuParameters: outcome.parameters } : {}) } : {}),
+      ...(globals.verbose
+        ? { phaseTimingsMs, ...(outcome.parameters ? { qemuParameters: outcome.parameters } : {}) }
+        : {}),
     } satisfies ResultEvent);
     return;
   }

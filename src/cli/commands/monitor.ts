@@ -9,7 +9,8 @@ const monitor: Action = async (globals, [name, command], options) => {
   assertDomainName(name!);
   const output = new Output(globals);
   const reply = await withHost(globals, (host) => host.call('domain.monitor', { name: name!, command: command! }));
-  if (reply.error) throw new VmigError('QEMU_FAILED', `QEMU refused the command: ${reply.error.class}: ${reply.error.desc}`);
+  if (reply.error)
+    throw new VmigError('QEMU_FAILED', `QEMU refused the command: ${reply.error.class}: ${reply.error.desc}`);
   output.result(options.pretty ? JSON.stringify(reply, null, 2) : JSON.stringify(reply));
 };
 export default monitor;

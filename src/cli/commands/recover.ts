@@ -14,7 +14,8 @@ const recover: Action = async (globals, [name], options) => {
   assertDomainName(name!);
   // A broken post-copy resumes over a new stream; ssh by default, as it needs no port between the hosts.
   const transport = String(options.transport ?? 'ssh') as RecoveryTransport;
-  if (!RECOVERY_TRANSPORTS.includes(transport)) throw new VmigError('USAGE', `--transport takes ${RECOVERY_TRANSPORTS.join(', ')}, not "${transport}"`);
+  if (!RECOVERY_TRANSPORTS.includes(transport))
+    throw new VmigError('USAGE', `--transport takes ${RECOVERY_TRANSPORTS.join(', ')}, not "${transport}"`);
   const output = new Output(globals);
   const source = await openHost(globals);
   let destination: HostConnection | undefined;
@@ -22,7 +23,10 @@ const recover: Action = async (globals, [name], options) => {
     const sourceView = await source.call('recover.inspect', { name: name! });
     const destinationUri = (options.destination as string | undefined) ?? sourceView.journal?.peer;
     if (!destinationUri) {
-      throw new VmigError('USAGE', `no migration of ${name} is recorded on ${source.label}; name the other host with --destination`);
+      throw new VmigError(
+        'USAGE',
+        `no migration of ${name} is recorded on ${source.label}; name the other host with --destination`,
+      );
     }
     destination = await openHost(globals, destinationUri);
     const destinationView = await destination.call('recover.inspect', { name: name! });
@@ -31,7 +35,9 @@ const recover: Action = async (globals, [name], options) => {
     if (!options.dryRun) {
       for (const step of plan.steps) {
         if (step.action === 'resume-postcopy') {
-          output.info(`${source.label} → ${destination.label}: resume the post-copy stream over ${transport} (${step.why})`);
+          output.info(
+            `${source.label} → ${destination.label}: resume the post-copy stream over ${transport} (${step.why})`,
+          );
           await resumePostcopy(source, destination, name!, transport);
           continue;
         }
@@ -49,11 +55,25 @@ const recover: Action = async (globals, [name], options) => {
 
 function report(output: Output, json: boolean, plan: RecoveryPlan, name: string, dryRun: boolean): void {
   if (json) {
-    output.event({ type: 'result', domain: name, outcome: plan.kind, ...('runsOn' in plan ? { runsOn: plan.runsOn } : {}), steps: plan.steps, summary: plan.summary, dryRun });
+    output.event({
+      type: 'result',
+      domain: name,
+      outcome: plan.kind,
+      ...('runsOn' in plan ? { runsOn: plan.runsOn } : {}),
+      steps: plan.steps,
+      summary: plan.summary,
+      dryRun,
+    });
     return;
   }
   if (plan.kind === 'busy' || plan.kind === 'conflict' || plan.kind === 'lost') return;
-  output.result(dryRun ? `Would do: ${plan.steps.map((step) => `${step.action} on ${step.host}`).join(', ') || 'nothing'}; ${plan.summary}` : plan.kind === 'nothing-to-do' ? `Nothing to recover: ${plan.summary}` : `Recovered: ${plan.summary}`);
+  output.result(
+    dryRun
+      ? `Would do: ${plan.steps.map((step) => `${step.action} on ${step.host}`).join(', ') || 'nothing'}; ${plan.summary}`
+      : plan.kind === 'nothing-to-do'
+        ? `Nothing to recover: ${plan.summary}`
+        : `Recovered: ${plan.summary}`,
+  );
 }
 
 export default recover;

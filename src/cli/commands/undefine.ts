@@ -8,6 +8,7 @@ const undefine: Action = async (globals, [name]) => {
   const output = new Output(globals);
   const result = await withHost(globals, (host) => host.call('domain.undefine', { name: name! }));
   if (globals.json) output.event(result);
-  else output.result(`Domain ${result.name} undefined${result.stillRunning ? ' (it keeps running until destroyed)' : ''}`);
+  else
+    output.result(`Domain ${result.name} undefined${result.stillRunning ? ' (it keeps running until destroyed)' : ''}`);
 };
 export default undefine;

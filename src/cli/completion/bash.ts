@@ -41,7 +41,9 @@ function reply(value: ValueKind, commands: string): string {
     case 'host':
       return '_vmig_hosts "$cur"';
     case 'file':
-      return value.glob ? `COMPREPLY=($(compgen -f -X '!${value.glob}' -- "$cur") $(compgen -d -- "$cur"))` : 'COMPREPLY=($(compgen -f -- "$cur"))';
+      return value.glob
+        ? `COMPREPLY=($(compgen -f -X '!${value.glob}' -- "$cur") $(compgen -d -- "$cur"))`
+        : 'COMPREPLY=($(compgen -f -- "$cur"))';
     case 'domain':
       return 'COMPREPLY=($(compgen -W "$(_vmig_domains)" -- "$cur"))';
     case 'command':
@@ -57,7 +59,9 @@ function valueCases(options: OptionModel[], commands: string, indent: string): s
     const key = reply(option.value!, commands);
     byReply.set(key, [...(byReply.get(key) ?? []), option]);
   }
-  return [...byReply].map(([command, group]) => `${indent}${pattern(group)}) ${command ? `${command}; ` : ''}return ;;`);
+  return [...byReply].map(
+    ([command, group]) => `${indent}${pattern(group)}) ${command ? `${command}; ` : ''}return ;;`,
+  );
 }
 
 export function renderBash(model: CompletionModel): string {
@@ -113,11 +117,18 @@ export function renderBash(model: CompletionModel): string {
     '    case "$cmd" in',
   );
   for (const command of model.commands) {
-    const arms = [...command.args.map((arg, index) => [String(index), reply(arg, commands)] as const), ...(command.rest ? [['*', reply(command.rest, commands)] as const] : [])].filter(
-      ([, command]) => command !== '',
-    );
+    const arms = [
+      ...command.args.map((arg, index) => [String(index), reply(arg, commands)] as const),
+      ...(command.rest ? [['*', reply(command.rest, commands)] as const] : []),
+    ].filter(([, command]) => command !== '');
     if (arms.length === 0) continue;
-    lines.push(`        ${command.name})`, '            case $positional in', ...arms.map(([index, command]) => `                ${index}) ${command} ;;`), '            esac', '            ;;');
+    lines.push(
+      `        ${command.name})`,
+      '            case $positional in',
+      ...arms.map(([index, command]) => `                ${index}) ${command} ;;`),
+      '            esac',
+      '            ;;',
+    );
   }
   lines.push('    esac', '}', '', 'complete -F _vmig vmig', '');
   return lines.join('\n');

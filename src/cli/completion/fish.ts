@@ -81,17 +81,23 @@ export function renderFish(model: CompletionModel): string {
     ...model.globals.map((option) => optionLine(option, '')),
     '',
     '# Commands',
-    ...model.commands.map((command) => `complete -c vmig${fresh} -a ${command.name} -d ${quoted(summary(command.description))}`),
+    ...model.commands.map(
+      (command) => `complete -c vmig${fresh} -a ${command.name} -d ${quoted(summary(command.description))}`,
+    ),
     '',
     '# Arguments (fish cannot tell positions apart: each kind the command takes is offered)',
   ];
   for (const command of model.commands) {
-    const kinds = [...command.args, ...(command.rest ? [command.rest] : [])].map((arg) => argumentLine(command.name, arg)).filter((line): line is string => line !== undefined);
+    const kinds = [...command.args, ...(command.rest ? [command.rest] : [])]
+      .map((arg) => argumentLine(command.name, arg))
+      .filter((line): line is string => line !== undefined);
     lines.push(...kinds.filter((line, index) => kinds.indexOf(line) === index));
   }
   lines.push('', '# Command options');
   for (const command of model.commands) {
-    lines.push(...command.options.map((option) => optionLine(option, ` -n "__fish_seen_subcommand_from ${command.name}"`)));
+    lines.push(
+      ...command.options.map((option) => optionLine(option, ` -n "__fish_seen_subcommand_from ${command.name}"`)),
+    );
   }
   lines.push('');
   return lines.join('\n');

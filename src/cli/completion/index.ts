@@ -8,7 +8,11 @@ import { renderZsh } from './zsh.js';
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 
-const RENDERERS: Record<Shell, (model: ReturnType<typeof completionModel>) => string> = { bash: renderBash, zsh: renderZsh, fish: renderFish };
+const RENDERERS: Record<Shell, (model: ReturnType<typeof completionModel>) => string> = {
+  bash: renderBash,
+  zsh: renderZsh,
+  fish: renderFish,
+};
 
 export function completionScript(program: Command, shell: Shell): string {
   return RENDERERS[shell](completionModel(program));

@@ -59,7 +59,12 @@ function optionModel(option: Option): OptionModel {
         : FILE_OPTIONS.has(option.long ?? '')
           ? { kind: 'file', label: label(option) }
           : { kind: 'none', label: label(option) };
-  return { long: option.long!, ...(option.short ? { short: option.short } : {}), description: option.description, ...(value ? { value } : {}) };
+  return {
+    long: option.long!,
+    ...(option.short ? { short: option.short } : {}),
+    description: option.description,
+    ...(value ? { value } : {}),
+  };
 }
 
 function argumentModel(argument: Argument): ValueKind {
@@ -80,7 +85,8 @@ function commandModel(command: Command): CommandModel {
   // options of every subcommand (shells complete them without knowing which one was typed).
   const subs = subcommands.map(commandModel);
   const merged = new Map<string, OptionModel>();
-  for (const option of [...options, ...subs.flatMap((sub) => sub.options)]) if (!merged.has(option.long)) merged.set(option.long, option);
+  for (const option of [...options, ...subs.flatMap((sub) => sub.options)])
+    if (!merged.has(option.long)) merged.set(option.long, option);
   return {
     ...model,
     options: [...merged.values()],
@@ -90,9 +96,17 @@ function commandModel(command: Command): CommandModel {
 }
 
 export function completionModel(program: Command): CompletionModel {
-  const globals = [...program.options.filter((option) => !option.hidden).map(optionModel), { long: '--help', short: '-h', description: 'display help' }];
+  const globals = [
+    ...program.options.filter((option) => !option.hidden).map(optionModel),
+    { long: '--help', short: '-h', description: 'display help' },
+  ];
   const commands = program.commands.filter((command) => !isHidden(command)).map(commandModel);
-  commands.push({ name: 'help', description: 'display help for a command', options: [], args: [{ kind: 'command', label: 'command' }] });
+  commands.push({
+    name: 'help',
+    description: 'display help for a command',
+    options: [],
+    args: [{ kind: 'command', label: 'command' }],
+  });
   return { globals, commands };
 }
 
@@ -104,6 +118,8 @@ export function summary(description: string): string {
 
 /** Every option that takes a value, across the program (to skip values when looking for the command word). */
 export const valueOptions = (model: CompletionModel): OptionModel[] => {
-  const all = [...model.globals, ...model.commands.flatMap((command) => command.options)].filter((option) => option.value);
+  const all = [...model.globals, ...model.commands.flatMap((command) => command.options)].filter(
+    (option) => option.value,
+  );
   return all.filter((option, index) => all.findIndex((other) => other.long === option.long) === index);
 };

@@ -54,7 +54,8 @@ function optionSpec(option: OptionModel): string {
   const value = option.value ? `:${plain(option.value.label)}:${action(option.value)}` : '';
   const description = `[${plain(summary(option.description))}]${value}`;
   if (!option.short) return `'${option.long}${description}'`;
-  const exclusive = option.long === '--help' || option.long === '--version' ? '(- *)' : `(${option.short} ${option.long})`;
+  const exclusive =
+    option.long === '--help' || option.long === '--version' ? '(- *)' : `(${option.short} ${option.long})`;
   return `'${exclusive}'{${option.short},${option.long}}'${description}'`;
 }
 
@@ -90,7 +91,13 @@ export function renderZsh(model: CompletionModel): string {
     const rest = command.rest ? [`'*:${plain(command.rest.label)}:${action(command.rest)}'`] : [];
     const specs = [...command.options.map(optionSpec), ...command.args.map(argumentSpec), ...rest];
     if (specs.length === 0) continue;
-    lines.push(`        ${command.name})`, '          _arguments \\', ...specs.map((spec) => `            ${spec} \\`), '            && ret=0', '          ;;');
+    lines.push(
+      `        ${command.name})`,
+      '          _arguments \\',
+      ...specs.map((spec) => `            ${spec} \\`),
+      '            && ret=0',
+      '          ;;',
+    );
   }
   lines.push(
     '      esac',

@@ -15,7 +15,9 @@ afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 type Reply = { result?: unknown; error?: { code: string; message: string } };
 
 /** Sends each request once the one before it was answered, then closes the agent's input; returns the replies by id. */
-async function converse(requests: Array<{ id: number; method: string; params?: unknown }>): Promise<Map<number, Reply>> {
+async function converse(
+  requests: Array<{ id: number; method: string; params?: unknown }>,
+): Promise<Map<number, Reply>> {
   const agent = spawn(process.execPath, [join(root, 'bin', 'vmig'), 'agent'], {
     env: { PATH: process.env.PATH, VMIG_STATE_DIR: stateDir, VMIG_QEMU: '/bin/false' },
     stdio: ['pipe', 'pipe', 'ignore'],
@@ -45,20 +47,42 @@ async function converse(requests: Array<{ id: number; method: string; params?: u
   return replies;
 }
 
-const hello = (id: number, protocol = PROTOCOL_VERSION) => ({ id, method: 'hello', params: { protocol, version: '0', label: 'h1' } });
+const hello = (id: number, protocol = PROTOCOL_VERSION) => ({
+  id,
+  method: 'hello',
+  params: { protocol, version: '0', label: 'h1' },
+});
 
-describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))('agent hello gate', () => {
-  it('refuses every method before hello, and after a refused hello', async () => {
-    const replies = await converse([{ id: 1, method: 'domain.list', params: {} }, hello(2, PROTOCOL_VERSION + 99), { id: 3, method: 'ping' }]);
-    expect(replies.get(1)?.error).toMatchObject({ code: 'PROTOCOL_MISMATCH', message: 'domain.list before a successful hello: refused' });
-    expect(replies.get(2)?.error?.code).toBe('PROTOCOL_MISMATCH');
-    expect(replies.get(3)?.error).toMatchObject({ code: 'PROTOCOL_MISMATCH', message: 'ping before a successful hello: refused' });
-  });
+describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))(
+  'agent hello gate',
+  () => {
+    it('refuses every method before hello, and after a refused hello', async () => {
+      const replies = await converse([
+        { id: 1, method: 'domain.list', params: {} },
+        hello(2, PROTOCOL_VERSION + 99),
+        { id: 3, method: 'ping' },
+      ]);
+      expect(replies.get(1)?.error).toMatchObject({
+        code: 'PROTOCOL_MISMATCH',
+        message: 'domain.list before a successful hello: refused',
+      });
+      expect(replies.get(2)?.error?.code).toBe('PROTOCOL_MISMATCH');
+      expect(replies.get(3)?.error).toMatchObject({
+        code: 'PROTOCOL_MISMATCH',
+        message: 'ping before a successful hello: refused',
+      });
+    });
 
-  it('serves methods once hello has succeeded', async () => {
-    const replies = await converse([hello(1), { id: 2, method: 'domain.list', params: {} }, { id: 3, method: 'ping' }]);
-    expect(replies.get(1)?.result).toMatchObject({ protocol: PROTOCOL_VERSION });
-    expect(replies.get(2)).toEqual({ id: 2, result: [] });
-    expect(replies.get(3)).toEqual({ id: 3, result: {} });
-  });
-}, 20_000);
+    it('serves methods once hello has succeeded', async () => {
+      const replies = await converse([
+        hello(1),
+        { id: 2, method: 'domain.list', params: {} },
+        { id: 3, method: 'ping' },
+      ]);
+      expect(replies.get(1)?.result).toMatchObject({ protocol: PROTOCOL_VERSION });
+      expect(replies.get(2)).toEqual({ id: 2, result: [] });
+      expect(replies.get(3)).toEqual({ id: 3, result: {} });
+    });
+  },
+  20_000,
+);

@@ -22,7 +22,13 @@ describe('host.toml destination policy', () => {
   });
 
   it('reads the keys', async () => {
-    expect(incomingPolicy(await load('incoming_extra_args = "refuse"\nincoming_kernel_paths = ["/srv/images"]\nincoming_disk_paths = ["/data/vm"]\n'))).toEqual({
+    expect(
+      incomingPolicy(
+        await load(
+          'incoming_extra_args = "refuse"\nincoming_kernel_paths = ["/srv/images"]\nincoming_disk_paths = ["/data/vm"]\n',
+        ),
+      ),
+    ).toEqual({
       extraArgs: 'refuse',
       kernelPaths: ['/srv/images'],
       diskPaths: ['/data/vm'],
@@ -31,7 +37,11 @@ describe('host.toml destination policy', () => {
 
   it('names a bad value', async () => {
     await expect(load('incoming_extra_args = "yes"\n')).rejects.toThrow(/host config .*: incoming_extra_args: /);
-    await expect(load('incoming_disk_paths = ["relative/dir"]\n')).rejects.toThrow(/incoming_disk_paths.0: must be absolute directories without "\.\."/);
-    await expect(load('incoming_disk_paths = ["/srv/../etc"]\n')).rejects.toThrow(/incoming_disk_paths.0: must be absolute/);
+    await expect(load('incoming_disk_paths = ["relative/dir"]\n')).rejects.toThrow(
+      /incoming_disk_paths.0: must be absolute directories without "\.\."/,
+    );
+    await expect(load('incoming_disk_paths = ["/srv/../etc"]\n')).rejects.toThrow(
+      /incoming_disk_paths.0: must be absolute/,
+    );
   });
 });

@@ -16,7 +16,14 @@ import { dispatchTable } from '../../../src/protocol/table.js';
 
 const signal = { signal: new AbortController().signal };
 
-const EVIL = ['../../x', '../journal2/y-abcdefgh', 'abc/../../../etc/passwd', '/tmp/absolute-id', 'ok-looking\nid-1234', ''];
+const EVIL = [
+  '../../x',
+  '../journal2/y-abcdefgh',
+  'abc/../../../etc/passwd',
+  '/tmp/absolute-id',
+  'ok-looking\nid-1234',
+  '',
+];
 
 describe('migration ids', () => {
   let base: string;
@@ -51,7 +58,9 @@ describe('migration ids', () => {
 
   it('the journal path builder refuses an id that could leave the journal dir', async () => {
     for (const id of EVIL) expect(() => state.journalPath(id), id).toThrow(/not a valid migration id/);
-    await expect(new Journal(state).record({ migrationId: '../../x', role: 'source', domain: 'g1', peer: 'h2', phase: 'begun' })).rejects.toThrow(/not a valid migration id/);
+    await expect(
+      new Journal(state).record({ migrationId: '../../x', role: 'source', domain: 'g1', peer: 'h2', phase: 'begun' }),
+    ).rejects.toThrow(/not a valid migration id/);
     expect(existsSync(join(base, 'x.json'))).toBe(false);
     expect(() => state.lockPath('../x')).toThrow(/not a valid domain name/);
     expect(() => state.definitionPath('a/b')).toThrow(/not a valid domain name/);
@@ -59,27 +68,50 @@ describe('migration ids', () => {
 
   it('migrate.begin with "../../x" is refused before anything is written', async () => {
     // As the agent serves it: params are parsed by the method table before the handler runs.
-    const handlers = dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers));
-    await expect(handlers['migrate.begin']!({ name: 'g1', migrationId: '../../x', controller: 'c', peer: 'h2' }, signal)).rejects.toThrow(/migrationId/);
+    const handlers = dispatchTable(
+      agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers),
+    );
+    await expect(
+      handlers['migrate.begin']!({ name: 'g1', migrationId: '../../x', controller: 'c', peer: 'h2' }, signal),
+    ).rejects.toThrow(/migrationId/);
     expect(existsSync(join(base, 'x.json'))).toBe(false);
     expect(readdirSync(state.journalDir)).toEqual([]);
     expect(readdirSync(state.locksDir)).toEqual([]);
   });
 
   it('every handler that takes a migration or job id refuses a path-like one', async () => {
-    const handlers = dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers));
+    const handlers = dispatchTable(
+      agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers),
+    );
     const calls: Array<[string, () => Promise<unknown>]> = [];
-    for (const method of ['migrate.perform', 'migrate.tunnel', 'migrate.probe', 'migrate.cancel', 'migrate.resume', 'migrate.confirm', 'migrate.release']) {
+    for (const method of [
+      'migrate.perform',
+      'migrate.tunnel',
+      'migrate.probe',
+      'migrate.cancel',
+      'migrate.resume',
+      'migrate.confirm',
+      'migrate.release',
+    ]) {
       calls.push([method, () => handlers[method]!({ migrationId: '../../x' }, signal)]);
     }
-    for (const method of ['migrate.prepare', 'migrate.finish', 'migrate.postcopy-pause', 'migrate.select-transport', 'migrate.abort']) {
+    for (const method of [
+      'migrate.prepare',
+      'migrate.finish',
+      'migrate.postcopy-pause',
+      'migrate.select-transport',
+      'migrate.abort',
+    ]) {
       calls.push([method, () => handlers[method]!({ migrationId: '../../x' }, signal)]);
     }
     for (const method of ['evacuation.lock', 'evacuation.unlock', 'evacuation.status']) {
       calls.push([method, () => handlers[method]!({ jobId: '../../x', controller: 'c' }, signal)]);
     }
     for (const [method, call] of calls) {
-      const error = await call().then(() => undefined, (caught: Error) => caught);
+      const error = await call().then(
+        () => undefined,
+        (caught: Error) => caught,
+      );
       expect(error?.message, method).toMatch(/"(migrationId|jobId)"/);
       expect(error?.message, method).toMatch(/must be 8-64 letters, digits and/);
     }

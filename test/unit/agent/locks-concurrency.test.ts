@@ -88,21 +88,27 @@ describe('migration lock under concurrent takers (separate processes)', () => {
     for (let index = 0; index < ROUNDS; index++) {
       const name = `d${index}`;
       if (index % 2 === 1) {
-        writeFileSync(join(stateDir, 'locks', `${name}.lock`), `${JSON.stringify({ migrationId: 'dead', controller: 'gone', startedAt: '2020-01-01T00:00:00Z', agentPid: deadPid })}\n`);
+        writeFileSync(
+          join(stateDir, 'locks', `${name}.lock`),
+          `${JSON.stringify({ migrationId: 'dead', controller: 'gone', startedAt: '2020-01-01T00:00:00Z', agentPid: deadPid })}\n`,
+        );
       }
       const outcomes = await round(index, name);
       const winners = outcomes.filter((outcome) => outcome.won);
       if (winners.length !== 1) failures.push(`round ${index}: ${winners.length} winners`);
       for (const loser of outcomes.filter((outcome) => !outcome.won)) {
-        if (!/^LOCKED: domain d\d+ on racer is already being migrated by job m\d+-\d+/.test(loser.error ?? '')) failures.push(`round ${index}: ${loser.error}`);
+        if (!/^LOCKED: domain d\d+ on racer is already being migrated by job m\d+-\d+/.test(loser.error ?? ''))
+          failures.push(`round ${index}: ${loser.error}`);
       }
       let onDisk: string;
       try {
-        onDisk = (JSON.parse(readFileSync(join(stateDir, 'locks', `${name}.lock`), 'utf8')) as { migrationId: string }).migrationId;
+        onDisk = (JSON.parse(readFileSync(join(stateDir, 'locks', `${name}.lock`), 'utf8')) as { migrationId: string })
+          .migrationId;
       } catch (error) {
         onDisk = `nothing (${(error as Error).message})`;
       }
-      if (onDisk !== winners[0]?.migrationId) failures.push(`round ${index}: the lock names ${onDisk}, the winner was ${winners[0]?.migrationId}`);
+      if (onDisk !== winners[0]?.migrationId)
+        failures.push(`round ${index}: the lock names ${onDisk}, the winner was ${winners[0]?.migrationId}`);
     }
     expect(failures).toEqual([]);
   }, 60_000);

@@ -1,7 +1,16 @@
 // Audit item 4: a lock whose holder is gone must count as stale even when its pid now belongs to another
 // process (pid reuse) or the host rebooted since (another boot id); the old format (pid only) still reads.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,9 +42,16 @@ describe('migration locks: who counts as alive', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const forge = (name: string, holder: object) => writeFileSync(state.lockPath(name), `${JSON.stringify({ ...holderFields, ...holder })}\n`);
+  const forge = (name: string, holder: object) =>
+    writeFileSync(state.lockPath(name), `${JSON.stringify({ ...holderFields, ...holder })}\n`);
   const startTimeOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
-  const take = (name: string) => locks.acquire(name, { migrationId: `mine-${name}`, controller: 'me', startedAt: new Date().toISOString(), agentPid: process.pid });
+  const take = (name: string) =>
+    locks.acquire(name, {
+      migrationId: `mine-${name}`,
+      controller: 'me',
+      startedAt: new Date().toISOString(),
+      agentPid: process.pid,
+    });
 
   it('reads the start time and boot id from /proc', () => {
     expect(processStartTime(sleeper.pid!)).toBe(startTimeOf(sleeper.pid!));
@@ -56,7 +72,11 @@ describe('migration locks: who counts as alive', () => {
   });
 
   it('a lock from another boot does not hold, even if that pid and start time exist now', async () => {
-    forge('rebooted', { agentPid: sleeper.pid, agentStartTime: startTimeOf(sleeper.pid!), bootId: '00000000-0000-4000-8000-000000000000' });
+    forge('rebooted', {
+      agentPid: sleeper.pid,
+      agentStartTime: startTimeOf(sleeper.pid!),
+      bootId: '00000000-0000-4000-8000-000000000000',
+    });
     expect(await locks.heldBy('rebooted')).toBeUndefined();
     await take('rebooted');
     expect((await locks.heldBy('rebooted'))?.migrationId).toBe('mine-rebooted');
@@ -81,7 +101,12 @@ describe('migration locks: who counts as alive', () => {
   it('a taken lock records this process fully, is private (0600), and leaves no temp file behind', async () => {
     await take('fresh');
     const record = JSON.parse(readFileSync(state.lockPath('fresh'), 'utf8')) as Record<string, unknown>;
-    expect(record).toMatchObject({ migrationId: 'mine-fresh', agentPid: process.pid, agentStartTime: startTimeOf(process.pid), bootId });
+    expect(record).toMatchObject({
+      migrationId: 'mine-fresh',
+      agentPid: process.pid,
+      agentStartTime: startTimeOf(process.pid),
+      bootId,
+    });
     expect(statSync(state.lockPath('fresh')).mode & 0o777).toBe(0o600);
     expect(readdirSync(state.locksDir).filter((file) => !file.endsWith('.lock'))).toEqual([]);
     await locks.release('fresh', 'mine-fresh');
@@ -93,10 +118,17 @@ describe('migration locks: who counts as alive', () => {
     const handlers = evacuationHandlers(context);
     const path = join(state.locksDir, '@evacuation.lock');
     const job = { jobId: 'other-job-1', controller: 'elsewhere', startedAt: '2026-01-01T00:00:00Z' };
-    writeFileSync(path, JSON.stringify({ ...job, agentPid: sleeper.pid, agentStartTime: startTimeOf(sleeper.pid!), bootId }));
-    await expect(handlers['evacuation.lock']({ jobId: 'my-job-0001', controller: 'me' }, { signal: new AbortController().signal })).rejects.toThrow(/h1 is already being evacuated by job other-job-1/);
+    writeFileSync(
+      path,
+      JSON.stringify({ ...job, agentPid: sleeper.pid, agentStartTime: startTimeOf(sleeper.pid!), bootId }),
+    );
+    await expect(
+      handlers['evacuation.lock']({ jobId: 'my-job-0001', controller: 'me' }, { signal: new AbortController().signal }),
+    ).rejects.toThrow(/h1 is already being evacuated by job other-job-1/);
     writeFileSync(path, JSON.stringify({ ...job, agentPid: sleeper.pid, agentStartTime: '1', bootId }));
-    await expect(handlers['evacuation.lock']({ jobId: 'my-job-0001', controller: 'me' }, { signal: new AbortController().signal })).resolves.toEqual({ jobId: 'my-job-0001' });
+    await expect(
+      handlers['evacuation.lock']({ jobId: 'my-job-0001', controller: 'me' }, { signal: new AbortController().signal }),
+    ).resolves.toEqual({ jobId: 'my-job-0001' });
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ jobId: 'my-job-0001', agentPid: process.pid });
     await handlers['evacuation.unlock']({ jobId: 'my-job-0001' }, { signal: new AbortController().signal });
   });

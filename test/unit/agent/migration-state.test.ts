@@ -18,7 +18,15 @@ async function setup() {
   await state.ensure();
   const logs: string[] = [];
   const context = { journal: new Journal(state), log: (line: string) => logs.push(line) };
-  const migration: SourceMigration = { role: 'source', migrationId: 'm-0001-abcd', name: 'web1', peer: 'h2', phase: 'begun', wasRunning: true, cleanups: [] };
+  const migration: SourceMigration = {
+    role: 'source',
+    migrationId: 'm-0001-abcd',
+    name: 'web1',
+    peer: 'h2',
+    phase: 'begun',
+    wasRunning: true,
+    cleanups: [],
+  };
   return { state, context, migration, logs };
 }
 
@@ -28,7 +36,13 @@ describe('transition', () => {
     await transition(context, migration, 'performing');
     expect(migration.phase).toBe('performing');
     const stored = JSON.parse(await readFile(state.journalPath('m-0001-abcd'), 'utf8'));
-    expect(stored).toMatchObject({ migrationId: 'm-0001-abcd', role: 'source', domain: 'web1', peer: 'h2', phase: 'performing' });
+    expect(stored).toMatchObject({
+      migrationId: 'm-0001-abcd',
+      role: 'source',
+      domain: 'web1',
+      peer: 'h2',
+      phase: 'performing',
+    });
     expect(stored.detail).toBeUndefined();
     expect(logs).toEqual(['migration m-0001-abcd of web1: performing']);
   });
@@ -51,8 +65,20 @@ describe('the journal', () => {
   it('reads back a journal file written by a wave-1 agent', async () => {
     const { state } = await setup();
     await mkdir(state.journalDir, { recursive: true });
-    await writeFile(state.journalPath('m-old-0001'), `${JSON.stringify({ migrationId: 'm-old-0001', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' })}\n`);
-    expect(await new Journal(state).all()).toEqual([{ migrationId: 'm-old-0001', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' }]);
+    await writeFile(
+      state.journalPath('m-old-0001'),
+      `${JSON.stringify({ migrationId: 'm-old-0001', role: 'destination', domain: 'web2', peer: 'h1', phase: 'prepared', updatedAt: '2026-11-30T10:00:00.000Z' })}\n`,
+    );
+    expect(await new Journal(state).all()).toEqual([
+      {
+        migrationId: 'm-old-0001',
+        role: 'destination',
+        domain: 'web2',
+        peer: 'h1',
+        phase: 'prepared',
+        updatedAt: '2026-11-30T10:00:00.000Z',
+      },
+    ]);
   });
 });
 

@@ -60,19 +60,30 @@ describe('Prepare applies the destination policy before anything starts', () => 
 
   const prepare = (definition: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     // As the agent serves it: params are parsed by the method table before the handler runs.
-    dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers))['migrate.prepare']!({
-      migrationId: randomUUID(),
-      definition: { name: 'gx', uuid, memoryMiB: 16, accel: 'tcg', kernel, ...definition },
-      accel: 'tcg',
-      peer: 'h1',
-      transport: 'direct',
-      convergence: {},
-      ...extra,
-    }, { signal: new AbortController().signal });
-  const stored = (definition: Record<string, unknown>) => writeFileSync(state.definitionPath('gx'), JSON.stringify({ name: 'gx', uuid, memoryMiB: 16, accel: 'tcg', kernel, ...definition }));
+    dispatchTable(agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers))[
+      'migrate.prepare'
+    ]!(
+      {
+        migrationId: randomUUID(),
+        definition: { name: 'gx', uuid, memoryMiB: 16, accel: 'tcg', kernel, ...definition },
+        accel: 'tcg',
+        peer: 'h1',
+        transport: 'direct',
+        convergence: {},
+        ...extra,
+      },
+      { signal: new AbortController().signal },
+    );
+  const stored = (definition: Record<string, unknown>) =>
+    writeFileSync(
+      state.definitionPath('gx'),
+      JSON.stringify({ name: 'gx', uuid, memoryMiB: 16, accel: 'tcg', kernel, ...definition }),
+    );
 
   it('-chardev file,path=... from the source: refused, QEMU never invoked, nothing under run/', async () => {
-    await expect(prepare({ extraArgs: ['-chardev', `file,id=c0,path=${join(dir, 'victim')}`] })).rejects.toThrow(/h2 refuses domain gx from the source: extraArgs "-chardev" is not a -device option/);
+    await expect(prepare({ extraArgs: ['-chardev', `file,id=c0,path=${join(dir, 'victim')}`] })).rejects.toThrow(
+      /h2 refuses domain gx from the source: extraArgs "-chardev" is not a -device option/,
+    );
     expect(existsSync(log)).toBe(false);
     expect(existsSync(state.instanceDir('gx'))).toBe(false);
   });
@@ -87,7 +98,9 @@ describe('Prepare applies the destination policy before anything starts', () => 
 
   it('a differing stored definition: refused; with forceDefinition Prepare goes on (to the fake QEMU)', async () => {
     stored({ memoryMiB: 32 });
-    await expect(prepare({})).rejects.toThrow(/domain gx is defined differently on h2 \(memoryMiB\); pass --force-definition/);
+    await expect(prepare({})).rejects.toThrow(
+      /domain gx is defined differently on h2 \(memoryMiB\); pass --force-definition/,
+    );
     expect(existsSync(log)).toBe(false);
     await expect(prepare({}, { forceDefinition: true })).rejects.toThrow(/fake QEMU refuses to run/);
     expect(readFileSync(log, 'utf8')).toMatch(/-uuid /);
@@ -95,7 +108,8 @@ describe('Prepare applies the destination policy before anything starts', () => 
 
   it('a stored definition with another uuid: refused, forceDefinition or not', async () => {
     stored({ uuid: randomUUID() });
-    for (const forceDefinition of [false, true]) await expect(prepare({}, { forceDefinition })).rejects.toThrow(/domain gx is defined on h2 as another guest/);
+    for (const forceDefinition of [false, true])
+      await expect(prepare({}, { forceDefinition })).rejects.toThrow(/domain gx is defined on h2 as another guest/);
     expect(existsSync(log)).toBe(false);
   });
 });

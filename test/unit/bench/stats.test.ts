@@ -64,23 +64,49 @@ describe('bench statistics', () => {
 
 describe('bench table', () => {
   it('aligns columns and lets a missing row run on', () => {
-    expect(renderTable(['a', 'bb', 'c'], [['xyz', '1', '2'], ['q', 'unavailable (x)']])).toBe('a    bb  c\n---  --  -\nxyz  1   2\nq    unavailable (x)');
+    expect(
+      renderTable(
+        ['a', 'bb', 'c'],
+        [
+          ['xyz', '1', '2'],
+          ['q', 'unavailable (x)'],
+        ],
+      ),
+    ).toBe('a    bb  c\n---  --  -\nxyz  1   2\nq    unavailable (x)');
   });
 
   it('renders a summary line per transport', () => {
     const gib = 1024 ** 3;
-    const text = renderSummaries(summarize(['direct', 'ssh'], [sample('direct', 300, { transferredBytes: 2 * gib, cpuSeconds: { source: 1, destination: 3 } })], []));
+    const text = renderSummaries(
+      summarize(
+        ['direct', 'ssh'],
+        [sample('direct', 300, { transferredBytes: 2 * gib, cpuSeconds: { source: 1, destination: 3 } })],
+        [],
+      ),
+    );
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^transport\s+runs\s+MB\/s/);
-    expect(lines[2]).toMatch(/^direct\s+1\s+\d+\.\d\s+1\.00\s+\d+ ms\s+60 ms \/ 20 ms\s+80 \/ 70 \/ 90\s+0\.50 \/ 1\.50 \/ -\s+all met$/);
+    expect(lines[2]).toMatch(
+      /^direct\s+1\s+\d+\.\d\s+1\.00\s+\d+ ms\s+60 ms \/ 20 ms\s+80 \/ 70 \/ 90\s+0\.50 \/ 1\.50 \/ -\s+all met$/,
+    );
     expect(lines[3]).toMatch(/^ssh\s+0\s+not run$/);
   });
 });
 
 describe('bench options', () => {
   it('has defaults and takes a quick-run size', () => {
-    expect(parseBenchOptions([])).toMatchObject({ sizeMiB: 1024, rounds: 3, json: false, transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'openssh', 'stunnel', 'qemu-tls'] });
-    expect(parseBenchOptions(['--size', '256', '--rounds=1', '--json', '--no-reference'])).toMatchObject({ sizeMiB: 256, rounds: 1, json: true, transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2'] });
+    expect(parseBenchOptions([])).toMatchObject({
+      sizeMiB: 1024,
+      rounds: 3,
+      json: false,
+      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'openssh', 'stunnel', 'qemu-tls'],
+    });
+    expect(parseBenchOptions(['--size', '256', '--rounds=1', '--json', '--no-reference'])).toMatchObject({
+      sizeMiB: 256,
+      rounds: 1,
+      json: true,
+      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2'],
+    });
     expect(parseBenchOptions(['--transports', 'stunnel,direct']).transports).toEqual(['direct', 'stunnel']);
   });
 
@@ -94,7 +120,10 @@ describe('bench options', () => {
 describe('bench phases', () => {
   it('takes per-phase medians in order', () => {
     const samples = [10, 30, 20].map((ms) => sample('direct', 300, { phaseMs: { begin: ms, perform: 10 * ms } }));
-    expect(medianPhases(samples, 'direct')).toEqual([['begin', 20], ['perform', 200]]);
+    expect(medianPhases(samples, 'direct')).toEqual([
+      ['begin', 20],
+      ['perform', 200],
+    ]);
   });
 
   it('derives phase durations from --json events', () => {
@@ -104,7 +133,9 @@ describe('bench phases', () => {
       { type: 'progress', time: '2024-01-01T00:00:00.150Z' },
       { type: 'phase', phase: 'perform', time: '2024-01-01T00:00:00.300Z' },
       { type: 'result', time: '2024-01-01T00:00:01.300Z' },
-    ].map((event) => JSON.stringify(event)).join('\n');
+    ]
+      .map((event) => JSON.stringify(event))
+      .join('\n');
     expect(phaseDurations(`${stdout}\nnot json`)).toEqual({ begin: 200, perform: 1000 });
   });
 });

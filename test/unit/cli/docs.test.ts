@@ -15,7 +15,8 @@ import { manItems, manSection, manText, root, scripts, word } from '../docs-text
 const program = buildProgram(VERSION);
 const visible = (command: Command) => !(command as unknown as { _hidden?: boolean })._hidden;
 const commands = program.commands.filter(visible);
-const longOptions = (command: Command) => command.options.map((option) => option.long).filter((long): long is string => long !== undefined);
+const longOptions = (command: Command) =>
+  command.options.map((option) => option.long).filter((long): long is string => long !== undefined);
 
 describe('man page', () => {
   it('has a section for every command', () => {
@@ -26,12 +27,21 @@ describe('man page', () => {
   it("documents every option of a command in that command's section (global ones under GLOBAL OPTIONS)", () => {
     const globalSection = manText.slice(manText.indexOf('.SH GLOBAL OPTIONS'), manText.indexOf('.SH COMMANDS'));
     const missing = [
-      ...longOptions(program).filter((long) => !word(globalSection, long)).map((long) => `vmig ${long}`),
+      ...longOptions(program)
+        .filter((long) => !word(globalSection, long))
+        .map((long) => `vmig ${long}`),
       ...commands.flatMap((command) => {
         const section = manSection(command.name());
         // evacuate's per-guest options are migrate's: its section says so once (test/unit/options/drift.test.ts).
-        const own = command.name() === 'evacuate' ? longOptions(command).filter((long) => !longOptions(commands.find((c) => c.name() === 'migrate')!).includes(long)) : longOptions(command);
-        return own.filter((long) => !manItems(section).includes(long) && !word(section, long)).map((long) => `${command.name()} ${long}`);
+        const own =
+          command.name() === 'evacuate'
+            ? longOptions(command).filter(
+                (long) => !longOptions(commands.find((c) => c.name() === 'migrate')!).includes(long),
+              )
+            : longOptions(command);
+        return own
+          .filter((long) => !manItems(section).includes(long) && !word(section, long))
+          .map((long) => `${command.name()} ${long}`);
       }),
     ];
     expect(missing).toEqual([]);
@@ -39,13 +49,26 @@ describe('man page', () => {
 
   it('documents every exit code, environment variable and the JSON event types', () => {
     for (const code of ['0', '1', '2', '3', '4', '5', '70']) expect(manText).toMatch(new RegExp(`^\\.B ${code}$`, 'm'));
-    for (const variable of ['VMIG_STATE_DIR', 'VMIG_HOST_CONFIG', 'VMIG_DEFAULT_CONNECT', 'VMIG_QEMU', 'VMIG_CONFIG', 'NO_COLOR', 'XDG_CONFIG_HOME']) expect(manText).toContain(variable);
-    for (const type of ['start', 'phase', 'progress', 'warning', 'result']) expect(manText).toMatch(new RegExp(`^\\.B ${type}$`, 'm'));
+    for (const variable of [
+      'VMIG_STATE_DIR',
+      'VMIG_HOST_CONFIG',
+      'VMIG_DEFAULT_CONNECT',
+      'VMIG_QEMU',
+      'VMIG_CONFIG',
+      'NO_COLOR',
+      'XDG_CONFIG_HOME',
+    ])
+      expect(manText).toContain(variable);
+    for (const type of ['start', 'phase', 'progress', 'warning', 'result'])
+      expect(manText).toMatch(new RegExp(`^\\.B ${type}$`, 'm'));
     expect(manText).toMatch(/virsh's\s+\.BR? --direct/);
   });
 
   it('renders with man -l without warnings', () => {
-    const warnings = execFileSync('sh', ['-c', 'MANWIDTH=80 man --warnings -l man/vmig.1 2>&1 >/dev/null'], { cwd: root, encoding: 'utf8' });
+    const warnings = execFileSync('sh', ['-c', 'MANWIDTH=80 man --warnings -l man/vmig.1 2>&1 >/dev/null'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(warnings).toBe('');
   });
 });
@@ -58,7 +81,11 @@ describe.each(Object.entries(scripts))('%s completion', (shell, script) => {
   it('offers every command and every option', () => {
     const missing = [
       ...commands.map((command) => command.name()).filter((name) => !word(script, name)),
-      ...[program, ...commands].flatMap((command) => longOptions(command).filter((long) => !word(script, long) && !word(script, long.slice(2))).map((long) => `${command.name()} ${long}`)),
+      ...[program, ...commands].flatMap((command) =>
+        longOptions(command)
+          .filter((long) => !word(script, long) && !word(script, long.slice(2)))
+          .map((long) => `${command.name()} ${long}`),
+      ),
     ];
     expect(missing).toEqual([]);
   });
@@ -69,17 +96,29 @@ describe('bash completion in a real bash', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   // A stand-in vmig on the PATH that answers `list --all --json` and records its arguments.
   const stub = join(dir, 'vmig');
-  writeFileSync(stub, `#!/bin/sh\necho "$@" > ${dir}/args\necho '[{"name":"web1","uuid":"u1","state":"running","persistent":true},{"name":"db2","uuid":"u2","state":"shut off","persistent":true}]'\n`);
+  writeFileSync(
+    stub,
+    `#!/bin/sh\necho "$@" > ${dir}/args\necho '[{"name":"web1","uuid":"u1","state":"running","persistent":true},{"name":"db2","uuid":"u2","state":"shut off","persistent":true}]'\n`,
+  );
   chmodSync(stub, 0o755);
 
   const complete = (words: string[], cword = words.length - 1): string[] => {
     const script = `source completions/vmig.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${cword}; _vmig; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    const out = execFileSync('bash', ['-c', script], { cwd: root, encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, HOME: dir } });
+    const out = execFileSync('bash', ['-c', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, HOME: dir },
+    });
     return out.split('\n').filter(Boolean).sort();
   };
 
   it('registers _vmig for vmig', () => {
-    expect(execFileSync('bash', ['-c', 'source completions/vmig.bash; complete -p vmig'], { cwd: root, encoding: 'utf8' }).trim()).toBe('complete -F _vmig vmig');
+    expect(
+      execFileSync('bash', ['-c', 'source completions/vmig.bash; complete -p vmig'], {
+        cwd: root,
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('complete -F _vmig vmig');
   });
 
   it('completes command names, global and command options', () => {
@@ -94,7 +133,9 @@ describe('bash completion in a real bash', () => {
     const globals = longOptions(program);
     const missing = commands.flatMap((command) => {
       const offered = new Set(complete(['vmig', command.name(), '--']));
-      return [...longOptions(command), ...globals].filter((long) => !offered.has(long)).map((long) => `${command.name()} ${long}`);
+      return [...longOptions(command), ...globals]
+        .filter((long) => !offered.has(long))
+        .map((long) => `${command.name()} ${long}`);
     });
     expect(missing).toEqual([]);
   });
@@ -141,7 +182,11 @@ describe.each(['zsh', 'fish'])('%s completion in a real shell', (shell) => {
 describe('fish completion in a real fish', () => {
   it.skipIf(!installed('fish'))('offers commands, the per-guest options of evacuate and option values', () => {
     const complete = (line: string) =>
-      execFileSync('fish', ['-c', `source completions/vmig.fish; complete -C ${JSON.stringify(line)}`], { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root } })
+      execFileSync('fish', ['-c', `source completions/vmig.fish; complete -C ${JSON.stringify(line)}`], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, HOME: root },
+      })
         .split('\n')
         .map((entry) => entry.split('\t')[0])
         .filter(Boolean);

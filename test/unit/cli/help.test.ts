@@ -11,12 +11,15 @@ const examples = (args: string[]): string[] => {
 };
 
 describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))('help examples', () => {
-  it.each([[['--help']], [['migrate', '--help']]])('vmig %s: secure default first, --tunnelled next, --direct last with a warning', (args) => {
-    const lines = examples(args);
-    expect(lines[0]).not.toMatch(/--direct|--transport/);
-    expect(lines[0]).toMatch(/encrypted by default/);
-    expect(lines[1]).toMatch(/--tunnelled/);
-    expect(lines.at(-1)).toMatch(/--direct\s+# WARNING: unencrypted, unauthenticated/);
-    expect(lines.slice(0, -1).filter((line) => line.includes('--direct'))).toEqual([]);
-  });
+  it.each([[['--help']], [['migrate', '--help']]])(
+    'vmig %s: secure default first, --tunnelled next, --direct last with a warning',
+    (args) => {
+      const lines = examples(args);
+      expect(lines[0]).not.toMatch(/--direct|--transport/);
+      expect(lines[0]).toMatch(/encrypted by default/);
+      expect(lines[1]).toMatch(/--tunnelled/);
+      expect(lines.at(-1)).toMatch(/--direct\s+# WARNING: unencrypted, unauthenticated/);
+      expect(lines.slice(0, -1).filter((line) => line.includes('--direct'))).toEqual([]);
+    },
+  );
 });

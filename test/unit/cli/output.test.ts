@@ -29,7 +29,13 @@ describe('useColor', () => {
 
 describe('table', () => {
   it('aligns columns under a full-width rule without trailing spaces', () => {
-    const text = table(['NAME', 'STATE', 'HOST'], [['web1', 'running', 'h1'], ['database', 'shut off', '']]);
+    const text = table(
+      ['NAME', 'STATE', 'HOST'],
+      [
+        ['web1', 'running', 'h1'],
+        ['database', 'shut off', ''],
+      ],
+    );
     expect(text.split('\n')).toEqual([
       'NAME       STATE      HOST',
       '-'.repeat(26),

@@ -23,21 +23,39 @@ describe("commander's parse errors", () => {
   it('an invalid choice', async () => {
     expect(await vmig('migrate', 'g1', 'h2', '--timeout-action', 'explode')).toEqual({
       exitCode: 2,
-      stderr: "vmig: error: option '--timeout-action <action>' argument 'explode' is invalid. Allowed choices are abort, suspend, postcopy.\n",
+      stderr:
+        "vmig: error: option '--timeout-action <action>' argument 'explode' is invalid. Allowed choices are abort, suspend, postcopy.\n",
       stdout: '',
     });
   });
 
   it('an unknown option, with its suggestion on the same line', async () => {
-    expect(await vmig('migrate', 'g1', 'h2', '--x')).toEqual({ exitCode: 2, stderr: "vmig: error: unknown option '--x'\n", stdout: '' });
+    expect(await vmig('migrate', 'g1', 'h2', '--x')).toEqual({
+      exitCode: 2,
+      stderr: "vmig: error: unknown option '--x'\n",
+      stdout: '',
+    });
     const suggested = await vmig('migrate', 'g1', 'h2', '--directt');
-    expect(suggested).toEqual({ exitCode: 2, stderr: "vmig: error: unknown option '--directt' (Did you mean --direct?)\n", stdout: '' });
+    expect(suggested).toEqual({
+      exitCode: 2,
+      stderr: "vmig: error: unknown option '--directt' (Did you mean --direct?)\n",
+      stdout: '',
+    });
   });
 
   it('an unknown command, a missing argument and a global unknown option', async () => {
-    expect(await vmig('mirgate')).toMatchObject({ exitCode: 2, stderr: "vmig: error: unknown command 'mirgate' (Did you mean migrate?)\n" });
-    expect(await vmig('start')).toMatchObject({ exitCode: 2, stderr: "vmig: error: missing required argument 'name'\n" });
-    expect(await vmig('--bogus', 'list')).toMatchObject({ exitCode: 2, stderr: "vmig: error: unknown option '--bogus'\n" });
+    expect(await vmig('mirgate')).toMatchObject({
+      exitCode: 2,
+      stderr: "vmig: error: unknown command 'mirgate' (Did you mean migrate?)\n",
+    });
+    expect(await vmig('start')).toMatchObject({
+      exitCode: 2,
+      stderr: "vmig: error: missing required argument 'name'\n",
+    });
+    expect(await vmig('--bogus', 'list')).toMatchObject({
+      exitCode: 2,
+      stderr: "vmig: error: unknown option '--bogus'\n",
+    });
   });
 
   it('help and version are still printed by commander, exit 0', async () => {

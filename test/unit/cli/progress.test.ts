@@ -24,7 +24,14 @@ describe('describeProgress', () => {
 
   it('while copied disks copy before memory: disks copied / total, then memory', () => {
     const GiB = 1024 ** 3;
-    const disks = progress({ status: 'disks', pass: 0, disks: [{ target: 'vda', copiedBytes: 1.5 * GiB, totalBytes: 4 * GiB, ready: false }, { target: 'vdb', copiedBytes: 2 * GiB, totalBytes: 2 * GiB, ready: true }] });
+    const disks = progress({
+      status: 'disks',
+      pass: 0,
+      disks: [
+        { target: 'vda', copiedBytes: 1.5 * GiB, totalBytes: 4 * GiB, ready: false },
+        { target: 'vdb', copiedBytes: 2 * GiB, totalBytes: 2 * GiB, ready: true },
+      ],
+    });
     expect(describeProgress(disks)).toBe('disks 3.50 / 6.00 GiB (vda 1.50/4.00, vdb ready), then memory');
     expect(describeLive(disks)).toBe('disks 3.50 / 6.00 GiB (vda 1.50/4.00, vdb ready), then memory');
     expect(liveLabel('perform', disks)).toBe('copying disks');
@@ -40,7 +47,13 @@ describe('describeProgress', () => {
   });
 
   it('never prints a percentage, even when remaining grows past total', () => {
-    for (const overrides of [{}, { pass: 0 }, { remainingBytes: 0 }, { remainingBytes: 512 * 1024 * 1024 }, { totalBytes: 0 }]) {
+    for (const overrides of [
+      {},
+      { pass: 0 },
+      { remainingBytes: 0 },
+      { remainingBytes: 512 * 1024 * 1024 },
+      { totalBytes: 0 },
+    ]) {
       expect(describeProgress(progress(overrides))).not.toContain('%');
     }
   });
@@ -66,7 +79,15 @@ describe('liveLabel', () => {
 describe('colour', () => {
   it('a chalk at level 0 (NO_COLOR, --no-color, a pipe) emits no escape sequence', async () => {
     const { Output } = await import('../../../src/cli/output.js');
-    const output = new Output({ connect: 'local', json: false, quiet: false, verbose: false, color: false, debug: false, acceptNewHostKey: false });
+    const output = new Output({
+      connect: 'local',
+      json: false,
+      quiet: false,
+      verbose: false,
+      color: false,
+      debug: false,
+      acceptNewHostKey: false,
+    });
     expect(output.chalk.level).toBe(0);
     expect(output.chalk.red.bold.dim('x')).toBe('x');
   });
@@ -75,7 +96,9 @@ describe('colour', () => {
 describe('describeLive', () => {
   it('leads with what is left of the pass, then the estimate; never a percentage', async () => {
     const { describeLive } = await import('../../../src/cli/progress.js');
-    expect(describeLive(progress())).toBe('32.0 MiB left, 200.0 MiB sent, 80.0 MiB/s, ~400 ms to go, dirtying 4.0 MiB/s, downtime ~312 ms');
+    expect(describeLive(progress())).toBe(
+      '32.0 MiB left, 200.0 MiB sent, 80.0 MiB/s, ~400 ms to go, dirtying 4.0 MiB/s, downtime ~312 ms',
+    );
     expect(describeLive(progress({ dirtyRateBps: 90 * 1024 * 1024 }))).toContain('not converging');
     expect(describeLive(progress({ remainingBytes: 900 * 1024 * 1024 }))).not.toContain('%');
   });

@@ -20,12 +20,21 @@ describe('parseConfig', () => {
       `connect = "hv1"\ntransport = "tls"\nmigration_address = "10.0.9.1"\nmigration_ports = [50000, 50010]\nbandwidth_mibs = 100\nmax_downtime_ms = 300\n[hosts.hv2]\nuri = "ssh://root@10.0.0.2"\nvmig = "/opt/vmig/bin/vmig"\nmigration_address = "10.0.9.2"\n`,
       'x.toml',
     );
-    expect(config).toMatchObject({ connect: 'hv1', transport: 'tls', migration_ports: [50000, 50010], hosts: { hv2: { uri: 'ssh://root@10.0.0.2', vmig: '/opt/vmig/bin/vmig' } } });
+    expect(config).toMatchObject({
+      connect: 'hv1',
+      transport: 'tls',
+      migration_ports: [50000, 50010],
+      hosts: { hv2: { uri: 'ssh://root@10.0.0.2', vmig: '/opt/vmig/bin/vmig' } },
+    });
   });
 
   it('refuses unknown keys, naming them with their path, as a usage error', () => {
-    expect(() => parseConfig('colour = "blue"\n', '/etc/vmig/config.toml')).toThrow('config /etc/vmig/config.toml: unknown key colour');
-    expect(() => parseConfig('[hosts.hv2]\nurl = "ssh://x"\n', 'c.toml')).toThrow('config c.toml: unknown key hosts.hv2.url');
+    expect(() => parseConfig('colour = "blue"\n', '/etc/vmig/config.toml')).toThrow(
+      'config /etc/vmig/config.toml: unknown key colour',
+    );
+    expect(() => parseConfig('[hosts.hv2]\nurl = "ssh://x"\n', 'c.toml')).toThrow(
+      'config c.toml: unknown key hosts.hv2.url',
+    );
     try {
       parseConfig('x = 1', 'c.toml');
     } catch (error) {
@@ -36,16 +45,23 @@ describe('parseConfig', () => {
   it('names the key of a bad value, and reports TOML syntax errors', () => {
     expect(() => parseConfig('transport = "carrier-pigeon"\n', 'c.toml')).toThrow(/config c\.toml: transport: /);
     expect(() => parseConfig('migration_ports = [9, 3]\n', 'c.toml')).toThrow(/migration_ports: must be \[from, to\]/);
-    expect(() => parseConfig('[hosts.hv2]\nvmig = "relative/vmig"\n', 'c.toml')).toThrow(/hosts\.hv2\.vmig: must be an absolute path/);
+    expect(() => parseConfig('[hosts.hv2]\nvmig = "relative/vmig"\n', 'c.toml')).toThrow(
+      /hosts\.hv2\.vmig: must be an absolute path/,
+    );
     // Brace expansion in a remote shell would run other programs.
-    expect(() => parseConfig('[hosts.hv2]\nvmig = "/{usr/bin/touch,tmp/x}"\n', 'c.toml')).toThrow(/hosts\.hv2\.vmig: must be an absolute path of letters, digits/);
+    expect(() => parseConfig('[hosts.hv2]\nvmig = "/{usr/bin/touch,tmp/x}"\n', 'c.toml')).toThrow(
+      /hosts\.hv2\.vmig: must be an absolute path of letters, digits/,
+    );
     expect(() => parseConfig('connect = \n', 'c.toml')).toThrow(/^config c\.toml: /);
   });
 });
 
 describe('loading and merging', () => {
   it('system < user < explicit, key by key, hosts merged per alias', async () => {
-    const system = file('system.toml', 'connect = "sys"\ntransport = "ssh"\n[hosts.hv2]\nuri = "ssh://10.0.0.2"\nvmig = "/usr/bin/vmig"\n');
+    const system = file(
+      'system.toml',
+      'connect = "sys"\ntransport = "ssh"\n[hosts.hv2]\nuri = "ssh://10.0.0.2"\nvmig = "/usr/bin/vmig"\n',
+    );
     const user = file('user.toml', 'transport = "tls"\n[hosts.hv2]\nvmig = "/opt/vmig"\n');
     const explicit = file('explicit.toml', 'connect = "mine"\n');
     expect(await loadConfig({ system, user, explicit })).toEqual({
@@ -57,7 +73,9 @@ describe('loading and merging', () => {
 
   it('ignores absent system and user files but not an explicit one', async () => {
     expect(await loadConfig({ system: join(dir, 'none1'), user: join(dir, 'none2'), explicit: undefined })).toEqual({});
-    await expect(loadConfig({ system: join(dir, 'none1'), user: join(dir, 'none2'), explicit: join(dir, 'none3') })).rejects.toThrow(/cannot read config .*none3: no such file/);
+    await expect(
+      loadConfig({ system: join(dir, 'none1'), user: join(dir, 'none2'), explicit: join(dir, 'none3') }),
+    ).rejects.toThrow(/cannot read config .*none3: no such file/);
   });
 
   it('finds the user file under XDG_CONFIG_HOME, else ~/.config; --config beats VMIG_CONFIG', () => {

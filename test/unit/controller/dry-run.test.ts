@@ -37,44 +37,111 @@ const destinationAnswers = {
 describe('migrate --dry-run', () => {
   it('auto: checks both sides, probes one listener, closes it, says tls and why', async () => {
     const calls: string[] = [];
-    const plan = await dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', sourceAnswers(true), calls), destination: fakeHost('h2', 'b', destinationAnswers, calls), transport: 'auto', transportReason: 'encrypted by default' });
-    expect(calls).toEqual(['h1 migrate.dry-begin', 'h2 migrate.dry-prepare', 'h2 host.listen', 'h1 host.probe-tcp', 'h2 host.unlisten']);
+    const plan = await dryRunMigration({
+      domain: 'g1',
+      source: fakeHost('h1', 'a', sourceAnswers(true), calls),
+      destination: fakeHost('h2', 'b', destinationAnswers, calls),
+      transport: 'auto',
+      transportReason: 'encrypted by default',
+    });
+    expect(calls).toEqual([
+      'h1 migrate.dry-begin',
+      'h2 migrate.dry-prepare',
+      'h2 host.listen',
+      'h1 host.probe-tcp',
+      'h2 host.unlisten',
+    ]);
     expect(plan.transport).toMatchObject({ transport: 'tls', encrypted: true });
     expect(plan.endpoint).toEqual({ host: '10.0.0.2', port: 49152 });
   });
 
   it('auto with the port unreachable: ssh; explicit tls: refused, the listener closed all the same', async () => {
     const calls: string[] = [];
-    const plan = await dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', sourceAnswers(false), calls), destination: fakeHost('h2', 'b', destinationAnswers, calls), transport: 'auto', transportReason: 'encrypted by default' });
+    const plan = await dryRunMigration({
+      domain: 'g1',
+      source: fakeHost('h1', 'a', sourceAnswers(false), calls),
+      destination: fakeHost('h2', 'b', destinationAnswers, calls),
+      transport: 'auto',
+      transportReason: 'encrypted by default',
+    });
     expect(plan.transport.transport).toBe('ssh');
     calls.length = 0;
-    await expect(dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', sourceAnswers(false), calls), destination: fakeHost('h2', 'b', destinationAnswers, calls), transport: 'tls', transportReason: '--transport tls was given' })).rejects.toMatchObject({ code: 'HOST_UNSUITABLE', exitCode: 2 });
+    await expect(
+      dryRunMigration({
+        domain: 'g1',
+        source: fakeHost('h1', 'a', sourceAnswers(false), calls),
+        destination: fakeHost('h2', 'b', destinationAnswers, calls),
+        transport: 'tls',
+        transportReason: '--transport tls was given',
+      }),
+    ).rejects.toMatchObject({ code: 'HOST_UNSUITABLE', exitCode: 2 });
     expect(calls.at(-1)).toBe('h2 host.unlisten');
   });
 
   it('ssh needs no port: no listener; a failing Prepare check stops before any listener', async () => {
     const calls: string[] = [];
-    const plan = await dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', sourceAnswers(true), calls), destination: fakeHost('h2', 'b', destinationAnswers, calls), transport: 'ssh', transportReason: '--transport ssh was given' });
+    const plan = await dryRunMigration({
+      domain: 'g1',
+      source: fakeHost('h1', 'a', sourceAnswers(true), calls),
+      destination: fakeHost('h2', 'b', destinationAnswers, calls),
+      transport: 'ssh',
+      transportReason: '--transport ssh was given',
+    });
     expect(plan.endpoint).toBeUndefined();
     expect(calls.filter((call) => call.includes('host.'))).toEqual([]);
     const refusing = { ...destinationAnswers, 'migrate.dry-prepare': new VmigError('HOST_UNSUITABLE', 'h2 lacks /k') };
     calls.length = 0;
-    await expect(dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', sourceAnswers(true), calls), destination: fakeHost('h2', 'b', refusing, calls), transport: 'auto', transportReason: 'x' })).rejects.toThrow('h2 lacks /k');
+    await expect(
+      dryRunMigration({
+        domain: 'g1',
+        source: fakeHost('h1', 'a', sourceAnswers(true), calls),
+        destination: fakeHost('h2', 'b', refusing, calls),
+        transport: 'auto',
+        transportReason: 'x',
+      }),
+    ).rejects.toThrow('h2 lacks /k');
     expect(calls).toEqual(['h1 migrate.dry-begin', 'h2 migrate.dry-prepare']);
   });
 
   it('refuses the same host', async () => {
     const calls: string[] = [];
-    await expect(dryRunMigration({ domain: 'g1', source: fakeHost('h1', 'a', {}, calls), destination: fakeHost('h1b', 'a', {}, calls), transport: 'auto', transportReason: 'x' })).rejects.toMatchObject({ code: 'SAME_HOST' });
+    await expect(
+      dryRunMigration({
+        domain: 'g1',
+        source: fakeHost('h1', 'a', {}, calls),
+        destination: fakeHost('h1b', 'a', {}, calls),
+        transport: 'auto',
+        transportReason: 'x',
+      }),
+    ).rejects.toMatchObject({ code: 'SAME_HOST' });
     expect(calls).toEqual([]);
   });
 });
 
 describe('host check: a host without an agent', () => {
   it('names the fix for each cause', () => {
-    expect(agentFailure('h3', new VmigError('AGENT_FAILED', 'vmig 0.1.0 not found'))).toMatchObject({ name: 'agent', fix: 'vmig host install h3' });
-    expect(agentFailure('h3', new VmigError('PROTOCOL_MISMATCH', 'h3 runs vmig 0.0.1'))).toMatchObject({ name: 'agent', fix: 'vmig host install h3' });
+    expect(agentFailure('h3', new VmigError('AGENT_FAILED', 'vmig 0.1.0 not found'))).toMatchObject({
+      name: 'agent',
+      fix: 'vmig host install h3',
+    });
+    expect(agentFailure('h3', new VmigError('PROTOCOL_MISMATCH', 'h3 runs vmig 0.0.1'))).toMatchObject({
+      name: 'agent',
+      fix: 'vmig host install h3',
+    });
     expect(agentFailure('h3', new VmigError('HOST_UNREACHABLE', 'cannot reach h3'))).toMatchObject({ name: 'ssh' });
-    expect(agentFailure('h3', new VmigError('HOST_UNSUITABLE', 'state directory /s is writable by group or others (mode 0777); run chmod go-w /s'))).toEqual({ name: 'state-dir', status: 'fail', detail: 'state directory /s is writable by group or others (mode 0777)', fix: 'chmod go-w /s' });
+    expect(
+      agentFailure(
+        'h3',
+        new VmigError(
+          'HOST_UNSUITABLE',
+          'state directory /s is writable by group or others (mode 0777); run chmod go-w /s',
+        ),
+      ),
+    ).toEqual({
+      name: 'state-dir',
+      status: 'fail',
+      detail: 'state directory /s is writable by group or others (mode 0777)',
+      fix: 'chmod go-w /s',
+    });
   });
 });

@@ -14,9 +14,16 @@ import {
 } from '../../../src/controller/evacuate-plan.js';
 
 const guest = (name: string, memoryMiB = 64, state = 'running'): EvacGuest => ({ name, memoryMiB, state });
-const host = (name: string, facts: Partial<DestinationFacts> = {}): DestinationFacts => ({ host: name, memAvailableMiB: 16_384, hostHeadroomMiB: 64, guests: [], ...facts });
+const host = (name: string, facts: Partial<DestinationFacts> = {}): DestinationFacts => ({
+  host: name,
+  memAvailableMiB: 16_384,
+  hostHeadroomMiB: 64,
+  guests: [],
+  ...facts,
+});
 const four = ['g1', 'g2', 'g3', 'g4'].map((name) => guest(name));
-const where = (plan: ReturnType<typeof planEvacuation>) => Object.fromEntries(plan.placements.map((p) => [p.guest.name, p.destination]));
+const where = (plan: ReturnType<typeof planEvacuation>) =>
+  Object.fromEntries(plan.placements.map((p) => [p.guest.name, p.destination]));
 
 describe('freeMiB', () => {
   it('is the tighter of the guest-memory limit and available RAM minus headroom', () => {
@@ -36,31 +43,52 @@ describe('freeMiB', () => {
 
 describe('planEvacuation', () => {
   it('spreads four 64 MiB guests over two hosts that each accept 128 MiB', () => {
-    const plan = planEvacuation(four, [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { guestMemoryLimitMiB: 128 })]);
+    const plan = planEvacuation(four, [
+      host('h2', { guestMemoryLimitMiB: 128 }),
+      host('h3', { guestMemoryLimitMiB: 128 }),
+    ]);
     expect(plan.unplaced).toEqual([]);
     const placed = Object.values(where(plan));
     expect(placed.filter((h) => h === 'h2')).toHaveLength(2);
     expect(placed.filter((h) => h === 'h3')).toHaveLength(2);
-    expect(plan.ledger).toEqual(new Map([['h2', 0], ['h3', 0]]));
-    for (const placement of plan.placements) expect(placement.reason).toMatch(new RegExp(`^${placement.destination} has \\d+ MiB free`));
+    expect(plan.ledger).toEqual(
+      new Map([
+        ['h2', 0],
+        ['h3', 0],
+      ]),
+    );
+    for (const placement of plan.placements)
+      expect(placement.reason).toMatch(new RegExp(`^${placement.destination} has \\d+ MiB free`));
   });
 
   it('never over-commits: what does not fit is unplaced, with a reason naming every destination', () => {
-    const plan = planEvacuation(four, [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { unusable: 'is unreachable (connection refused)' })]);
+    const plan = planEvacuation(four, [
+      host('h2', { guestMemoryLimitMiB: 128 }),
+      host('h3', { unusable: 'is unreachable (connection refused)' }),
+    ]);
     expect(plan.placements.map((p) => p.destination)).toEqual(['h2', 'h2']);
     expect(plan.unplaced.map((u) => u.guest.name)).toEqual(['g3', 'g4']);
-    expect(plan.unplaced[0]!.reason).toBe('no destination has room for 64 MiB (h2 has 0 MiB free; h3 is unreachable (connection refused))');
+    expect(plan.unplaced[0]!.reason).toBe(
+      'no destination has room for 64 MiB (h2 has 0 MiB free; h3 is unreachable (connection refused))',
+    );
     expect(plan.ledger.get('h2')).toBe(0);
   });
 
   it('places the largest guests first, so a big one is not crowded out by small ones', () => {
-    const plan = planEvacuation([guest('small1', 64), guest('big', 192), guest('small2', 64)], [host('h2', { guestMemoryLimitMiB: 192 }), host('h3', { guestMemoryLimitMiB: 128 })]);
+    const plan = planEvacuation(
+      [guest('small1', 64), guest('big', 192), guest('small2', 64)],
+      [host('h2', { guestMemoryLimitMiB: 192 }), host('h3', { guestMemoryLimitMiB: 128 })],
+    );
     expect(where(plan)).toEqual({ big: 'h2', small1: 'h3', small2: 'h3' });
     expect(plan.placements.map((p) => p.guest.name)).toEqual(['big', 'small1', 'small2']);
   });
 
   it('counts guests a destination already runs and respects the run headroom', () => {
-    const plan = planEvacuation(four, [host('h2', { memAvailableMiB: 400, hostHeadroomMiB: 0, guests: [{ name: 'other', memoryMiB: 32 }] })], { headroomMiB: 200 });
+    const plan = planEvacuation(
+      four,
+      [host('h2', { memAvailableMiB: 400, hostHeadroomMiB: 0, guests: [{ name: 'other', memoryMiB: 32 }] })],
+      { headroomMiB: 200 },
+    );
     // 400 - 200 headroom = 200 MiB: three 64 MiB guests, not four.
     expect(plan.placements).toHaveLength(3);
     expect(plan.unplaced.map((u) => u.guest.name)).toEqual(['g4']);
@@ -74,7 +102,14 @@ describe('planEvacuation', () => {
   });
 
   it('matches host names exactly: h2 and h20 are different hosts, and a name is not a pattern', () => {
-    const plan = planEvacuation([guest('a'), guest('b')], [host('h2', { guestMemoryLimitMiB: 64, guests: [{ name: 'a', memoryMiB: 0 }] }), host('h20', { guestMemoryLimitMiB: 64 }), host('h*', { unusable: 'is unreachable' })]);
+    const plan = planEvacuation(
+      [guest('a'), guest('b')],
+      [
+        host('h2', { guestMemoryLimitMiB: 64, guests: [{ name: 'a', memoryMiB: 0 }] }),
+        host('h20', { guestMemoryLimitMiB: 64 }),
+        host('h*', { unusable: 'is unreachable' }),
+      ],
+    );
     expect(where(plan)).toEqual({ a: 'h20', b: 'h2' });
     expect(plan.ledger.has('h*')).toBe(false);
     expect([...plan.ledger.keys()]).toEqual(['h2', 'h20']);
@@ -118,7 +153,10 @@ describe('in-flight accounting and retry', () => {
   });
 
   it('retries a failed guest once on another destination that fits, never on one already tried', () => {
-    const plan = planEvacuation([guest('a'), guest('b')], [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { guestMemoryLimitMiB: 128 })]);
+    const plan = planEvacuation(
+      [guest('a'), guest('b')],
+      [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { guestMemoryLimitMiB: 128 })],
+    );
     const first = where(plan).a!;
     const other = first === 'h2' ? 'h3' : 'h2';
     const retry = planRetry(plan, guest('a'), new Set([first]), first);
@@ -132,7 +170,10 @@ describe('in-flight accounting and retry', () => {
   });
 
   it('does not retry onto a destination that in-flight migrations have filled', () => {
-    const plan = planEvacuation(four, [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { guestMemoryLimitMiB: 128 })]);
+    const plan = planEvacuation(four, [
+      host('h2', { guestMemoryLimitMiB: 128 }),
+      host('h3', { guestMemoryLimitMiB: 128 }),
+    ]);
     const failedOn = where(plan).g1!;
     const retry = planRetry(plan, guest('g1'), new Set([failedOn]), failedOn);
     expect(retry).toEqual({ reason: expect.stringMatching(/no destination has room for 64 MiB .*has 0 MiB free/) });

@@ -9,8 +9,14 @@ describe('requestedTransport', () => {
   it('follows the flags, then the config file', () => {
     expect(requestedTransport({ direct: true }).request).toBe('direct');
     expect(requestedTransport({ tunnelled: true })).toEqual({ request: 'auto', reason: '--tunnelled' });
-    expect(requestedTransport({ transport: 'ssh', configured: 'direct' })).toEqual({ request: 'ssh', reason: '--transport ssh was given' });
-    expect(requestedTransport({ configured: 'tls' })).toMatchObject({ request: 'tls', reason: expect.stringContaining('config file') });
+    expect(requestedTransport({ transport: 'ssh', configured: 'direct' })).toEqual({
+      request: 'ssh',
+      reason: '--transport ssh was given',
+    });
+    expect(requestedTransport({ configured: 'tls' })).toMatchObject({
+      request: 'tls',
+      reason: expect.stringContaining('config file'),
+    });
     expect(requestedTransport({ tunnelled: true, configured: 'direct' }).request).toBe('auto');
     expect(requestedTransport({ direct: true, transport: 'direct' }).request).toBe('direct');
   });
@@ -29,8 +35,14 @@ describe('chooseTransport', () => {
   const auto = { request: 'auto' as const, reason: '--tunnelled' };
 
   it('keeps an explicit transport whatever the probe says', () => {
-    expect(chooseTransport({ request: 'direct', reason: '--direct was given' }, endpoint, undefined)).toEqual({ transport: 'direct', encrypted: false, reason: '--direct was given' });
-    expect(chooseTransport({ request: 'tls', reason: 'x' }, endpoint, { reachable: false, reason: 'timeout' })).toMatchObject({ transport: 'tls', encrypted: true });
+    expect(chooseTransport({ request: 'direct', reason: '--direct was given' }, endpoint, undefined)).toEqual({
+      transport: 'direct',
+      encrypted: false,
+      reason: '--direct was given',
+    });
+    expect(
+      chooseTransport({ request: 'tls', reason: 'x' }, endpoint, { reachable: false, reason: 'timeout' }),
+    ).toMatchObject({ transport: 'tls', encrypted: true });
   });
 
   it('auto: tls when the source reaches the endpoint', () => {
@@ -43,7 +55,10 @@ describe('chooseTransport', () => {
     const blocked = chooseTransport(auto, endpoint, { reachable: false, reason: 'no answer within 2 s' });
     expect(blocked).toMatchObject({ transport: 'ssh', encrypted: true });
     expect(blocked.reason).toMatch(/^--tunnelled; the source cannot reach .*no answer within 2 s.*SSH/);
-    expect(chooseTransport(auto, undefined, undefined)).toMatchObject({ transport: 'ssh', reason: expect.stringContaining('no TLS listener') });
+    expect(chooseTransport(auto, undefined, undefined)).toMatchObject({
+      transport: 'ssh',
+      reason: expect.stringContaining('no TLS listener'),
+    });
   });
 });
 
@@ -57,7 +72,15 @@ describe('parseMigrateUri', () => {
   });
 
   it('refuses other schemes, bare IPv6 and bad ports', () => {
-    for (const bad of ['10.0.9.12:49200', 'unix:/tmp/x', 'tcp:fd00::12:49200', 'tcp:h:0', 'tcp:h:70000', 'tcp:', 'tcp:h:p']) {
+    for (const bad of [
+      '10.0.9.12:49200',
+      'unix:/tmp/x',
+      'tcp:fd00::12:49200',
+      'tcp:h:0',
+      'tcp:h:70000',
+      'tcp:',
+      'tcp:h:p',
+    ]) {
       expect(() => parseMigrateUri(bad), bad).toThrow(/--migrate-uri takes tcp:HOST\[:PORT\]/);
     }
   });

@@ -14,13 +14,16 @@ describe('afterPerformFailure', () => {
   });
 
   it('never resumes the source or removes the destination once post-copy began', () => {
-    for (const error of [failed, aborted, linkGone, new Error('boom')]) expect(afterPerformFailure(error, true)).toEqual({ kind: 'hold-both' });
+    for (const error of [failed, aborted, linkGone, new Error('boom')])
+      expect(afterPerformFailure(error, true)).toEqual({ kind: 'hold-both' });
     expect(afterPerformFailure(split, false)).toEqual({ kind: 'hold-both' });
   });
 
   it('reports a lost source link as unknown: its agent cancels alone', () => {
     expect(afterPerformFailure(linkGone, false)).toEqual({ kind: 'source-lost' });
-    expect(afterPerformFailure(new VmigError('PROTOCOL_MISMATCH', 'h1 spoke nonsense'), false)).toEqual({ kind: 'source-lost' });
+    expect(afterPerformFailure(new VmigError('PROTOCOL_MISMATCH', 'h1 spoke nonsense'), false)).toEqual({
+      kind: 'source-lost',
+    });
     // Not a VmigError: an unexpected failure of the link, not a statement by the agent.
     expect(afterPerformFailure(new Error('EPIPE'), false)).toEqual({ kind: 'source-lost' });
   });
@@ -40,7 +43,7 @@ describe('afterFinishFailure', () => {
     expect(afterFinishFailure(failed, false)).toEqual({ kind: 'resume-source' });
   });
 
-  it('tells a broken link from an agent\'s refusal', () => {
+  it("tells a broken link from an agent's refusal", () => {
     expect(connectionLost(linkGone)).toBe(true);
     expect(connectionLost(failed)).toBe(false);
   });

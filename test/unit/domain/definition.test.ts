@@ -28,12 +28,19 @@ describe('parseDomain', () => {
     const uuid = '0b9d3c1e-6f1a-4c4e-9a57-2f4a1b7c9d10';
     const domain = parseDomain({ name: 'db', memoryMiB: 256, uuid, disks: [{ path: '/srv/db.img' }] });
     expect(domain.uuid).toBe(uuid);
-    expect(domain.disks).toEqual([{ path: '/srv/db.img', format: 'raw', bus: 'virtio', readonly: false, target: 'vda' }]);
+    expect(domain.disks).toEqual([
+      { path: '/srv/db.img', format: 'raw', bus: 'virtio', readonly: false, target: 'vda' },
+    ]);
     expect(requiredPaths(domain)).toEqual(['/srv/db.img']);
   });
 
   it('names disks vda, vdb… and hda… by bus when they have no target, around the targets given', () => {
-    const disks = [{ path: '/a' }, { path: '/b', target: 'vda' }, { path: '/c', bus: 'ide' }, { path: '/d', shared: false }];
+    const disks = [
+      { path: '/a' },
+      { path: '/b', target: 'vda' },
+      { path: '/c', bus: 'ide' },
+      { path: '/d', shared: false },
+    ];
     const domain = parseDomain({ name: 'db', memoryMiB: 256, disks });
     expect(domain.disks.map((disk) => disk.target)).toEqual(['vdb', 'vda', 'hda', 'vdc']);
     expect(domain.disks[3]!.shared).toBe(false);
@@ -41,7 +48,15 @@ describe('parseDomain', () => {
   });
 
   it('refuses two disks with one target, and a target that is no disk name', () => {
-    expect(rejection({ ...minimal, disks: [{ path: '/a', target: 'vda' }, { path: '/b', target: 'vda' }] })).toContain('two disks have the same target');
+    expect(
+      rejection({
+        ...minimal,
+        disks: [
+          { path: '/a', target: 'vda' },
+          { path: '/b', target: 'vda' },
+        ],
+      }),
+    ).toContain('two disks have the same target');
     expect(rejection({ ...minimal, disks: [{ path: '/a', target: 'VDA' }] })).toContain('field "disks.0.target"');
   });
 
@@ -70,7 +85,12 @@ describe('parseDomain', () => {
   });
 
   it('rejects an initrd without a kernel', () => {
-    const message = rejection({ name: 'db', memoryMiB: 64, initrd: '/boot/initrd.img', disks: [{ path: '/srv/db.img' }] });
+    const message = rejection({
+      name: 'db',
+      memoryMiB: 64,
+      initrd: '/boot/initrd.img',
+      disks: [{ path: '/srv/db.img' }],
+    });
     expect(message).toContain('field "initrd"');
     expect(message).toContain('need a kernel');
   });

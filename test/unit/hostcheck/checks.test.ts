@@ -9,12 +9,18 @@ describe('host check judgements', () => {
     const open = judgeStateDir(dir('/s', 0o777), [], 0);
     expect(failureLine('h1', open)).toBe('h1: state-dir: /s is mode 0777: others can write to it; fix: chmod go-w /s');
     expect(judgeStateDir(dir('/s', 0o755, 1000), [], 0)).toMatchObject({ status: 'fail', fix: 'chown 0 /s' });
-    expect(judgeStateDir(dir('/s', 0o755), [dir('/s/run', 0o755)], 0)).toMatchObject({ status: 'fail', fix: 'chmod 700 /s/run' });
+    expect(judgeStateDir(dir('/s', 0o755), [dir('/s/run', 0o755)], 0)).toMatchObject({
+      status: 'fail',
+      fix: 'chmod 700 /s/run',
+    });
     expect(judgeStateDir({ path: '/s', exists: false }, [], 0).status).toBe('warn');
   });
 
   it('memory and disk', () => {
-    expect(judgeMemory(1024 * 1048576, 64)).toMatchObject({ status: 'pass', detail: '1024 MiB available, 960 MiB for guests after 64 MiB headroom' });
+    expect(judgeMemory(1024 * 1048576, 64)).toMatchObject({
+      status: 'pass',
+      detail: '1024 MiB available, 960 MiB for guests after 64 MiB headroom',
+    });
     expect(judgeMemory(32 * 1048576, 64).status).toBe('fail');
     expect(judgeDisk('/s', 10 * 1048576).status).toBe('fail');
     expect(judgeDisk('/s', 10_000 * 1048576).status).toBe('pass');

@@ -54,7 +54,11 @@ describe('decideHostKey with --accept-new-host-key', () => {
     expect(decision.saveError).toBeDefined();
     const error = hostKeyError(decision, sshUri('h1'), 'h1 (10.0.0.1:22)', t);
     expect(error.exitCode).toBe(3);
-    expect(error.message).toMatch(new RegExp(`^could not record the host key of h1 \\(10\\.0\\.0\\.1:22\\) in ${join(dir, 'a-file')}/\\.ssh/known_hosts: .*; nothing was accepted$`));
+    expect(error.message).toMatch(
+      new RegExp(
+        `^could not record the host key of h1 \\(10\\.0\\.0\\.1:22\\) in ${join(dir, 'a-file')}/\\.ssh/known_hosts: .*; nothing was accepted$`,
+      ),
+    );
   });
 
   it('refuses a key that the global file pins otherwise, and writes nothing', async () => {
@@ -62,10 +66,15 @@ describe('decideHostKey with --accept-new-host-key', () => {
     writeFileSync(global, `h1 ssh-ed25519 ${pinned.toString('base64')}\n`);
     const t = target('pinned', { globalKnownHostsFiles: [global] });
     const decision = await decideHostKey(await loadHostKeyPolicy(t), t, key, true);
-    expect(decision).toMatchObject({ accept: false, check: { verdict: 'changed', offending: { path: global, line: 1 } } });
+    expect(decision).toMatchObject({
+      accept: false,
+      check: { verdict: 'changed', offending: { path: global, line: 1 } },
+    });
     expect(existsSync(t.knownHostsFiles[0]!)).toBe(false);
     expect(hostKeyError(decision, sshUri('h1'), 'h1 (10.0.0.1:22)', t).message).toMatch(
-      new RegExp(`^REFUSED: the host key of h1 \\(10\\.0\\.0\\.1:22\\) does not match known_hosts \\(the ssh-ed25519 key on record at ${global}:1 differs\\); .* \\(ssh-keygen -f ${global} -R 'h1'\\)$`),
+      new RegExp(
+        `^REFUSED: the host key of h1 \\(10\\.0\\.0\\.1:22\\) does not match known_hosts \\(the ssh-ed25519 key on record at ${global}:1 differs\\); .* \\(ssh-keygen -f ${global} -R 'h1'\\)$`,
+      ),
     );
     expect((await decideHostKey(await loadHostKeyPolicy(t), t, pinned, false)).accept).toBe(true);
   });
@@ -78,6 +87,8 @@ describe('hostKeyError', () => {
     expect(hostKeyError(decision, sshUri('h1'), 'h1 (127.0.0.1:2222)', t).message).toBe(
       'the host key of h1 (127.0.0.1:2222) is not in known_hosts (as "h1"); verify it and add it (ssh h1 once), or pass --accept-new-host-key',
     );
-    expect(hostKeyError(decision, sshUri('ssh://ops@h1:2222'), 'ops@h1:2222 (127.0.0.1:2222)', t).message).toContain('(ssh -p 2222 ops@h1 once)');
+    expect(hostKeyError(decision, sshUri('ssh://ops@h1:2222'), 'ops@h1:2222 (127.0.0.1:2222)', t).message).toContain(
+      '(ssh -p 2222 ops@h1 once)',
+    );
   });
 });

@@ -16,7 +16,11 @@ function fakeVmig(path: string, says: string): void {
   chmodSync(path, 0o755);
 }
 
-const run = (env: Record<string, string>) => spawnSync('/bin/sh', ['-c', installedAgentCommand('9.8.7')], { env: { HOME: join(dir, 'home'), ...env }, encoding: 'utf8' });
+const run = (env: Record<string, string>) =>
+  spawnSync('/bin/sh', ['-c', installedAgentCommand('9.8.7')], {
+    env: { HOME: join(dir, 'home'), ...env },
+    encoding: 'utf8',
+  });
 
 describe('agent command', () => {
   it('prefers the installed version, then the PATH, else exits 127', () => {
@@ -25,7 +29,9 @@ describe('agent command', () => {
     const systemPath = '/usr/bin:/bin';
     expect(run({ PATH: `${pathDir}:${systemPath}` }).stdout.trim()).toBe('path agent');
     fakeVmig(join(dir, 'lib', '9.8.7', 'bin', 'vmig'), 'installed');
-    expect(run({ PATH: `${pathDir}:${systemPath}`, VMIG_INSTALL_DIR: join(dir, 'lib') }).stdout.trim()).toBe('installed agent');
+    expect(run({ PATH: `${pathDir}:${systemPath}`, VMIG_INSTALL_DIR: join(dir, 'lib') }).stdout.trim()).toBe(
+      'installed agent',
+    );
     // Another version's directory is not used.
     expect(run({ PATH: systemPath, VMIG_INSTALL_DIR: join(dir, 'other') }).status).toBe(127);
     fakeVmig(join(dir, 'home', '.local', 'lib', 'vmig', '9.8.7', 'bin', 'vmig'), 'home');

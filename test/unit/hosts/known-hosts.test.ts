@@ -1,6 +1,15 @@
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, knownHostsLine, knownHostsName, knownKeyTypes, verifyHostKey } from '../../../src/hosts/known-hosts.js';
+import {
+  checkHostKey,
+  fingerprint,
+  hostKeyAlgorithms,
+  keyTypeOf,
+  knownHostsLine,
+  knownHostsName,
+  knownKeyTypes,
+  verifyHostKey,
+} from '../../../src/hosts/known-hosts.js';
 
 /** SSH wire string: uint32 length, then the bytes. */
 const sshString = (data: Buffer): Buffer => {
@@ -27,7 +36,11 @@ function hashedName(name: string): string {
 function ecdsaBlob(): Buffer {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const point = publicKey.export({ format: 'der', type: 'spki' }).subarray(-65);
-  return Buffer.concat([sshString(Buffer.from('ecdsa-sha2-nistp256')), sshString(Buffer.from('nistp256')), sshString(point)]);
+  return Buffer.concat([
+    sshString(Buffer.from('ecdsa-sha2-nistp256')),
+    sshString(Buffer.from('nistp256')),
+    sshString(point),
+  ]);
 }
 
 const key = ed25519Blob();
@@ -102,7 +115,11 @@ describe('checkHostKey: key types and several files, as OpenSSH', () => {
     const files = [{ path: '/u/known_hosts', text: `h1 ecdsa-sha2-nistp256 ${b64(ecdsa)}\n` }];
     expect(checkHostKey(files, ['h1'], key)).toEqual({ verdict: 'unknown', knownTypes: ['ecdsa-sha2-nistp256'] });
     expect(checkHostKey(files, ['h1'], ecdsa).verdict).toBe('match');
-    expect(checkHostKey(files, ['h1'], ecdsaBlob())).toEqual({ verdict: 'changed', knownTypes: ['ecdsa-sha2-nistp256'], offending: { path: '/u/known_hosts', line: 1 } });
+    expect(checkHostKey(files, ['h1'], ecdsaBlob())).toEqual({
+      verdict: 'changed',
+      knownTypes: ['ecdsa-sha2-nistp256'],
+      offending: { path: '/u/known_hosts', line: 1 },
+    });
     expect(verifyHostKey(files[0]!.text, ['h1'], key)).toBe('unknown');
   });
 
@@ -114,8 +131,14 @@ describe('checkHostKey: key types and several files, as OpenSSH', () => {
 
   it('reads the user and the global files together: a global pin makes another key "changed", naming its file and line', () => {
     const user = { path: '/home/u/.ssh/known_hosts', text: '# nothing for h1\n' };
-    const global = { path: '/etc/ssh/ssh_known_hosts', text: `# managed\nh9 ssh-ed25519 ${b64(otherKey)}\nh1 ssh-ed25519 ${b64(otherKey)}\n` };
-    expect(checkHostKey([user, global], ['h1'], key)).toMatchObject({ verdict: 'changed', offending: { path: '/etc/ssh/ssh_known_hosts', line: 3 } });
+    const global = {
+      path: '/etc/ssh/ssh_known_hosts',
+      text: `# managed\nh9 ssh-ed25519 ${b64(otherKey)}\nh1 ssh-ed25519 ${b64(otherKey)}\n`,
+    };
+    expect(checkHostKey([user, global], ['h1'], key)).toMatchObject({
+      verdict: 'changed',
+      offending: { path: '/etc/ssh/ssh_known_hosts', line: 3 },
+    });
     expect(checkHostKey([user, global], ['h1'], otherKey).verdict).toBe('match');
     // A match in any file wins over a stale key in another (OpenSSH returns HOST_OK on the first match).
     const stale = { path: '/home/u/.ssh/known_hosts', text: `h1 ssh-ed25519 ${b64(key)}\n` };
@@ -131,11 +154,25 @@ describe('checkHostKey: key types and several files, as OpenSSH', () => {
 
 describe('hostKeyAlgorithms', () => {
   it("offers OpenSSH's default order when nothing is on record", () => {
-    expect(hostKeyAlgorithms([])).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']);
+    expect(hostKeyAlgorithms([])).toEqual([
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+    ]);
   });
 
   it('offers the types on record first', () => {
-    expect(hostKeyAlgorithms(['ecdsa-sha2-nistp256'])).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']);
+    expect(hostKeyAlgorithms(['ecdsa-sha2-nistp256'])).toEqual([
+      'ecdsa-sha2-nistp256',
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+    ]);
     expect(hostKeyAlgorithms(['ssh-rsa']).slice(0, 2)).toEqual(['rsa-sha2-512', 'rsa-sha2-256']);
   });
 });

@@ -78,7 +78,13 @@ describe('resolveSshTarget', () => {
 
   it("falls back to OpenSSH's defaults for a host the config does not mention", () => {
     const target = resolveSshTarget(sshUri('ssh://ops@other.example'), CONFIG);
-    expect(target).toMatchObject({ alias: 'other.example', hostName: 'other.example', user: 'ops', port: 22, identitiesOnly: false });
+    expect(target).toMatchObject({
+      alias: 'other.example',
+      hostName: 'other.example',
+      user: 'ops',
+      port: 22,
+      identitiesOnly: false,
+    });
     expect(target.hostKeyName).toBe('other.example');
     expect(target.identityFiles).toEqual(['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => join(HOME, '.ssh', name)));
     expect(target.knownHostsFiles).toEqual([join(HOME, '.ssh', 'known_hosts'), join(HOME, '.ssh', 'known_hosts2')]);
@@ -97,6 +103,9 @@ describe('resolveSshTarget', () => {
   });
 
   it('takes GlobalKnownHostsFile from the config, split and expanded', () => {
-    expect(resolveSshTarget(sshUri('central'), CONFIG).globalKnownHostsFiles).toEqual(['/etc/vmig/global_known_hosts', `${HOME}/extra_known_hosts`]);
+    expect(resolveSshTarget(sshUri('central'), CONFIG).globalKnownHostsFiles).toEqual([
+      '/etc/vmig/global_known_hosts',
+      `${HOME}/extra_known_hosts`,
+    ]);
   });
 });

@@ -17,7 +17,11 @@ describe('parseHostUri', () => {
   it('parses local, with and without a vmig path', () => {
     expect(parseHostUri('local')).toEqual({ kind: 'local', text: 'local' });
     expect(parseHostUri('  local://  ')).toEqual({ kind: 'local', text: 'local' });
-    expect(parseHostUri('local?vmig=/opt/vmig/bin/vmig')).toEqual({ kind: 'local', text: 'local', vmigPath: '/opt/vmig/bin/vmig' });
+    expect(parseHostUri('local?vmig=/opt/vmig/bin/vmig')).toEqual({
+      kind: 'local',
+      text: 'local',
+      vmigPath: '/opt/vmig/bin/vmig',
+    });
   });
 
   it('parses ssh://user@host:port', () => {
@@ -68,16 +72,29 @@ describe('parseHostUri', () => {
 
   it('rejects a vmig path that is relative or carries shell characters', () => {
     badUri('ssh://h1?vmig=bin/vmig');
-    expect(badUri('ssh://h1?vmig=/opt/vmig;rm%20-rf%20/').message).toMatch(/must be an absolute path of letters, digits and \. _ \/ \+ - only/);
+    expect(badUri('ssh://h1?vmig=/opt/vmig;rm%20-rf%20/').message).toMatch(
+      /must be an absolute path of letters, digits and \. _ \/ \+ - only/,
+    );
     badUri('ssh://h1?vmig=/opt/$(id)');
     badUri('local?vmig=/opt/a%20b');
   });
 
   it('rejects a vmig path that a shell would expand (braces, globs, tilde, newline)', () => {
-    for (const path of ['/{usr/bin/touch,tmp/x}', '/usr/bin/vm*', '/usr/bin/vmi?', '/opt/[a]/vmig', '/opt/~root/vmig', '/opt/vmig%0Aid', '/opt/v!g', '/opt/a,b']) {
+    for (const path of [
+      '/{usr/bin/touch,tmp/x}',
+      '/usr/bin/vm*',
+      '/usr/bin/vmi?',
+      '/opt/[a]/vmig',
+      '/opt/~root/vmig',
+      '/opt/vmig%0Aid',
+      '/opt/v!g',
+      '/opt/a,b',
+    ]) {
       expect(badUri(`ssh://h1?vmig=${path}`).code).toBe('BAD_URI');
     }
-    expect(parseHostUri('ssh://h1?vmig=/opt/vmig-2.1_rc%2B1/bin/vmig')).toMatchObject({ vmigPath: '/opt/vmig-2.1_rc+1/bin/vmig' });
+    expect(parseHostUri('ssh://h1?vmig=/opt/vmig-2.1_rc%2B1/bin/vmig')).toMatchObject({
+      vmigPath: '/opt/vmig-2.1_rc+1/bin/vmig',
+    });
   });
 
   it('rejects unknown parameters, naming them', () => {

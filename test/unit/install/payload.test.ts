@@ -8,7 +8,9 @@ const root = join(import.meta.dirname, '..', '..', '..');
 describe('install payload', () => {
   it('holds the runtime closure and no dev dependency', async () => {
     const packages = (await runtimePackages(root)).map((dir) => dir.slice(root.length + 1));
-    expect(packages).toEqual(expect.arrayContaining(['node_modules/ssh2', 'node_modules/zod', 'node_modules/commander', 'node_modules/asn1']));
+    expect(packages).toEqual(
+      expect.arrayContaining(['node_modules/ssh2', 'node_modules/zod', 'node_modules/commander', 'node_modules/asn1']),
+    );
     expect(packages.filter((dir) => /vitest|typescript|@types/.test(dir))).toEqual([]);
   });
 

@@ -10,7 +10,9 @@ const flagsOf = (command: Command) => command.options.map((option) => option.lon
 describe('the options table', () => {
   it("names each row by its flag's commander attribute, once", () => {
     const command = addMigrationOptions(new Command('x'), 'migrate');
-    const rowOptions = command.options.filter((option) => MIGRATION_OPTIONS.some((row) => longFlag(row.flag) === option.long));
+    const rowOptions = command.options.filter((option) =>
+      MIGRATION_OPTIONS.some((row) => longFlag(row.flag) === option.long),
+    );
     expect(rowOptions.map((option) => option.attributeName())).toEqual(MIGRATION_OPTIONS.map((row) => row.key));
     expect(new Set(MIGRATION_OPTIONS.map((row) => row.key)).size).toBe(MIGRATION_OPTIONS.length);
     const configKeys = MIGRATION_OPTIONS.flatMap((row) => (row.config ? [row.config] : []));
@@ -20,13 +22,23 @@ describe('the options table', () => {
   it('gives migrate every row and evacuate every per-guest row, with aliases', () => {
     const program = buildProgram(VERSION);
     const command = (name: string) => program.commands.find((c) => c.name() === name)!;
-    const expected = (name: 'migrate' | 'evacuate') => optionsOf(name).flatMap((row) => [longFlag(row.flag), ...(row.aliases ?? []).map((alias) => alias.flag)]);
+    const expected = (name: 'migrate' | 'evacuate') =>
+      optionsOf(name).flatMap((row) => [longFlag(row.flag), ...(row.aliases ?? []).map((alias) => alias.flag)]);
     // In table order; the commands' own options (migrate --dry-run, evacuate --to, ...) come outside the table.
-    const fromTable = (name: 'migrate' | 'evacuate') => flagsOf(command(name)).filter((flag) => expected('migrate').includes(flag!));
+    const fromTable = (name: 'migrate' | 'evacuate') =>
+      flagsOf(command(name)).filter((flag) => expected('migrate').includes(flag!));
     expect(fromTable('migrate')).toEqual(expected('migrate'));
     expect(fromTable('evacuate')).toEqual(expected('evacuate'));
     // The ones evacuate lacked before the table.
-    for (const flag of ['--postcopy', '--parallel', '--compressed', '--auto-converge-initial', '--auto-converge-increment', '--listen-address', '--migrate-uri']) {
+    for (const flag of [
+      '--postcopy',
+      '--parallel',
+      '--compressed',
+      '--auto-converge-initial',
+      '--auto-converge-increment',
+      '--listen-address',
+      '--migrate-uri',
+    ]) {
       expect(flagsOf(command('evacuate'))).toContain(flag);
     }
   });
@@ -40,7 +52,11 @@ describe('the options table', () => {
   });
 
   it('refuses an unknown choice through commander', () => {
-    const command = addMigrationOptions(new Command('x'), 'migrate').exitOverride().configureOutput({ writeErr: () => undefined });
-    expect(() => command.parse(['--timeout-action', 'later'], { from: 'user' })).toThrow(/Allowed choices are abort, suspend, postcopy/);
+    const command = addMigrationOptions(new Command('x'), 'migrate')
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined });
+    expect(() => command.parse(['--timeout-action', 'later'], { from: 'user' })).toThrow(
+      /Allowed choices are abort, suspend, postcopy/,
+    );
   });
 });

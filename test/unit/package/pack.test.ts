@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..', '..');
 
 describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))('npm pack', () => {
-  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ files: Array<{ path: string }> }>;
+  const [pack] = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  ) as Array<{ files: Array<{ path: string }> }>;
   const files = pack!.files.map((file) => file.path);
 
   it('lists no lab, bench or test code', () => {
@@ -16,14 +22,26 @@ describe.skipIf(!existsSync(join(root, 'dist', 'cli', 'main.js')))('npm pack', (
   });
 
   it('ships the CLI, the agent, the completions and the manual', () => {
-    for (const path of ['bin/vmig', 'dist/cli/main.js', 'dist/agent/main.js', 'dist/options/table.js', 'completions/vmig.bash', 'completions/vmig.zsh', 'completions/vmig.fish', 'man/vmig.1', 'package.json']) {
+    for (const path of [
+      'bin/vmig',
+      'dist/cli/main.js',
+      'dist/agent/main.js',
+      'dist/options/table.js',
+      'completions/vmig.bash',
+      'completions/vmig.zsh',
+      'completions/vmig.fish',
+      'man/vmig.1',
+      'package.json',
+    ]) {
       expect(files).toContain(path);
     }
   });
 
   it('needs nothing it does not ship: no shipped module imports lab or bench code', () => {
     const shipped = files.filter((path) => path.endsWith('.js'));
-    const offenders = shipped.filter((path) => /from '\.\.\/(lab|bench)\//.test(readFileSync(join(root, path), 'utf8')));
+    const offenders = shipped.filter((path) =>
+      /from '\.\.\/(lab|bench)\//.test(readFileSync(join(root, path), 'utf8')),
+    );
     expect(offenders).toEqual([]);
   });
 });

@@ -7,7 +7,13 @@ const root = join(import.meta.dirname, '../../..');
 
 async function sources(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : Promise.resolve(entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []))));
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory()
+        ? sources(join(dir, entry.name))
+        : Promise.resolve(entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []),
+    ),
+  );
   return nested.flat();
 }
 
@@ -22,7 +28,11 @@ const ALLOWED = new Set(['src/cli/program.ts -> ../agent/main.js']);
 
 describe('import boundaries', () => {
   it('finds static, type-only and dynamic imports', () => {
-    expect(importsOf(`import a from './a.js';\nimport type { B } from "../b.js";\nexport { c } from './c.js';\nconst d = await import('./d.js');\nimport './e.js';`)).toEqual(['./a.js', '../b.js', './c.js', './d.js', './e.js']);
+    expect(
+      importsOf(
+        `import a from './a.js';\nimport type { B } from "../b.js";\nexport { c } from './c.js';\nconst d = await import('./d.js');\nimport './e.js';`,
+      ),
+    ).toEqual(['./a.js', '../b.js', './c.js', './d.js', './e.js']);
   });
 
   it('src/controller and src/cli import nothing from src/agent', async () => {
@@ -32,7 +42,8 @@ describe('import boundaries', () => {
         const name = relative(root, file);
         for (const specifier of importsOf(await readFile(file, 'utf8'))) {
           const target = relative(root, join(file, '..', specifier));
-          if (target.startsWith('src/agent/') && !ALLOWED.has(`${name} -> ${specifier}`)) offenders.push(`${name} -> ${specifier}`);
+          if (target.startsWith('src/agent/') && !ALLOWED.has(`${name} -> ${specifier}`))
+            offenders.push(`${name} -> ${specifier}`);
         }
       }
     }

@@ -45,7 +45,10 @@ describe('LineDecoder', () => {
 
   it('delivers the valid values before a malformed line of the same chunk, then stops', () => {
     const decoder = new LineDecoder();
-    const result = push(decoder, '{"id":1,"method":"ping"}\n{"id":2,"method":"list"}\nnot json\n{"id":3,"method":"ping"}\n');
+    const result = push(
+      decoder,
+      '{"id":1,"method":"ping"}\n{"id":2,"method":"list"}\nnot json\n{"id":3,"method":"ping"}\n',
+    );
     expect(result.values).toEqual([
       { id: 1, method: 'ping' },
       { id: 2, method: 'list' },

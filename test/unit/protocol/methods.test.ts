@@ -15,7 +15,14 @@ import { VmigError } from '../../../src/errors.js';
 import { PROTOCOL_VERSION } from '../../../src/protocol/messages.js';
 import { events, methods, type Method } from '../../../src/protocol/methods.js';
 import { RpcConnection } from '../../../src/protocol/rpc.js';
-import { checkResult, dispatchTable, parseEvent, typedCall, type AgentHandlers, type Call } from '../../../src/protocol/table.js';
+import {
+  checkResult,
+  dispatchTable,
+  parseEvent,
+  typedCall,
+  type AgentHandlers,
+  type Call,
+} from '../../../src/protocol/table.js';
 
 const opened: RpcConnection[] = [];
 const dirs: string[] = [];
@@ -46,7 +53,15 @@ async function fakeContext(): Promise<AgentContext> {
 function link(handlers: Partial<AgentHandlers>): Call {
   const toAgent = new PassThrough();
   const toController = new PassThrough();
-  const complete = Object.fromEntries((Object.keys(methods) as Method[]).map((method) => [method, handlers[method] ?? (async () => { throw new VmigError('INTERNAL', `${method} not faked`); })])) as AgentHandlers;
+  const complete = Object.fromEntries(
+    (Object.keys(methods) as Method[]).map((method) => [
+      method,
+      handlers[method] ??
+        (async () => {
+          throw new VmigError('INTERNAL', `${method} not faked`);
+        }),
+    ]),
+  ) as AgentHandlers;
   const controller = new RpcConnection(toController, toAgent, { peer: 'h1' });
   const agent = new RpcConnection(toAgent, toController, { peer: 'controller', handlers: dispatchTable(complete) });
   opened.push(controller, agent);
@@ -73,7 +88,13 @@ describe('the method table', () => {
       },
     });
     await call('migrate.finish', { migrationId: 'm-12345678' });
-    expect(seen).toEqual({ migrationId: 'm-12345678', suspend: false, persistent: false, timeoutMs: 60_000, postcopy: false });
+    expect(seen).toEqual({
+      migrationId: 'm-12345678',
+      suspend: false,
+      persistent: false,
+      timeoutMs: 60_000,
+      postcopy: false,
+    });
   });
 
   it('refuses bad params before the handler runs', async () => {
@@ -96,7 +117,9 @@ describe('the method table', () => {
   });
 
   it('checks each result on arrival: a malformed one is a protocol mismatch naming the method', async () => {
-    const call = link({ 'domain.list': async () => [{ name: 'web1', uuid: 'u', state: 'flying', persistent: true }] as never });
+    const call = link({
+      'domain.list': async () => [{ name: 'web1', uuid: 'u', state: 'flying', persistent: true }] as never,
+    });
     const error = await call('domain.list', {}).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(VmigError);
     expect((error as VmigError).code).toBe('PROTOCOL_MISMATCH');
@@ -109,7 +132,18 @@ describe('the method table', () => {
   });
 
   it('types params and results from the table', async () => {
-    const call = link({ 'domain.info': async ({ name }) => ({ name, uuid: 'u', state: 'running', persistent: true, memoryMiB: 64, vcpus: 1, machine: 'q35', accel: 'tcg' }) });
+    const call = link({
+      'domain.info': async ({ name }) => ({
+        name,
+        uuid: 'u',
+        state: 'running',
+        persistent: true,
+        memoryMiB: 64,
+        vcpus: 1,
+        machine: 'q35',
+        accel: 'tcg',
+      }),
+    });
     const info = await call('domain.info', { name: 'web1' });
     // Compile-time checks (tsconfig.test.json): a result field is typed, a missing required param is an error.
     const memory: number = info.memoryMiB;
@@ -124,14 +158,28 @@ describe('the method table', () => {
     const context = await fakeContext();
     const handlers = agentHandlers(context, new MigrationRegistry(), hostCheckHandlers(context).handlers);
     const call = link({ hello: handlers.hello });
-    const error = await call('hello', { protocol: PROTOCOL_VERSION + 1, version: '9.9.9' }).catch((caught: unknown) => caught);
+    const error = await call('hello', { protocol: PROTOCOL_VERSION + 1, version: '9.9.9' }).catch(
+      (caught: unknown) => caught,
+    );
     expect((error as VmigError).code).toBe('PROTOCOL_MISMATCH');
-    expect((error as VmigError).message).toContain(`speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${PROTOCOL_VERSION + 1}`);
+    expect((error as VmigError).message).toContain(
+      `speaks agent protocol ${PROTOCOL_VERSION}, the controller speaks ${PROTOCOL_VERSION + 1}`,
+    );
   });
 });
 
 describe('agent events', () => {
-  const progress = { migrationId: 'm1', status: 'active', pass: 1, transferredBytes: 1, remainingBytes: 2, totalBytes: 3, throughputBps: 4, dirtyRateBps: 5, elapsedMs: 6 };
+  const progress = {
+    migrationId: 'm1',
+    status: 'active',
+    pass: 1,
+    transferredBytes: 1,
+    remainingBytes: 2,
+    totalBytes: 3,
+    throughputBps: 4,
+    dirtyRateBps: 5,
+    elapsedMs: 6,
+  };
 
   it('types a known event and keeps its data as sent', () => {
     const event = parseEvent({ event: 'migration.progress', data: progress });

@@ -9,7 +9,18 @@ describe('the phase vocabulary', () => {
   });
 
   it('knows every phase name that wave-1 agents wrote to their journals', () => {
-    for (const name of ['begun', 'prepared', 'performing', 'completed', 'finished', 'confirmed', 'cancelled', 'aborted', 'resumed', 'held']) {
+    for (const name of [
+      'begun',
+      'prepared',
+      'performing',
+      'completed',
+      'finished',
+      'confirmed',
+      'cancelled',
+      'aborted',
+      'resumed',
+      'held',
+    ]) {
       expect(phaseInfo(name), name).toBeDefined();
     }
     expect(Object.keys(PHASES)).toHaveLength(10);
@@ -21,9 +32,13 @@ describe('the phase vocabulary', () => {
   });
 
   it('marks the phases past the point of no return', () => {
-    const sent = Object.entries(PHASES).filter(([, info]) => info.sent).map(([name]) => name);
+    const sent = Object.entries(PHASES)
+      .filter(([, info]) => info.sent)
+      .map(([name]) => name);
     expect(sent.sort()).toEqual(['completed', 'confirmed', 'finished', 'held']);
-    const open = Object.entries(PHASES).filter(([, info]) => !info.final).map(([name]) => name);
+    const open = Object.entries(PHASES)
+      .filter(([, info]) => !info.final)
+      .map(([name]) => name);
     expect(open.sort()).toEqual(['begun', 'completed', 'held', 'performing', 'prepared']);
   });
 });

@@ -16,7 +16,11 @@ function pair(handlers: Record<string, Handler>) {
   const events: AgentEvent[] = [];
   const closes: Array<Error | undefined> = [];
   const controller = new RpcConnection(toController, toAgent, { peer: 'h1', onEvent: (event) => events.push(event) });
-  const agent = new RpcConnection(toAgent, toController, { peer: 'controller', handlers, onClose: (reason) => closes.push(reason) });
+  const agent = new RpcConnection(toAgent, toController, {
+    peer: 'controller',
+    handlers,
+    onClose: (reason) => closes.push(reason),
+  });
   opened.push(controller, agent);
   return { controller, agent, events, closes, toAgent, toController };
 }
@@ -32,7 +36,10 @@ async function rejection(promise: Promise<unknown>): Promise<VmigError> {
 
 describe('RpcConnection', () => {
   it('answers a call with the handler result', async () => {
-    const { controller } = pair({ add: async (params) => (params as number[]).reduce((a, b) => a + b, 0), nothing: async () => undefined });
+    const { controller } = pair({
+      add: async (params) => (params as number[]).reduce((a, b) => a + b, 0),
+      nothing: async () => undefined,
+    });
     await expect(controller.call('add', [1, 2, 3])).resolves.toBe(6);
     await expect(controller.call('nothing')).resolves.toBeNull();
   });
@@ -133,7 +140,9 @@ describe('RpcConnection', () => {
     opened.push(agent);
     const replies: string[] = [];
     toController.on('data', (chunk: Buffer) => replies.push(chunk.toString()));
-    toAgent.write('{"id":1,"method":"note","params":"a"}\n{"id":2,"method":"note","params":"b"}\n}{ garbage\n{"id":3,"method":"note","params":"c"}\n');
+    toAgent.write(
+      '{"id":1,"method":"note","params":"a"}\n{"id":2,"method":"note","params":"b"}\n}{ garbage\n{"id":3,"method":"note","params":"c"}\n',
+    );
     await vi.waitFor(() => expect(agent.isClosed).toBe(true));
     expect(served).toEqual(['a', 'b']);
     expect(replies.join('')).toBe('{"id":1,"result":null}\n{"id":2,"result":null}\n');
@@ -173,7 +182,10 @@ describe('RpcConnection', () => {
   it('fails a call the peer does not answer within its deadline, naming peer and method; a late answer is dropped', async () => {
     let release!: () => void;
     let calls = 0;
-    const { controller } = pair({ 'domain.list': () => (++calls === 1 ? new Promise((resolve) => (release = () => resolve(['late']))) : Promise.resolve([])) });
+    const { controller } = pair({
+      'domain.list': () =>
+        ++calls === 1 ? new Promise((resolve) => (release = () => resolve(['late']))) : Promise.resolve([]),
+    });
     const started = Date.now();
     const error = await rejection(controller.call('domain.list', {}, 200));
     expect(error).toMatchObject({ code: 'AGENT_FAILED', message: 'h1 did not answer domain.list within 0.2 s' });

@@ -44,7 +44,9 @@ describe('qemuArgv', () => {
   });
 
   it('doubles commas in disk paths and sets cache=none', () => {
-    expect(valueAfter(argv, '-drive')).toBe('file=/srv/a,,b.img,format=qcow2,if=virtio,index=0,id=vda,node-name=vmig-vda,cache=none,readonly=on');
+    expect(valueAfter(argv, '-drive')).toBe(
+      'file=/srv/a,,b.img,format=qcow2,if=virtio,index=0,id=vda,node-name=vmig-vda,cache=none,readonly=on',
+    );
     expect(escapeOptionValue('a,b,,c')).toBe('a,,b,,,,c');
   });
 

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConvergenceWatch,
-  convergenceHints,
-  downtimeSchedule,
-  postcopyDue,
-} from '../../../src/qemu/convergence.js';
+import { ConvergenceWatch, convergenceHints, downtimeSchedule, postcopyDue } from '../../../src/qemu/convergence.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,7 +17,11 @@ describe('convergence policy', () => {
 });
 
 describe('ConvergenceWatch', () => {
-  const sample = (pass: number, remainingMiB: number, transferredMiB: number) => ({ pass, remainingBytes: remainingMiB * MiB, transferredBytes: transferredMiB * MiB });
+  const sample = (pass: number, remainingMiB: number, transferredMiB: number) => ({
+    pass,
+    remainingBytes: remainingMiB * MiB,
+    transferredBytes: transferredMiB * MiB,
+  });
 
   it('warns once when remaining does not shrink over several passes while bytes move', () => {
     const watch = new ConvergenceWatch(3);

@@ -17,14 +17,32 @@ describe('Finish before resuming', () => {
   });
 
   it('reports a failed stream, and a broken post-copy as needing recovery', () => {
-    expect(beforeResume({ migration: 'failed', run: 'inmigrate', errorDesc: 'Broken pipe' }, precopy, false)).toEqual({ kind: 'fail', code: 'MIGRATION_FAILED', message: 'the incoming stream of web1 on h2 failed: Broken pipe' });
-    expect(beforeResume({ migration: 'failed', run: 'inmigrate' }, precopy, false)).toMatchObject({ message: 'the incoming stream of web1 on h2 failed: no reason given' });
-    expect(beforeResume({ migration: 'postcopy-paused', run: 'paused' }, postcopy, false)).toEqual({ kind: 'fail', code: 'NEEDS_RECOVERY', message: "the post-copy stream into web1 on h2 broke (postcopy-paused); the guest's memory is split between both hosts" });
+    expect(beforeResume({ migration: 'failed', run: 'inmigrate', errorDesc: 'Broken pipe' }, precopy, false)).toEqual({
+      kind: 'fail',
+      code: 'MIGRATION_FAILED',
+      message: 'the incoming stream of web1 on h2 failed: Broken pipe',
+    });
+    expect(beforeResume({ migration: 'failed', run: 'inmigrate' }, precopy, false)).toMatchObject({
+      message: 'the incoming stream of web1 on h2 failed: no reason given',
+    });
+    expect(beforeResume({ migration: 'postcopy-paused', run: 'paused' }, postcopy, false)).toEqual({
+      kind: 'fail',
+      code: 'NEEDS_RECOVERY',
+      message:
+        "the post-copy stream into web1 on h2 broke (postcopy-paused); the guest's memory is split between both hosts",
+    });
   });
 
   it('gives up at the deadline, as recovery in post-copy', () => {
-    expect(beforeResume({ migration: 'active', run: 'inmigrate' }, precopy, true)).toEqual({ kind: 'fail', code: 'MIGRATION_FAILED', message: 'the incoming stream of web1 on h2 did not complete within 60000 ms' });
-    expect(beforeResume({ migration: 'active', run: 'inmigrate' }, postcopy, true)).toMatchObject({ code: 'NEEDS_RECOVERY', message: expect.stringContaining('did not switch to post-copy') });
+    expect(beforeResume({ migration: 'active', run: 'inmigrate' }, precopy, true)).toEqual({
+      kind: 'fail',
+      code: 'MIGRATION_FAILED',
+      message: 'the incoming stream of web1 on h2 did not complete within 60000 ms',
+    });
+    expect(beforeResume({ migration: 'active', run: 'inmigrate' }, postcopy, true)).toMatchObject({
+      code: 'NEEDS_RECOVERY',
+      message: expect.stringContaining('did not switch to post-copy'),
+    });
   });
 });
 
@@ -32,6 +50,8 @@ describe('Finish after resuming in post-copy', () => {
   it('waits for the last page, and reports a stream that breaks', () => {
     expect(afterPostcopyResume({ migration: 'postcopy-active', run: 'running' }, postcopy)).toEqual({ kind: 'wait' });
     expect(afterPostcopyResume({ migration: 'completed', run: 'running' }, postcopy)).toEqual({ kind: 'ready' });
-    expect(afterPostcopyResume({ migration: 'postcopy-paused', run: 'running', errorDesc: 'Connection reset' }, postcopy)).toMatchObject({ kind: 'fail', code: 'NEEDS_RECOVERY', message: expect.stringContaining('(Connection reset)') });
+    expect(
+      afterPostcopyResume({ migration: 'postcopy-paused', run: 'running', errorDesc: 'Connection reset' }, postcopy),
+    ).toMatchObject({ kind: 'fail', code: 'NEEDS_RECOVERY', message: expect.stringContaining('(Connection reset)') });
   });
 });

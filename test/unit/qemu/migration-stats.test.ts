@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { TERMINAL_STATUSES, outgoingStatus, toOutcome, toProgress, type QueryMigrate } from '../../../src/qemu/migration-stats.js';
+import {
+  TERMINAL_STATUSES,
+  outgoingStatus,
+  toOutcome,
+  toProgress,
+  type QueryMigrate,
+} from '../../../src/qemu/migration-stats.js';
 
 // query-migrate replies as QEMU 7.2 sends them (trimmed of fields vmig ignores).
 const active: QueryMigrate = {
@@ -23,7 +29,14 @@ const completed: QueryMigrate = {
   'setup-time': 3,
   'total-time': 4000,
   downtime: 57,
-  ram: { transferred: 300_000_000, remaining: 0, total: 268_435_456, mbps: 600.2, 'dirty-sync-count': 5, 'page-size': 4096 },
+  ram: {
+    transferred: 300_000_000,
+    remaining: 0,
+    total: 268_435_456,
+    mbps: 600.2,
+    'dirty-sync-count': 5,
+    'page-size': 4096,
+  },
 };
 
 describe('toProgress', () => {
@@ -43,7 +56,14 @@ describe('toProgress', () => {
 
   it('tolerates a reply before migration starts', () => {
     const progress = toProgress({ status: 'setup' });
-    expect(progress).toMatchObject({ status: 'setup', pass: 0, transferredBytes: 0, throughputBps: 0, dirtyRateBps: 0, elapsedMs: 0 });
+    expect(progress).toMatchObject({
+      status: 'setup',
+      pass: 0,
+      transferredBytes: 0,
+      throughputBps: 0,
+      dirtyRateBps: 0,
+      elapsedMs: 0,
+    });
     expect(progress.expectedDowntimeMs).toBeUndefined();
     expect(toProgress({}).status).toBe('none');
   });
@@ -73,7 +93,7 @@ describe('toOutcome', () => {
 });
 
 describe('outgoingStatus', () => {
-  it("does not take a migrated-in QEMU's incoming \"completed\" for the end of its own outgoing stream", () => {
+  it('does not take a migrated-in QEMU\'s incoming "completed" for the end of its own outgoing stream', () => {
     // What QEMU 7.2 answered right after `migrate` on a guest that had arrived by migration (seen in npm run bench).
     expect(outgoingStatus({ status: 'completed' })).toBe('none');
     expect(outgoingStatus({ status: 'completed', 'total-time': 3616, ram: { transferred: 1 } })).toBe('completed');

@@ -23,14 +23,17 @@ async function fakeQemu(name: string, options: { greet: boolean; answered?: stri
   const server = createServer((socket) => {
     sockets.push(socket);
     if (!options.greet) return;
-    socket.write('{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n');
+    socket.write(
+      '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n',
+    );
     let buffered = '';
     socket.on('data', (chunk) => {
       buffered += chunk.toString();
       for (let newline = buffered.indexOf('\n'); newline !== -1; newline = buffered.indexOf('\n')) {
         const { execute, id } = JSON.parse(buffered.slice(0, newline)) as { execute: string; id: string };
         buffered = buffered.slice(newline + 1);
-        if (execute === 'qmp_capabilities' || options.answered?.includes(execute)) socket.write(`${JSON.stringify({ return: {}, id })}\r\n`);
+        if (execute === 'qmp_capabilities' || options.answered?.includes(execute))
+          socket.write(`${JSON.stringify({ return: {}, id })}\r\n`);
       }
     });
   });
@@ -60,7 +63,10 @@ describe('QMP command deadlines', () => {
       expect(ms).toBeGreaterThanOrEqual(280);
       expect(ms).toBeLessThan(3_000);
       // A per-call deadline overrides the client's.
-      expect((await timed(client.execute('query-migrate', undefined, { timeoutMs: 100 }))).error).toMatchObject({ command: 'query-migrate', timeoutMs: 100 });
+      expect((await timed(client.execute('query-migrate', undefined, { timeoutMs: 100 }))).error).toMatchObject({
+        command: 'query-migrate',
+        timeoutMs: 100,
+      });
     } finally {
       client.close();
     }

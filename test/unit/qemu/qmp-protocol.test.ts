@@ -1,13 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
 import { QmpCommandError, QmpProtocol, type QmpEvent } from '../../../src/qemu/qmp-protocol.js';
 
-const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
+const GREETING =
+  '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
 
 function setup() {
   const written: Array<Record<string, unknown>> = [];
   const events: QmpEvent[] = [];
   const onGreeting = vi.fn();
-  const qmp = new QmpProtocol((text) => written.push(JSON.parse(text)), (event) => events.push(event), onGreeting);
+  const qmp = new QmpProtocol(
+    (text) => written.push(JSON.parse(text)),
+    (event) => events.push(event),
+    onGreeting,
+  );
   return { qmp, written, events, onGreeting };
 }
 
@@ -46,7 +51,9 @@ describe('QmpProtocol', () => {
   it('rejects with QmpCommandError carrying the error class', async () => {
     const { qmp, written } = setup();
     const result = qmp.execute('migrate-incoming', { uri: 'tcp:0:4444' });
-    qmp.receive(`{"error": {"class": "GenericError", "desc": "The incoming migration has already been started"}, "id": "${written[0]!.id}"}\n`);
+    qmp.receive(
+      `{"error": {"class": "GenericError", "desc": "The incoming migration has already been started"}, "id": "${written[0]!.id}"}\n`,
+    );
     const error = await result.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(QmpCommandError);
     expect(error).toMatchObject({ command: 'migrate-incoming', errorClass: 'GenericError' });
@@ -56,10 +63,14 @@ describe('QmpProtocol', () => {
   it('delivers events and does not mistake them for replies', async () => {
     const { qmp, written, events } = setup();
     const pending = qmp.execute('cont');
-    qmp.receive('{"timestamp": {"seconds": 1700000000, "microseconds": 5}, "event": "MIGRATION", "data": {"status": "completed"}}\n');
+    qmp.receive(
+      '{"timestamp": {"seconds": 1700000000, "microseconds": 5}, "event": "MIGRATION", "data": {"status": "completed"}}\n',
+    );
     qmp.receive(`{"return": {}, "id": "${written[0]!.id}"}\n`);
     await expect(pending).resolves.toEqual({});
-    expect(events).toEqual([{ timestamp: { seconds: 1700000000, microseconds: 5 }, event: 'MIGRATION', data: { status: 'completed' } }]);
+    expect(events).toEqual([
+      { timestamp: { seconds: 1700000000, microseconds: 5 }, event: 'MIGRATION', data: { status: 'completed' } },
+    ]);
   });
 
   it('fail() rejects everything pending', async () => {
@@ -76,11 +87,14 @@ describe('QmpProtocol', () => {
 describe('qemuErrorText', () => {
   it("shows QEMU's error, not the TCG warnings before it", async () => {
     const { qemuErrorText } = await import('../../../src/qemu/process.js');
-    const stderr = "qemu-system-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]\nqemu: invalid kernel header\n";
+    const stderr =
+      "qemu-system-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]\nqemu: invalid kernel header\n";
     expect(qemuErrorText(stderr)).toBe('invalid kernel header');
-    expect(qemuErrorText("qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\nqemu-system-x86_64: -drive file=/x: Could not open '/x': No such file or directory\n")).toBe(
-      "-drive file=/x: Could not open '/x': No such file or directory",
-    );
+    expect(
+      qemuErrorText(
+        "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\nqemu-system-x86_64: -drive file=/x: Could not open '/x': No such file or directory\n",
+      ),
+    ).toBe("-drive file=/x: Could not open '/x': No such file or directory");
     // Only warnings: better those than nothing.
     expect(qemuErrorText('qemu-system-x86_64: warning: something odd\n')).toBe('warning: something odd');
     expect(qemuErrorText('')).toBe('');

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { COOKIE_LIFETIME_MS, cookieSchema, describeCookie, hostForUri, mintCookie, secretsEqual } from '../../../src/transports/cookie.js';
+import {
+  COOKIE_LIFETIME_MS,
+  cookieSchema,
+  describeCookie,
+  hostForUri,
+  mintCookie,
+  secretsEqual,
+} from '../../../src/transports/cookie.js';
 
 const MIGRATION_ID = '5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f';
 

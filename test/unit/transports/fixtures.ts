@@ -2,7 +2,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** A stand-in for the receiving QEMU: records every connection and the bytes it got, and answers "ack". */
-export async function fakeQemu(path: string): Promise<{ server: Server; connections: Socket[]; received: () => Buffer }> {
+export async function fakeQemu(
+  path: string,
+): Promise<{ server: Server; connections: Socket[]; received: () => Buffer }> {
   const connections: Socket[] = [];
   const chunks: Buffer[] = [];
   const server = createServer((socket) => {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acceptEach, listenUnix, OpenSockets } from '../../../src/transports/listeners.js';
 
-const closed = (socket: Socket) => new Promise<void>((resolve) => socket.on('error', () => undefined).once('close', () => resolve()));
+const closed = (socket: Socket) =>
+  new Promise<void>((resolve) => socket.on('error', () => undefined).once('close', () => resolve()));
 
 describe('tunnel listeners', () => {
   let dir: string;
@@ -32,7 +33,9 @@ describe('tunnel listeners', () => {
     expect(accepted).toHaveLength(1);
     // The listener is gone: a second client cannot connect at all.
     const second = createConnection(path);
-    await expect(new Promise((resolve, reject) => second.once('connect', resolve).once('error', reject))).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) => second.once('connect', resolve).once('error', reject)),
+    ).rejects.toThrow();
     open.destroyAll();
     await closed(first);
     expect(accepted[0]!.destroyed).toBe(true);

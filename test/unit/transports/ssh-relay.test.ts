@@ -18,7 +18,11 @@ const localHost = { label: 'local', ssh: undefined } as unknown as HostConnectio
 const ID = '5f0c2a7e-1b2d-4c3e-8f9a-0a1b2c3d4e5f';
 
 /** Connects to the destination socket, answers its challenge with `answer(nonce)`, sends `data`; resolves with the socket and whether it stayed open. */
-async function present(path: string, answer: (nonce: string) => string, data = 'QEVM'): Promise<{ socket: Socket; accepted: boolean }> {
+async function present(
+  path: string,
+  answer: (nonce: string) => string,
+  data = 'QEVM',
+): Promise<{ socket: Socket; accepted: boolean }> {
   const socket = createConnection(path);
   socket.on('error', () => undefined);
   const nonce = parseChallenge(await readLine(socket));
@@ -39,7 +43,10 @@ describe('ssh relay, one relayed connection per stream', () => {
   const ends: TunnelEnd[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vmig-ssh-'));
-    cookie = { ...mintCookie(ID, 'ssh', undefined, Date.now(), ['ram', 'multifd-0', 'disk-vda']), socketPath: join(dir, 'dst.sock') };
+    cookie = {
+      ...mintCookie(ID, 'ssh', undefined, Date.now(), ['ram', 'multifd-0', 'disk-vda']),
+      socketPath: join(dir, 'dst.sock'),
+    };
     qemu = await fakeQemu(join(dir, 'in.sock'));
     nbd = await fakeQemu(join(dir, 'nbd.sock'));
     const streams = [
@@ -69,13 +76,26 @@ describe('ssh relay, one relayed connection per stream', () => {
       client.on('data', (chunk: Buffer) => (backs[i] += chunk.toString()));
       client.end(payload);
     }
-    await waitFor(() => qemu.received().length === 2 * payload.length && nbd.received().length === payload.length && backs.every((back) => back === 'ack'));
+    await waitFor(
+      () =>
+        qemu.received().length === 2 * payload.length &&
+        nbd.received().length === payload.length &&
+        backs.every((back) => back === 'ack'),
+    );
     expect(nbd.received().equals(payload)).toBe(true);
     expect(qemu.connections).toHaveLength(2);
     expect(relay.failure()).toBeUndefined();
     // Every stream taken: neither the destination nor the source sockets listen any more.
-    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'dst.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
-    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) =>
+        createConnection(join(dir, 'dst.sock')).once('connect', resolve).once('error', reject),
+      ),
+    ).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) =>
+        createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject),
+      ),
+    ).rejects.toThrow();
     await relay.close();
   });
 

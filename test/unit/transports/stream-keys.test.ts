@@ -28,7 +28,9 @@ describe('per-stream keys', () => {
   it('matches RFC 5869 HKDF-SHA256 (salt = migration id, info = purpose and stream)', async () => {
     const { createHmac } = await import('node:crypto');
     const prk = createHmac('sha256', ID).update(Buffer.from(cookie.secret, 'hex')).digest();
-    const okm = createHmac('sha256', prk).update(Buffer.concat([Buffer.from('vmig/2 tls-psk disk-vda'), Buffer.from([1])])).digest();
+    const okm = createHmac('sha256', prk)
+      .update(Buffer.concat([Buffer.from('vmig/2 tls-psk disk-vda'), Buffer.from([1])]))
+      .digest();
     expect(streamKey(cookie, 'tls-psk', 'disk-vda').equals(okm)).toBe(true);
   });
 

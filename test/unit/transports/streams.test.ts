@@ -1,18 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { cookieSchema, mintCookie } from '../../../src/transports/cookie.js';
-import { checkStreamSet, diskStream, isStreamId, migrationStreams, outgoingSockets, sourceSocketOf } from '../../../src/transports/streams.js';
+import {
+  checkStreamSet,
+  diskStream,
+  isStreamId,
+  migrationStreams,
+  outgoingSockets,
+  sourceSocketOf,
+} from '../../../src/transports/streams.js';
 import { refusalLog } from '../../../src/transports/tunnel.js';
 
 describe('stream set', () => {
-  it('names QEMU\'s streams: ram, then one per multifd channel', () => {
+  it("names QEMU's streams: ram, then one per multifd channel", () => {
     expect(migrationStreams()).toEqual(['ram']);
     expect(migrationStreams(1)).toEqual(['ram']);
     expect(migrationStreams(3)).toEqual(['ram', 'multifd-0', 'multifd-1', 'multifd-2']);
   });
 
   it('accepts only well-formed ids', () => {
-    for (const id of ['ram', 'multifd-0', 'multifd-63', 'disk-vda', 'disk-drive_0.x']) expect(isStreamId(id)).toBe(true);
-    for (const id of ['', 'RAM', 'multifd-64', 'multifd-01', 'disk-', 'disk-a/b', 'disk-../x', `disk-${'a'.repeat(33)}`, 'ram ']) expect(isStreamId(id)).toBe(false);
+    for (const id of ['ram', 'multifd-0', 'multifd-63', 'disk-vda', 'disk-drive_0.x'])
+      expect(isStreamId(id)).toBe(true);
+    for (const id of [
+      '',
+      'RAM',
+      'multifd-64',
+      'multifd-01',
+      'disk-',
+      'disk-a/b',
+      'disk-../x',
+      `disk-${'a'.repeat(33)}`,
+      'ram ',
+    ])
+      expect(isStreamId(id)).toBe(false);
     expect(diskStream('vda')).toBe('disk-vda');
     expect(() => diskStream('a b')).toThrow(/cannot name a disk stream/);
   });
@@ -23,7 +42,7 @@ describe('stream set', () => {
     expect(checkStreamSet(['ram', 'disk-vda', 'disk-vda'])).toMatch(/twice/);
   });
 
-  it('groups the source sockets: QEMU\'s streams share out.sock, in connection order; each disk has its own', () => {
+  it("groups the source sockets: QEMU's streams share out.sock, in connection order; each disk has its own", () => {
     expect(outgoingSockets('/run/vm', ['ram', 'multifd-0', 'multifd-1', 'disk-vda'])).toEqual([
       { path: '/run/vm/out.sock', streams: ['ram', 'multifd-0', 'multifd-1'] },
       { path: '/run/vm/out-disk-vda.sock', streams: ['disk-vda'] },
@@ -50,7 +69,12 @@ describe('refusal log', () => {
     expect(lines).toEqual(['refused 0', 'refused 1']);
     now = 1_500;
     log.refused('refused late');
-    expect(lines).toEqual(['refused 0', 'refused 1', '… and 48 more refused connection(s) not logged one by one', 'refused late']);
+    expect(lines).toEqual([
+      'refused 0',
+      'refused 1',
+      '… and 48 more refused connection(s) not logged one by one',
+      'refused late',
+    ]);
     log.flush();
     expect(lines).toHaveLength(4);
   });

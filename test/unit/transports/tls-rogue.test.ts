@@ -19,11 +19,69 @@ function openssl(args: string[], cwd: string): void {
 
 /** A CA, and a server certificate for attacker.example that it signed. */
 async function rogueCertificates(dir: string): Promise<{ ca: string; key: Buffer; cert: Buffer }> {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Rogue CA'], dir);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=attacker.example'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Rogue CA',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'srv.key',
+      '-out',
+      'srv.csr',
+      '-subj',
+      '/CN=attacker.example',
+    ],
+    dir,
+  );
   await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=DNS:attacker.example,IP:127.0.0.1\n');
-  openssl(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
-  return { ca: join(dir, 'ca.pem'), key: await readFile(join(dir, 'srv.key')), cert: await readFile(join(dir, 'srv.pem')) };
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'srv.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'srv.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ],
+    dir,
+  );
+  return {
+    ca: join(dir, 'ca.pem'),
+    key: await readFile(join(dir, 'srv.key')),
+    cert: await readFile(join(dir, 'srv.pem')),
+  };
 }
 
 describe('tls source against a certificate-bearing server', () => {
@@ -38,7 +96,9 @@ describe('tls source against a certificate-bearing server', () => {
   it('classifies a PSK handshake (no certificate) as fine and any certificate as a refusal', () => {
     expect(certificateRefusal({})).toBeUndefined();
     expect(certificateRefusal(null)).toBeUndefined();
-    expect(certificateRefusal({ subject: { CN: 'attacker.example' } } as unknown as tls.PeerCertificate)).toMatch(/certificate for attacker\.example/);
+    expect(certificateRefusal({ subject: { CN: 'attacker.example' } } as unknown as tls.PeerCertificate)).toMatch(
+      /certificate for attacker\.example/,
+    );
   });
 
   it('sends the rogue server nothing, and says why, although the CA is trusted', async () => {

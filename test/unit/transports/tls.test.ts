@@ -16,7 +16,13 @@ import { fakeQemu, waitFor } from './fixtures.js';
 /** Resolves with how a client's TLS attempt ended. */
 function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' | 'refused'> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', pskCallback: () => ({ identity, psk }), checkServerIdentity: () => undefined });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      minVersion: 'TLSv1.3',
+      pskCallback: () => ({ identity, psk }),
+      checkServerIdentity: () => undefined,
+    });
     // A handshake can complete on the client before the server's rejection arrives: wait for data or close.
     socket.once('secureConnect', () => socket.write('x'));
     socket.once('data', () => {
@@ -54,7 +60,13 @@ describe('tls tunnel, one connection per stream', () => {
       { id: 'multifd-0', socket: join(dir, 'in.sock') },
       { id: 'disk-vda', socket: join(dir, 'nbd.sock') },
     ];
-    const opened = await openTlsIncoming({ cookie: { ...cookie, ...overrides }, streams, listenHost: '127.0.0.1', portRange: [49152, 49215], log: () => undefined });
+    const opened = await openTlsIncoming({
+      cookie: { ...cookie, ...overrides },
+      streams,
+      listenHost: '127.0.0.1',
+      portRange: [49152, 49215],
+      log: () => undefined,
+    });
     ends.push(opened.end);
     return { qemu, nbd, endpoint: opened.endpoint };
   }
@@ -77,24 +89,39 @@ describe('tls tunnel, one connection per stream', () => {
       client.on('data', (chunk: Buffer) => (backs[i] += chunk.toString()));
       client.end(payload);
     }
-    await waitFor(() => qemu.received().length === 2 * payload.length && nbd.received().length === payload.length && backs.every((back) => back === 'ack'));
+    await waitFor(
+      () =>
+        qemu.received().length === 2 * payload.length &&
+        nbd.received().length === payload.length &&
+        backs.every((back) => back === 'ack'),
+    );
     expect(qemu.connections).toHaveLength(2);
     expect(nbd.received().equals(payload)).toBe(true);
     expect(lines.join('\n')).toMatch(/tls stream multifd-0 .*TLS_AES_128_GCM_SHA256, key share X25519/);
     expect(outgoing.failure()).toBeUndefined();
     // The set is complete: the listener is closed, and a third client on out.sock finds nobody.
-    const refused = await new Promise<boolean>((resolve) => connect(endpoint.port, '127.0.0.1').once('error', () => resolve(true)).once('connect', () => resolve(false)));
+    const refused = await new Promise<boolean>((resolve) =>
+      connect(endpoint.port, '127.0.0.1')
+        .once('error', () => resolve(true))
+        .once('connect', () => resolve(false)),
+    );
     expect(refused).toBe(true);
-    await expect(new Promise((resolve, reject) => createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject))).rejects.toThrow();
+    await expect(
+      new Promise((resolve, reject) =>
+        createConnection(join(dir, 'out.sock')).once('connect', resolve).once('error', reject),
+      ),
+    ).rejects.toThrow();
   });
 
-  it('refuses a wrong key, another stream\'s key, an unknown or extra stream, raw TCP; a duplicate once taken; and the rest still gets in', async () => {
+  it("refuses a wrong key, another stream's key, an unknown or extra stream, raw TCP; a duplicate once taken; and the rest still gets in", async () => {
     const { qemu, nbd, endpoint } = await incoming();
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), randomBytes(32))).toBe('refused');
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('multifd-0'))).toBe('refused');
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), Buffer.from(cookie.secret, 'hex'))).toBe('refused');
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'multifd-1'), psk('multifd-1'))).toBe('refused');
-    expect(await attempt(endpoint.port, tlsIdentity('00000000-1b2d-4c3e-8f9a-0a1b2c3d4e5f', 'ram'), psk('ram'))).toBe('refused');
+    expect(await attempt(endpoint.port, tlsIdentity('00000000-1b2d-4c3e-8f9a-0a1b2c3d4e5f', 'ram'), psk('ram'))).toBe(
+      'refused',
+    );
     expect(await attempt(endpoint.port, ID, psk('ram'))).toBe('refused');
     await new Promise<void>((resolve) => {
       const raw = connect(endpoint.port, '127.0.0.1', () => raw.write('GET / HTTP/1.0\r\n\r\n'));
@@ -117,7 +144,12 @@ describe('tls tunnel, one connection per stream', () => {
   });
 
   it('reports why a stream failed when the destination is not there', async () => {
-    const outgoing = await openTlsOutgoing({ cookie, endpoint: { host: '127.0.0.1', port: 1 }, sockets: [{ path: join(dir, 'out.sock'), streams: ['ram'] }], log: () => undefined });
+    const outgoing = await openTlsOutgoing({
+      cookie,
+      endpoint: { host: '127.0.0.1', port: 1 },
+      sockets: [{ path: join(dir, 'out.sock'), streams: ['ram'] }],
+      log: () => undefined,
+    });
     ends.push(outgoing.end);
     const source = createConnection(join(dir, 'out.sock'));
     await new Promise((resolve) => source.on('error', resolve).once('close', resolve));
