@@ -64,7 +64,7 @@ _vmig() {
             opts="--pretty"
             ;;
         migrate)
-            opts="--transport --tunnelled --direct --p2p --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --dry-run --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map"
+            opts="--transport --tunnelled --direct --p2p --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --copy-storage-all --copy-storage-inc --migrate-disks --copy-storage-synchronous-writes --storage-map --dry-run"
             case "$prev" in
                 --transport) COMPREPLY=($(compgen -W "auto direct tls ssh" -- "$cur")); return ;;
                 --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range | --migrate-disks | --storage-map) return ;;
@@ -72,10 +72,10 @@ _vmig() {
             esac
             ;;
         evacuate)
-            opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --copy-storage-all --transport --tunnelled --direct --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range"
+            opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --transport --tunnelled --direct --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --copy-storage-all --copy-storage-synchronous-writes --storage-map"
             case "$prev" in
                 --to) _vmig_hosts "$cur"; return ;;
-                --max-parallel | --headroom | --only | --exclude | --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range) return ;;
+                --max-parallel | --headroom | --only | --exclude | --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range | --storage-map) return ;;
                 --transport) COMPREPLY=($(compgen -W "auto direct tls ssh" -- "$cur")); return ;;
                 --timeout-action) COMPREPLY=($(compgen -W "abort suspend postcopy" -- "$cur")); return ;;
             esac

@@ -135,12 +135,12 @@ _vmig() {
             '--timeout-action[at --timeout\: abort (the guest stays on the source), suspend (pause it so the copy finishes), postcopy]:action:(abort suspend postcopy)' \
             '--listen-address[address the destination listens on and advertises to the source]:addr: ' \
             '--port-range[migration ports on the destination]:from-to: ' \
-            '--dry-run[run the Begin and Prepare checks on both hosts, print the plan]' \
             '--copy-storage-all[copy local disks too]' \
             '--copy-storage-inc[copy only the top qcow2 layer of local disks]' \
             '--migrate-disks[with --copy-storage-*]:targets: ' \
             '--copy-storage-synchronous-writes[with --copy-storage-*]' \
             '--storage-map[with --copy-storage-*]:src=dst: ' \
+            '--dry-run[run the Begin and Prepare checks on both hosts, print the plan]' \
             '1:domain name:_vmig_domains' \
             '2:destination host URI:_vmig_hosts' \
             && ret=0
@@ -154,7 +154,6 @@ _vmig() {
             '--exclude[leave guests whose names match these globs on the source]:patterns: ' \
             '--dry-run[print the plan (guest, destination, why) and change nothing]' \
             '--abort[ask the evacuation running on <source>]' \
-            '--copy-storage-all[copy each guest'"'"'s local disks too]' \
             '--transport[auto (default)\: tls if the source reaches the destination, else ssh; tls\: agent to agent, TLS 1.3 with a one-time key; ssh\: relayed over the SSH connections; direct\: plain TCP]:name:(auto direct tls ssh)' \
             '--tunnelled[an encrypted transport chosen automatically]' \
             '--direct[QEMU to QEMU over plain TCP]' \
@@ -178,6 +177,9 @@ _vmig() {
             '--timeout-action[at --timeout\: abort (the guest stays on the source), suspend (pause it so the copy finishes), postcopy]:action:(abort suspend postcopy)' \
             '--listen-address[address the destination listens on and advertises to the source]:addr: ' \
             '--port-range[migration ports on the destination]:from-to: ' \
+            '--copy-storage-all[copy local disks too]' \
+            '--copy-storage-synchronous-writes[with --copy-storage-*]' \
+            '--storage-map[with --copy-storage-*]:src=dst: ' \
             '1:host to empty (matched exactly, never as a pattern):_vmig_hosts' \
             && ret=0
           ;;

@@ -22,9 +22,6 @@ const lazy =
     await action(globals, args, command.opts());
   };
 
-/** Commander: a repeatable option collects its values. */
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
 export function buildProgram(version: string): Command {
   const program = new Command('vmig')
     .description('Live-migrate QEMU virtual machines between hosts, securely.')
@@ -127,31 +124,6 @@ Exit codes: 0 ok, 1 migration failed (guest still on the source), 2 bad usage or
       'run the Begin and Prepare checks on both hosts, print the plan (transport and why), change nothing',
       false,
     )
-    .option(
-      '--copy-storage-all',
-      'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror',
-      false,
-    )
-    .option(
-      '--copy-storage-inc',
-      'copy only the top qcow2 layer of local disks; the backing files are already on DEST',
-      false,
-    )
-    .option(
-      '--migrate-disks <targets>',
-      'with --copy-storage-*: copy just these disks (comma-separated targets, e.g. vda,vdb)',
-    )
-    .option(
-      '--copy-storage-synchronous-writes',
-      'with --copy-storage-*: each guest write completes only once it reached DEST too (for guests that write faster than the copy)',
-      false,
-    )
-    .option(
-      '--storage-map <src=dst>',
-      'with --copy-storage-*: create disks under SRC_DIR at DST_DIR on the destination (repeatable)',
-      collect,
-      [],
-    )
     .addHelpText(
       'after',
       `
@@ -181,12 +153,7 @@ Examples:
     .option('--only <patterns>', 'evacuate only guests whose names match these globs (comma-separated; * and ?)')
     .option('--exclude <patterns>', 'leave guests whose names match these globs on the source')
     .option('--dry-run', 'print the plan (guest, destination, why) and change nothing', false)
-    .option('--abort', 'ask the evacuation running on <source> (from another shell) to start no new migrations', false)
-    .option(
-      '--copy-storage-all',
-      "copy each guest's local disks too (as migrate --copy-storage-all); guests on shared storage move as usual",
-      false,
-    );
+    .option('--abort', 'ask the evacuation running on <source> (from another shell) to start no new migrations', false);
   // Then every per-guest option of migrate, applied to each guest.
   addMigrationOptions(evacuate, 'evacuate')
     .addHelpText(

@@ -10,11 +10,15 @@ function describe(row: MigrationOption): string {
   return `${row.help}${range}${fallback}`;
 }
 
+/** A repeatable flag's values, in order. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 /** Adds the table's options that `command` takes, in table order, each with its aliases after it. */
 export function addMigrationOptions(command: Command, name: 'migrate' | 'evacuate'): Command {
   for (const row of optionsOf(name)) {
     const option = new Option(row.flag, describe(row));
     if (row.value.kind === 'choice') option.choices(row.value.choices);
+    if (row.value.kind === 'storage-map') option.argParser(collect);
     command.addOption(option);
     for (const alias of row.aliases ?? []) command.addOption(new Option(alias.flag, alias.help));
   }

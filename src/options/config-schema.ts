@@ -1,6 +1,9 @@
 // The config file's migration keys, derived from the options table: one zod schema per value spec, so a range
 // is written once (options/table.ts) and the file, the flags and the agents' wire checks agree.
 import { z } from 'zod';
+import { DISK_TARGET_PATTERN } from '../domain/definition.js';
+import { isVmigError } from '../errors.js';
+import { parseStorageMap } from '../storage/plan.js';
 import { MIGRATION_OPTIONS, type ValueSpec } from './table.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -12,6 +15,22 @@ const intOf = (spec: Extract<ValueSpec, { kind: 'int' }>): z.ZodNumber => {
   const int = z.number().int().min(spec.min);
   return spec.max === undefined ? int : int.max(spec.max);
 };
+
+/** ["/srv/local=/srv/big", …] in the file, the same {from, to} mappings as --storage-map after parsing. */
+const storageMapSchema = z
+  .array(z.string())
+  .min(1)
+  .superRefine((entries, context) => {
+    for (const entry of entries) {
+      try {
+        parseStorageMap([entry]);
+      } catch (error) {
+        if (!isVmigError(error)) throw error;
+        context.addIssue({ code: 'custom', message: `"${entry}": expected SOURCE_DIR=DESTINATION_DIR, both absolute` });
+      }
+    }
+  })
+  .transform((entries) => parseStorageMap(entries));
 
 export function schemaOf(spec: ValueSpec): z.ZodType {
   switch (spec.kind) {
@@ -26,6 +45,10 @@ export function schemaOf(spec: ValueSpec): z.ZodType {
       return z.string().min(1);
     case 'port-range':
       return portRangeSchema;
+    case 'disk-targets':
+      return z.array(z.string().regex(DISK_TARGET_PATTERN)).min(1);
+    case 'storage-map':
+      return storageMapSchema;
   }
 }
 

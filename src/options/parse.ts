@@ -1,7 +1,9 @@
 // Command-line values of the options table, parsed and range-checked; a bad value is a usage error naming the
 // flag. (Config-file values are checked by the schema derived from the same specs, options/config-schema.ts.)
 import { parseMigrateUri } from '../controller/transport-choice.js';
+import { DISK_TARGET_PATTERN } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
+import { parseStorageMap } from '../storage/plan.js';
 import { longFlag, type MigrationOption, type ValueSpec } from './table.js';
 
 export function parseWholeNumber(value: unknown, option: string, min = 1, max?: number, unit?: string): number {
@@ -29,6 +31,16 @@ export function parsePortRange(value: string, option = '--port-range'): [number,
   return range;
 }
 
+/** `vda,vdb` -> ['vda', 'vdb'], each a disk target. */
+export function parseDiskTargets(value: string, option = '--migrate-disks'): string[] {
+  const targets = value.split(',').map((target) => target.trim());
+  for (const target of targets) {
+    if (!DISK_TARGET_PATTERN.test(target))
+      throw new VmigError('USAGE', `${option} takes disk targets such as vda,vdb, not "${target}"`);
+  }
+  return targets;
+}
+
 function parseSpec(spec: ValueSpec, value: unknown, option: string): unknown {
   switch (spec.kind) {
     case 'switch':
@@ -46,6 +58,11 @@ function parseSpec(spec: ValueSpec, value: unknown, option: string): unknown {
       return parsePortRange(String(value), option);
     case 'uri':
       return parseMigrateUri(String(value));
+    case 'disk-targets':
+      return parseDiskTargets(String(value), option);
+    case 'storage-map':
+      // Commander collects a repeated flag into a list (options/commander.ts).
+      return parseStorageMap((Array.isArray(value) ? value : [value]).map(String));
   }
 }
 

@@ -6,8 +6,9 @@ import type { MigrateRequest } from '../controller/migrate.js';
 import { requestedTransport } from '../controller/transport-choice.js';
 import { VmigError } from '../errors.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
+import { checkStorageFlags, copiesStorage, type StorageOptions } from '../storage/plan.js';
 import { parseFlag } from './parse.js';
-import { MIGRATION_OPTIONS, type MigrationOption } from './table.js';
+import { MIGRATION_OPTIONS, postcopyEnabled, type MigrationOption } from './table.js';
 
 /** What a guest's migration takes besides the domain, the hosts and the abort signal. */
 export type MigrationOptions = Omit<MigrateRequest, 'domain' | 'source' | 'destination' | 'signal'>;
@@ -84,9 +85,19 @@ export function resolveMigrationOptions(
     const value = parseFlag(row, flags);
     if (value !== undefined) given[row.key] = value;
   }
+  // --copy-storage-all and --copy-storage-inc are one choice: either flag replaces the config's choice.
+  if (given.copyStorageAll !== undefined || given.copyStorageInc !== undefined) {
+    delete configured.copyStorageAll;
+    delete configured.copyStorageInc;
+  }
   const values: Values = Object.fromEntries(
     MIGRATION_OPTIONS.map((row) => [row.key, resolvedValue(row, given, configured)]),
   );
+  // The config's storage settings (a host's storage_map) apply to the runs that copy disks, and only to them.
+  if (values.copyStorageAll !== true && values.copyStorageInc !== true) {
+    for (const row of MIGRATION_OPTIONS)
+      if (row.into?.startsWith('storage.') && given[row.key] === undefined) values[row.key] = undefined;
+  }
   // The config's timeout action applies to a timeout from either place, and only to one.
   if (given.timeoutAction === undefined && values.timeout === undefined) values.timeoutAction = undefined;
   for (const rule of RULES) {
@@ -103,13 +114,23 @@ export function resolveMigrationOptions(
   if (values.timeout !== undefined) values.timeoutAction ??= 'abort';
 
   const request: Values = {};
-  const convergence: Values = {};
+  const nested: Record<'convergence' | 'storage', Values> = { convergence: {}, storage: {} };
   for (const row of MIGRATION_OPTIONS) {
     let value = values[row.key];
     if (row.into === undefined || value === undefined) continue;
     if (row.scale !== undefined) value = (value as number) * row.scale;
-    if (!row.into.startsWith('convergence.')) request[row.into] = value;
-    else if (value !== false) convergence[row.into.slice('convergence.'.length)] = value;
+    const [group, field] = row.into.split('.') as [string, string | undefined];
+    if (field === undefined) request[row.into] = value;
+    else if (value !== false) nested[group as keyof typeof nested][field] = value;
+  }
+  const convergence = nested.convergence as ConvergenceOptions;
+  const storage = nested.storage as StorageOptions;
+  checkStorageFlags(storage);
+  if (copiesStorage(storage) && postcopyEnabled(convergence)) {
+    throw new VmigError(
+      'USAGE',
+      'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination',
+    );
   }
 
   const intent = requestedTransport({
@@ -132,7 +153,8 @@ export function resolveMigrationOptions(
     ...(request as Pick<MigrationOptions, 'persistent' | 'undefineSource' | 'suspend' | 'bandwidthMiBs'>),
     transport: intent.request,
     transportReason: intent.reason,
-    convergence: convergence as ConvergenceOptions,
+    convergence,
+    ...(copiesStorage(storage) ? { storage } : {}),
     ...(listenAddress ? { listenAddress } : {}),
     ...(portRange ? { portRange } : {}),
   };

@@ -10,9 +10,8 @@
 // test/unit/options/drift.test.ts fails until they do).
 //
 // What is not a row: an option of one command that is no per-guest migration setting (migrate --dry-run,
-// evacuate --to); it stays in cli/program.ts. Not yet rows: migrate's --copy-storage-*, --migrate-disks and
-// --storage-map (parsed by storageOptions in cli/commands/migrate.ts); moving them here needs a list value kind
-// and a decision on whether evacuate takes them.
+// evacuate --to); it stays in cli/program.ts. The storage rows (--copy-storage-*, --migrate-disks, --storage-map)
+// fill MigrateRequest.storage (`into: 'storage.…'`); their rules are checkStorageFlags (storage/plan.ts).
 //
 // Zod-free and commander-free: `vmig --help` loads it.
 import type { ConvergenceOptions } from '../qemu/convergence.js';
@@ -32,7 +31,11 @@ export type ValueSpec =
   /** FROM-TO on the command line, [from, to] in the config file. */
   | { kind: 'port-range' }
   /** tcp:HOST[:PORT]. */
-  | { kind: 'uri' };
+  | { kind: 'uri' }
+  /** Disk targets, comma-separated (vda,vdb), each matching DISK_TARGET_PATTERN. */
+  | { kind: 'disk-targets' }
+  /** SRC_DIR=DST_DIR, repeatable on the command line; a list of such strings in the config file. */
+  | { kind: 'storage-map' };
 
 /** The values an agent sets QEMU from: what travels in `convergence`, the cap, the first downtime limit, disk copies. */
 export type QemuInputs = ConvergenceOptions & {
@@ -63,7 +66,7 @@ export interface MigrationOption {
   side: Side;
   /** Whether `vmig evacuate` takes it too (default: yes, every per-guest option). */
   evacuate?: boolean;
-  /** The field of the migration request it fills (dotted for `convergence.*`), scaled by `scale`. */
+  /** The field of the migration request it fills (dotted for `convergence.*` and `storage.*`), scaled by `scale`. */
   into?: string;
   scale?: number;
   qemu?: QemuMapping;
@@ -310,6 +313,54 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'port-range' },
     config: 'migration_ports',
     side: 'destination',
+  },
+  {
+    key: 'copyStorageAll',
+    flag: '--copy-storage-all',
+    help: 'copy local disks too (those marked "shared": false, or every disk when none is marked): NBD + block mirror; evacuate: per guest, a guest on shared storage moves as usual',
+    value: { kind: 'switch' },
+    config: 'copy_storage_all',
+    side: 'both',
+    into: 'storage.copyAll',
+  },
+  {
+    key: 'copyStorageInc',
+    flag: '--copy-storage-inc',
+    help: 'copy only the top qcow2 layer of local disks; the backing files are already on DEST',
+    value: { kind: 'switch' },
+    config: 'copy_storage_inc',
+    side: 'both',
+    // Not yet proven end to end for evacuate (every guest's backing chain must be on every destination).
+    evacuate: false,
+    into: 'storage.copyInc',
+  },
+  {
+    key: 'migrateDisks',
+    flag: '--migrate-disks <targets>',
+    help: 'with --copy-storage-*: copy just these disks (comma-separated targets, e.g. vda,vdb)',
+    value: { kind: 'disk-targets' },
+    side: 'source',
+    // Targets name one guest's disks; no config key for the same reason.
+    evacuate: false,
+    into: 'storage.migrateDisks',
+  },
+  {
+    key: 'copyStorageSynchronousWrites',
+    flag: '--copy-storage-synchronous-writes',
+    help: 'with --copy-storage-*: each guest write completes only once it reached DEST too (for guests that write faster than the copy)',
+    value: { kind: 'switch' },
+    config: 'copy_storage_synchronous_writes',
+    side: 'source',
+    into: 'storage.synchronousWrites',
+  },
+  {
+    key: 'storageMap',
+    flag: '--storage-map <src=dst>',
+    help: 'with --copy-storage-*: create disks under SRC_DIR at DST_DIR on the destination (repeatable)',
+    value: { kind: 'storage-map' },
+    config: 'storage_map',
+    side: 'destination',
+    into: 'storage.storageMap',
   },
 ];
 

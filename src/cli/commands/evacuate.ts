@@ -41,11 +41,11 @@ export function migrationOptionsFor(
         );
     }
   }
-  return (destination) => ({
-    ...resolveMigrationOptions(options, globals.settings, destination),
+  return (destination) => {
+    const migration = resolveMigrationOptions(options, globals.settings, destination);
     // Per guest: its local disks go along; a guest on shared storage only moves its memory.
-    ...(options.copyStorageAll === true ? { storage: { copyAll: true, whereLocal: true } } : {}),
-  });
+    return migration.storage ? { ...migration, storage: { ...migration.storage, whereLocal: true } } : migration;
+  };
 }
 
 function sinkFor(output: Output, json: boolean, source: string, dryRun: boolean): EvacuationSink {

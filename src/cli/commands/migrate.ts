@@ -6,9 +6,7 @@ import { isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { resolveMigrationOptions } from '../../options/resolve.js';
-import { postcopyEnabled } from '../../qemu/convergence.js';
-import { DISK_TARGET_PATTERN } from '../../domain/definition.js';
-import { checkStorageFlags, copiesStorage, parseStorageMap, type StorageOptions } from '../../storage/plan.js';
+import { copiesStorage } from '../../storage/plan.js';
 import { VmigError } from '../../errors.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
@@ -17,44 +15,15 @@ import { formatBytes, formatDuration } from '../../util/format.js';
 import { Output } from '../output.js';
 import { createProgressRenderer, type PhaseTiming } from '../progress.js';
 
-/** --copy-storage-*, --migrate-disks, --storage-map: checked before connecting anywhere (the disks are checked after Begin). */
-export function storageOptions(options: Record<string, unknown>): StorageOptions {
-  const migrateDisks =
-    options.migrateDisks === undefined
-      ? undefined
-      : String(options.migrateDisks)
-          .split(',')
-          .map((target) => target.trim());
-  for (const target of migrateDisks ?? []) {
-    if (!DISK_TARGET_PATTERN.test(target))
-      throw new VmigError('USAGE', `--migrate-disks takes disk targets such as vda,vdb, not "${target}"`);
-  }
-  const storageMap = parseStorageMap(Array.isArray(options.storageMap) ? options.storageMap.map(String) : []);
-  const storage: StorageOptions = {
-    ...(options.copyStorageAll === true ? { copyAll: true } : {}),
-    ...(options.copyStorageInc === true ? { copyInc: true } : {}),
-    ...(migrateDisks ? { migrateDisks } : {}),
-    ...(options.copyStorageSynchronousWrites === true ? { synchronousWrites: true } : {}),
-    ...(storageMap.length > 0 ? { storageMap } : {}),
-  };
-  checkStorageFlags(storage);
-  return storage;
-}
-
 const migrateCommand: Action = async (globals, [name, dest], options) => {
   assertDomainName(name!);
   // Checked before connecting anywhere: bad input changes nothing.
   parseHostUri(hostUriOf(globals, globals.connect));
   parseHostUri(hostUriOf(globals, dest!));
-  // Flags win over the config file's entry for the destination, which wins over its top-level defaults.
+  // Flags win over the config file's entry for the destination, which wins over its top-level defaults. The
+  // storage flags' rules (checkStorageFlags, no post-copy with a disk copy) are checked there too.
   const migration = resolveMigrationOptions(options, globals.settings, dest!);
-  const storage = storageOptions(options);
-  if (copiesStorage(storage) && migration.convergence && postcopyEnabled(migration.convergence)) {
-    throw new VmigError(
-      'USAGE',
-      'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination',
-    );
-  }
+  const storage = migration.storage ?? {};
   if (options.dryRun === true && copiesStorage(storage)) {
     // The dry run checks that the destination has the guest's files; copied disks are created there instead.
     throw new VmigError(
@@ -136,7 +105,6 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
         destination,
         ...migration,
         signal: abort.signal,
-        ...(copiesStorage(storage) ? { storage } : {}),
       },
       reporter,
     );
