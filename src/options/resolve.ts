@@ -8,7 +8,7 @@ import { VmigError } from '../errors.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
 import { checkStorageFlags, copiesStorage, type StorageOptions } from '../storage/plan.js';
 import { parseFlag } from './parse.js';
-import { MIGRATION_OPTIONS, postcopyEnabled, type MigrationOption } from './table.js';
+import { MIGRATION_OPTIONS, optionsOf, postcopyEnabled, type MigrationOption } from './table.js';
 
 /** What a guest's migration takes besides the domain, the hosts and the abort signal. */
 export type MigrationOptions = Omit<MigrateRequest, 'domain' | 'source' | 'destination' | 'signal'>;
@@ -78,8 +78,11 @@ export function resolveMigrationOptions(
   flags: Record<string, unknown>,
   config: VmigConfig | undefined,
   host: string,
+  command: 'migrate' | 'evacuate' = 'migrate',
 ): MigrationOptions {
   const configured = configuredValues(config, host);
+  // A row the command does not take has no flag there, and its config key must not reach that command's guests.
+  for (const row of MIGRATION_OPTIONS) if (!optionsOf(command).includes(row)) delete configured[row.key];
   const given: Values = {};
   for (const row of MIGRATION_OPTIONS) {
     const value = parseFlag(row, flags);

@@ -42,7 +42,7 @@ export function migrationOptionsFor(
     }
   }
   return (destination) => {
-    const migration = resolveMigrationOptions(options, globals.settings, destination);
+    const migration = resolveMigrationOptions(options, globals.settings, destination, 'evacuate');
     // Per guest: its local disks go along; a guest on shared storage only moves its memory.
     return migration.storage ? { ...migration, storage: { ...migration.storage, whereLocal: true } } : migration;
   };

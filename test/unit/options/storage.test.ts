@@ -147,6 +147,13 @@ describe('evacuate', () => {
     );
   });
 
+  it('ignores the config keys of options it does not take (copy_storage_inc, p2p)', () => {
+    const settings = parseConfig('copy_storage_inc = true\np2p = true\n', 'c.toml');
+    const resolved = migrationOptionsFor({ ...globals, acceptNewHostKey: false, settings }, {}, ['hv2'])('hv2');
+    expect(resolved).not.toHaveProperty('storage');
+    expect(resolved.p2p).toBe(false);
+  });
+
   it('does not take --copy-storage-inc or --migrate-disks', () => {
     expect(() => flagsOf(['--copy-storage-inc'], 'evacuate')).toThrow(/unknown option/);
     expect(() => flagsOf(['--migrate-disks', 'vda'], 'evacuate')).toThrow(/unknown option/);
