@@ -1,10 +1,11 @@
 // `vmig migrate --dry-run`, agent side: the checks of Begin (source) and Prepare (destination) without their
 // effects: no lock, no journal entry, no QEMU. The controller adds the port and the transport probe.
-import { assertDomainName, parseDomain } from '../domain/definition.js';
+import { parseDomain } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
 import type { HandlerGroup } from '../protocol/table.js';
+import { migratableInstance } from './begin-checks.js';
 import type { AgentContext } from './context.js';
 import { checkHostCanRun } from './destination.js';
 import { readDefinition } from './domains.js';
@@ -16,28 +17,7 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
   return {
     /** Begin's checks: the domain runs here, is not itself arriving, and no migration holds its lock. */
     async 'migrate.dry-begin'({ name }) {
-      assertDomainName(name);
-      const instance = await instances.find(name);
-      if (!instance) {
-        const defined = await readDefinition(context, name);
-        throw new VmigError(
-          defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND',
-          defined
-            ? `domain ${name} is not running on ${context.host}`
-            : `domain ${name} does not exist on ${context.host}`,
-        );
-      }
-      if (instance.incomingMigrationId)
-        throw new VmigError(
-          'DOMAIN_NOT_RUNNING',
-          `domain ${name} on ${context.host} is itself still arriving from a migration`,
-        );
-      const { qemuStatus } = await instances.status(instance);
-      if (qemuStatus !== 'running' && qemuStatus !== 'paused')
-        throw new VmigError(
-          'DOMAIN_NOT_RUNNING',
-          `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`,
-        );
+      const { instance, qemuStatus } = await migratableInstance(context, name);
       const holder = await locks.heldBy(name);
       if (holder)
         throw new VmigError(

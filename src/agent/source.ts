@@ -1,6 +1,3 @@
-// Source-side phases: Begin (check, export, lock), Perform (stream the guest out), Confirm (retire the old QEMU),
-// and the ways back: Cancel (before completion) and Resume (the destination could not take over).
-import { assertDomainName } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { TERMINAL_STATUSES, outgoingStatus, type QueryMigrate } from '../qemu/migration-stats.js';
 import { QmpClient } from '../qemu/qmp.js';
@@ -11,6 +8,7 @@ import { probeTcp } from '../transports/probe.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { unlinkIfPresent } from '../util/fs.js';
 import { sleep } from '../util/timers.js';
+import { migratableInstance } from './begin-checks.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { readDefinition } from './domains.js';
@@ -44,8 +42,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 
   function sourceMigration(migrationId: string): SourceMigration {
     const migration = registry.get(migrationId);
-    if (!migration || migration.role !== 'source')
-      throw new VmigError('NO_JOB', `no migration ${migrationId} on ${context.host}`);
+    if (migration?.role !== 'source') throw new VmigError('NO_JOB', `no migration ${migrationId} on ${context.host}`);
     return migration;
   }
 
@@ -103,29 +100,7 @@ export function sourceHandlers(context: AgentContext, registry: MigrationRegistr
 
   return {
     async 'migrate.begin'({ name, migrationId, controller, peer }) {
-      assertDomainName(name);
-      const instance = await instances.find(name);
-      if (!instance) {
-        const defined = await readDefinition(context, name);
-        throw new VmigError(
-          defined ? 'DOMAIN_NOT_RUNNING' : 'DOMAIN_NOT_FOUND',
-          defined
-            ? `domain ${name} is not running on ${context.host}`
-            : `domain ${name} does not exist on ${context.host}`,
-        );
-      }
-      if (instance.incomingMigrationId)
-        throw new VmigError(
-          'DOMAIN_NOT_RUNNING',
-          `domain ${name} on ${context.host} is itself still arriving from a migration`,
-        );
-      const { qemuStatus } = await instances.status(instance);
-      if (qemuStatus !== 'running' && qemuStatus !== 'paused') {
-        throw new VmigError(
-          'DOMAIN_NOT_RUNNING',
-          `domain ${name} on ${context.host} is ${qemuStatus}, not running or paused`,
-        );
-      }
+      const { instance, qemuStatus } = await migratableInstance(context, name);
       await context.locks.acquire(name, { migrationId, controller, startedAt: new Date().toISOString() });
       const migration: SourceMigration = {
         role: 'source',
