@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-packages=(qemu-system-x86 qemu-utils openssh-server openssh-client iproute2 nftables nasm procps openssl man-db groff-base bash-completion stunnel4)
+packages=(qemu-system-x86 qemu-utils openssh-server openssh-client iproute2 nftables nasm procps openssl man-db groff-base bash-completion zsh fish stunnel4)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
