@@ -265,15 +265,16 @@ const setups: Record<PumpName, (dir: string, sink: Address, flags: string[]) => 
     await outgoing.next('ready');
     return {
       ends: [
-        { name: 'src agent', pid: outgoing.proc.pid!, ours: true },
-        { name: 'dst agent', pid: incoming.proc.pid!, ours: true },
+        // The agents with their stream pumps (child processes, transports/pumps.ts).
+        { name: 'src agent', pid: outgoing.proc.pid!, withChildren: true, ours: true },
+        { name: 'dst agent', pid: incoming.proc.pid!, withChildren: true, ours: true },
       ],
       entry: { path: join(dir, 'out.sock') },
       procs: [outgoing.proc, incoming.proc],
       stop: () => stopChildren([outgoing, incoming]),
       describe: async () => {
         const log = (await outgoing.next('log')) as string;
-        return /\((TLS_\S+), key share (\S+)\)/.exec(log)?.slice(1).join(' ') ?? 'cipher unknown';
+        return /\((TLS_\S+), key share ([^,)]+)/.exec(log)?.slice(1).join(' ') ?? 'cipher unknown';
       },
     };
   },

@@ -2,7 +2,7 @@
 // multifd channel its own proven stream; the destination refuses wrong keys, replayed proofs, duplicate and
 // extra streams without disturbing the migration; a stream cut mid-copy fails the migration cleanly.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,23 @@ async function migrationConnections(
 }
 
 /** Connects to the destination agent's relay socket, answers its challenge with `answer`, sends a few bytes; whether it stayed open. */
+/** The stream pump processes of a lab host's agents (transports/pumps.ts), oldest first, found by their state dir. */
+async function pumpPidsOf(stateDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes('pump-process.js')) continue;
+      const environ = (await readFile(`/proc/${entry}/environ`, 'utf8')).split('\0');
+      if (environ.includes(`VMIG_STATE_DIR=${stateDir}`)) pids.push(Number(entry));
+    } catch {
+      // Gone while we looked: not a pump any more.
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
+
 async function presentProof(
   path: string,
   answer: (nonce: string) => string,
@@ -118,33 +135,58 @@ describe('stream set', () => {
     await expectGuestContinued(lab, 'h2', 'p1', before);
   });
 
-  it('one stream cut mid-copy: exit 1, the guest runs on intact on the source, nothing left on the destination', async () => {
-    const before = await startGuest(lab, 'h1', 'p2', { append: 'dirty=0' });
-    // 64 MiB at 4 MiB/s: ~16 s of copying, time enough to cut one stream's connection on h2.
-    const run = lab.spawnVmig(
-      ['-c', 'h1', 'migrate', 'p2', 'h2', '--transport', 'tls', '--parallel', '2', '--bandwidth', '4'],
-      { timeoutMs: 180_000 },
-    );
-    try {
-      await run.waitForLine(/^perform: /m, { stream: 'stderr', timeoutMs: 60_000 });
-      let connections: Awaited<ReturnType<typeof migrationConnections>> = [];
-      for (let attempt = 0; attempt < 100 && connections.length < 3; attempt++) {
-        connections = await migrationConnections(lab, 'h2');
-        if (connections.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+  // Two ways one stream can break mid-copy: its connection is cut on the destination, or the source's pump process
+  // that carries it dies (transports/pumps.ts). Either fails the migration cleanly.
+  const breakers: Array<[string, (h2Connections: Array<{ peer: string; peerPort: number }>) => Promise<void>]> = [
+    [
+      'one stream cut mid-copy',
+      async (connections) => {
+        const victim = connections[1]!;
+        expectOk(await lab.exec('h2', ['ss', '-K', '-tn', 'dst', victim.peer, 'dport', '=', `:${victim.peerPort}`]));
+      },
+    ],
+    [
+      "one stream's pump process killed mid-copy",
+      async () => {
+        const pumps = await pumpPidsOf(lab.hosts.h1!.stateDir);
+        expect(pumps, 'one pump per stream (ram, multifd-0, multifd-1) on h1').toHaveLength(3);
+        process.kill(pumps[1]!, 'SIGKILL');
+      },
+    ],
+  ];
+  it.each(breakers)(
+    '%s: exit 1, the guest runs on intact on the source, nothing left on the destination',
+    async (name, breakOne) => {
+      const guest = name.includes('pump') ? 'p3' : 'p2';
+      const before = await startGuest(lab, 'h1', guest, { append: 'dirty=0' });
+      // 64 MiB at 4 MiB/s: ~16 s of copying, time enough to break one stream.
+      const run = lab.spawnVmig(
+        ['-c', 'h1', 'migrate', guest, 'h2', '--transport', 'tls', '--parallel', '2', '--bandwidth', '4'],
+        { timeoutMs: 180_000 },
+      );
+      try {
+        await run.waitForLine(/^perform: /m, { stream: 'stderr', timeoutMs: 60_000 });
+        let connections: Awaited<ReturnType<typeof migrationConnections>> = [];
+        for (let attempt = 0; attempt < 100 && connections.length < 3; attempt++) {
+          connections = await migrationConnections(lab, 'h2');
+          if (connections.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(connections, 'three streams (ram, multifd-0, multifd-1) on h2').toHaveLength(3);
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await breakOne(connections);
+      } finally {
+        const result = await run.wait();
+        expect(result.exitCode, result.stderr).toBe(1);
+        expect(result.stderr).toMatch(new RegExp(`vmig: error: .*${guest} is still running on h1`));
       }
-      expect(connections, 'three streams (ram, multifd-0, multifd-1) on h2').toHaveLength(3);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      const victim = connections[1]!;
-      expectOk(await lab.exec('h2', ['ss', '-K', '-tn', 'dst', victim.peer, 'dport', '=', `:${victim.peerPort}`]));
-    } finally {
-      const result = await run.wait();
-      expect(result.exitCode, result.stderr).toBe(1);
-      expect(result.stderr).toMatch(/vmig: error: .*p2 is still running on h1/);
-    }
-    await expectRunsOnlyOn(lab, 'h1', 'p2');
-    await expectGuestContinued(lab, 'h1', 'p2', before);
-    expect(await qemuPids(lab, 'h2')).toHaveLength(1);
-  });
+      await expectRunsOnlyOn(lab, 'h1', guest);
+      await expectGuestContinued(lab, 'h1', guest, before);
+      expect(await qemuPids(lab, 'h2')).toHaveLength(1);
+      // No pump outlives its migration, on either host.
+      expect(await pumpPidsOf(lab.hosts.h1!.stateDir)).toEqual([]);
+      expect(await pumpPidsOf(lab.hosts.h2!.stateDir)).toEqual([]);
+    },
+  );
 
   describe('the destination agent at the protocol level', () => {
     let agent: ChildProcessWithoutNullStreams;

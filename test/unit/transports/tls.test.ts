@@ -14,7 +14,7 @@ import type { TunnelEnd } from '../../../src/transports/tunnel.js';
 import { fakeQemu, waitFor } from './fixtures.js';
 
 /** Resolves with how a client's TLS attempt ended. */
-function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' | 'refused'> {
+function attempt(port: number, identity: string, psk: Buffer, first = 'x'): Promise<'secure' | 'refused'> {
   return new Promise((resolve) => {
     const socket = tls.connect({
       host: '127.0.0.1',
@@ -24,7 +24,7 @@ function attempt(port: number, identity: string, psk: Buffer): Promise<'secure' 
       checkServerIdentity: () => undefined,
     });
     // A handshake can complete on the client before the server's rejection arrives: wait for data or close.
-    socket.once('secureConnect', () => socket.write('x'));
+    socket.once('secureConnect', () => socket.write(first));
     socket.once('data', () => {
       socket.destroy();
       resolve('secure');
@@ -135,6 +135,17 @@ describe('tls tunnel, one connection per stream', () => {
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'disk-vda'), psk('disk-vda'))).toBe('secure');
     expect(await attempt(endpoint.port, tlsIdentity(ID, 'multifd-0'), psk('multifd-0'))).toBe('secure');
     await waitFor(() => qemu.connections.length === 2 && nbd.connections.length === 1);
+  });
+
+  it("delivers a multifd stream to QEMU's socket only after ram (QEMU 7.2 takes the first connection as the main channel)", async () => {
+    const { qemu, endpoint } = await incoming();
+    const early = attempt(endpoint.port, tlsIdentity(ID, 'multifd-0'), psk('multifd-0'), 'multifd-0');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(qemu.connections).toHaveLength(0);
+    expect(await attempt(endpoint.port, tlsIdentity(ID, 'ram'), psk('ram'), 'ram')).toBe('secure');
+    expect(await early).toBe('secure');
+    await waitFor(() => qemu.connections.length === 2);
+    expect(qemu.firstBytes()).toEqual(['ram', 'multifd-0']);
   });
 
   it('refuses an expired cookie', async () => {
