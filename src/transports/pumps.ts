@@ -35,6 +35,7 @@ export interface PumpHandlers {
   exited(how: string, conns: number[]): void;
 }
 
+export const PUMP_NODE_FLAGS = ['--single-threaded-gc'];
 /** How long a pump may take to start; a host that cannot start one in this time cannot migrate either. */
 const START_TIMEOUT_MS = 15_000;
 /** On close, a pump that has not exited after its agent let go of it by then is killed. */
@@ -81,8 +82,13 @@ export class PumpProcesses {
   static async start(count: number, handlers: PumpHandlers): Promise<PumpProcesses> {
     const script = pumpScript();
     const procs = Array.from({ length: count }, () =>
-      // stdout is the agent's RPC channel: a pump never writes there. No execArgv: a pump needs no flags.
-      fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], serialization: 'json' }),
+      // stdout is the agent's RPC channel: a pump never writes there. --single-threaded-gc as bin/vmig sets it
+      // for every vmig process: a pump allocates a buffer per chunk, and parallel GC threads would fight QEMU.
+      fork(script, [], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        execArgv: PUMP_NODE_FLAGS,
+        serialization: 'json',
+      }),
     );
     try {
       await Promise.all(procs.map(ready));
