@@ -85,6 +85,23 @@ export function freeMiB(destination: DestinationFacts, headroomMiB = 0): number 
 
 const describeFree = (free: number) => (Number.isFinite(free) ? `${free} MiB` : 'unlimited');
 
+/**
+ * Why `host` cannot take `guest` now, as a clause for the report; undefined when it can. Every placement
+ * criterion lives here (a new one, such as free disk space, is one more check and one more fact).
+ */
+export function obstacle(
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken'>,
+  guest: EvacGuest,
+  host: string,
+  exclude: ReadonlySet<string> = new Set(),
+): string | undefined {
+  if (exclude.has(host)) return `${host} already failed`;
+  if (plan.taken.get(host)?.has(guest.name)) return `${host} already runs a guest named ${guest.name}`;
+  const free = plan.ledger.get(host) ?? 0;
+  if (free < guest.memoryMiB) return `${host} has ${describeFree(free)} free`;
+  return undefined;
+}
+
 /** The destination with the most room left that can take `guest` (ties: --to order); undefined if none. */
 export function chooseDestination(
   plan: Pick<EvacuationPlan, 'ledger' | 'taken'>,
@@ -93,7 +110,7 @@ export function chooseDestination(
 ): { destination: string; reason: string } | undefined {
   let best: { host: string; free: number } | undefined;
   for (const [host, free] of plan.ledger) {
-    if (exclude.has(host) || plan.taken.get(host)?.has(guest.name) || free < guest.memoryMiB) continue;
+    if (obstacle(plan, guest, host, exclude) !== undefined) continue;
     if (!best || free > best.free) best = { host, free };
   }
   if (!best) return undefined;
@@ -123,25 +140,16 @@ export function whyNoRoom(
   exclude: ReadonlySet<string> = new Set(),
 ): string {
   const clauses: string[] = [];
-  for (const [host, free] of plan.ledger) {
-    if (exclude.has(host)) clauses.push(`${host} already failed`);
-    else if (plan.taken.get(host)?.has(guest.name)) clauses.push(`${host} already runs a guest named ${guest.name}`);
-    else clauses.push(`${host} has ${describeFree(free)} free`);
+  for (const host of plan.ledger.keys()) {
+    const clause = obstacle(plan, guest, host, exclude);
+    if (clause !== undefined) clauses.push(clause);
   }
   for (const [host, why] of plan.unusable) clauses.push(`${host} ${why}`);
   return `no destination has room for ${guest.memoryMiB} MiB (${clauses.join('; ') || 'no destinations'})`;
 }
 
-/**
- * Places every selected guest of the source, largest first, each on the destination with the most room
- * left (spreading the load), reserving its memory there at once so that migrations in flight can never
- * over-commit a destination.
- */
-export function planEvacuation(
-  guests: EvacGuest[],
-  destinations: DestinationFacts[],
-  options: PlanOptions = {},
-): EvacuationPlan {
+/** The ledger of every usable destination (free memory net of its guests and headroom), and the unusable ones. */
+export function openLedger(destinations: DestinationFacts[], headroomMiB?: number): EvacuationPlan {
   const plan: EvacuationPlan = {
     placements: [],
     unplaced: [],
@@ -156,18 +164,32 @@ export function planEvacuation(
       plan.unusable.set(destination.host, destination.unusable);
       continue;
     }
-    plan.ledger.set(destination.host, freeMiB(destination, options.headroomMiB));
+    plan.ledger.set(destination.host, freeMiB(destination, headroomMiB));
     plan.taken.set(destination.host, new Set(destination.guests.map((guest) => guest.name)));
   }
+  return plan;
+}
+
+/** The guests to move (largest first), and those left alone with the reason (filters, still arriving). */
+export function selectGuests(
+  guests: EvacGuest[],
+  options: Pick<PlanOptions, 'only' | 'exclude'> = {},
+): { candidates: EvacGuest[]; skipped: Unplaced[] } {
   const candidates: EvacGuest[] = [];
+  const skipped: Unplaced[] = [];
   for (const guest of guests) {
     const filtered = selectedBy(guest.name, options.only, options.exclude);
-    if (filtered !== undefined) plan.skipped.push({ guest, reason: filtered });
-    else if (guest.state === 'incoming') plan.skipped.push({ guest, reason: 'still arriving from another migration' });
+    if (filtered !== undefined) skipped.push({ guest, reason: filtered });
+    else if (guest.state === 'incoming') skipped.push({ guest, reason: 'still arriving from another migration' });
     else candidates.push(guest);
   }
   candidates.sort((a, b) => b.memoryMiB - a.memoryMiB || a.name.localeCompare(b.name));
-  for (const guest of candidates) {
+  return { candidates, skipped };
+}
+
+/** Places each guest, in the order given, on the destination with the most room left, booking it at once. */
+export function placeGuests(plan: EvacuationPlan, guests: EvacGuest[]): void {
+  for (const guest of guests) {
     const choice = chooseDestination(plan, guest);
     if (!choice) {
       plan.unplaced.push({ guest, reason: whyNoRoom(plan, guest) });
@@ -176,7 +198,53 @@ export function planEvacuation(
     reserve(plan, guest, choice.destination);
     plan.placements.push({ guest, ...choice });
   }
+}
+
+/**
+ * Places every selected guest of the source, largest first, each on the destination with the most room
+ * left (spreading the load), reserving its memory there at once so that migrations in flight can never
+ * over-commit a destination.
+ */
+export function planEvacuation(
+  guests: EvacGuest[],
+  destinations: DestinationFacts[],
+  options: PlanOptions = {},
+): EvacuationPlan {
+  const plan = openLedger(destinations, options.headroomMiB);
+  const { candidates, skipped } = selectGuests(guests, options);
+  plan.skipped.push(...skipped);
+  placeGuests(plan, candidates);
   return plan;
+}
+
+/** What the plan event shows per --to host: its free memory after the plan, or why it is not used. */
+export function destinationRows(
+  plan: EvacuationPlan,
+  facts: DestinationFacts[],
+): Array<{ host: string; freeMiB: number | null; unusable?: string }> {
+  return facts.map((fact) => ({
+    host: fact.host,
+    freeMiB: plan.ledger.get(fact.host) ?? null,
+    ...(fact.unusable ? { unusable: fact.unusable } : {}),
+  }));
+}
+
+/** An --to list the run refuses before connecting: a host named twice, or the source itself. */
+export function destinationsProblem(
+  source: string,
+  destinations: string[],
+): { code: 'USAGE' | 'SAME_HOST'; message: string } | undefined {
+  const duplicate = destinations.find((host, index) => destinations.indexOf(host) !== index);
+  if (duplicate !== undefined) return { code: 'USAGE', message: `--to names ${duplicate} twice` };
+  if (destinations.includes(source)) return { code: 'SAME_HOST', message: `--to names the source ${source} itself` };
+  return undefined;
+}
+
+/** Why an opened --to host is left out although it answered: it is the source, or another --to under a new name. */
+export function sameHostProblem(hostId: string, sourceHostId: string, otherHostIds: string[]): string | undefined {
+  if (hostId === sourceHostId) return 'is the source host itself';
+  if (otherHostIds.includes(hostId)) return 'is the same host as another --to destination';
+  return undefined;
 }
 
 /**
@@ -200,4 +268,47 @@ export function planRetry(
 export function markUnusable(plan: EvacuationPlan, host: string, why: string): void {
   plan.ledger.delete(host);
   plan.unusable.set(host, why);
+}
+
+/** Each guest is tried on at most this many destinations. */
+export const MAX_ATTEMPTS = 2;
+
+/** These say the guest itself cannot move now: another destination would not help. */
+export const NOT_RETRYABLE: ReadonlySet<string> = new Set([
+  'DOMAIN_NOT_FOUND',
+  'DOMAIN_NOT_RUNNING',
+  'LOCKED',
+  'MIGRATION_ABORTED',
+  'NEEDS_RECOVERY',
+]);
+
+/** What a failed attempt leads to. */
+export type AfterFailure =
+  | { kind: 'needs-recovery' }
+  | { kind: 'failed'; notRetried?: string }
+  | { kind: 'retry'; destination: string };
+
+/**
+ * After attempt `attempt` of `guest` failed on `failedOn` with `code`: stop there (needs recovery, out of
+ * attempts, a code another host would not cure, scheduling stopped) or book another destination (planRetry).
+ * A destination whose connection was lost is marked unusable first, so it is never chosen again.
+ */
+export function afterFailure(
+  plan: EvacuationPlan,
+  guest: EvacGuest,
+  failure: {
+    code: string;
+    failedOn: string;
+    attempt: number;
+    tried: ReadonlySet<string>;
+    lost?: string;
+    stopped: boolean;
+  },
+): AfterFailure {
+  if (failure.code === 'NEEDS_RECOVERY') return { kind: 'needs-recovery' };
+  if (failure.lost !== undefined) markUnusable(plan, failure.failedOn, failure.lost);
+  if (failure.attempt >= MAX_ATTEMPTS || NOT_RETRYABLE.has(failure.code) || failure.stopped) return { kind: 'failed' };
+  const retry = planRetry(plan, guest, failure.tried, failure.failedOn);
+  if (!('destination' in retry)) return { kind: 'failed', notRetried: retry.reason };
+  return { kind: 'retry', destination: retry.destination };
 }

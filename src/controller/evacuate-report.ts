@@ -1,6 +1,7 @@
 // The evacuation report, pure: what happened to each guest, where the agents say it runs now, the summary
 // and the exit code. Exit 0 only when every selected guest moved AND the source, read back, runs none of them.
 import { ExitCode } from '../errors.js';
+import type { EvacGuest, EvacuationPlan } from './evacuate-plan.js';
 
 export type GuestStatus =
   | 'planned'
@@ -57,6 +58,62 @@ export interface EvacuationReport {
     timeMs: number;
   };
   exitCode: number;
+}
+
+function entry(guest: EvacGuest, status: GuestStatus, destination: string | null, reason?: string): GuestReport {
+  return {
+    domain: guest.name,
+    memoryMiB: guest.memoryMiB,
+    status,
+    destination,
+    finalHost: null,
+    timeMs: 0,
+    attempts: [],
+    error: null,
+    ...(reason ? { reason } : {}),
+  };
+}
+
+/** The report's row of every guest of the plan (skipped, unplaced, then placed), before anything ran. */
+export function plannedReports(plan: EvacuationPlan): {
+  reports: GuestReport[];
+  unplaced: GuestReport[];
+  placed: Array<{ guest: EvacGuest; destination: string; report: GuestReport }>;
+} {
+  const skipped = plan.skipped.map(({ guest, reason }) => entry(guest, 'skipped', null, reason));
+  const unplaced = plan.unplaced.map(({ guest, reason }) => entry(guest, 'unplaced', null, reason));
+  const placed = plan.placements.map(({ guest, destination, reason }) => ({
+    guest,
+    destination,
+    report: entry(guest, 'planned', destination, reason),
+  }));
+  return { reports: [...skipped, ...unplaced, ...placed.map(({ report }) => report)], unplaced, placed };
+}
+
+/** A guest that moved: its last attempt succeeded on `destination`. */
+export function recordMigrated(report: GuestReport, destination: string, attemptMs: number, guestMs: number): void {
+  report.attempts.push({ destination, status: 'migrated', timeMs: attemptMs });
+  report.status = 'migrated';
+  report.timeMs = guestMs;
+  delete report.reason;
+}
+
+/** A failed attempt on `destination`; the guest's status is set by what follows (retry, failed, needs recovery). */
+export function recordFailure(
+  report: GuestReport,
+  destination: string,
+  error: { code: string; message: string },
+  attemptMs: number,
+  guestMs: number,
+): void {
+  report.timeMs = guestMs;
+  report.error = error;
+  report.attempts.push({
+    destination,
+    status: error.code === 'NEEDS_RECOVERY' ? 'needs-recovery' : 'failed',
+    timeMs: attemptMs,
+    error,
+  });
 }
 
 /** Exit code for an evacuation that left guests on the source (each still running there, safely). */

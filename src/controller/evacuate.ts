@@ -9,14 +9,24 @@ import { VmigError, describeError, isVmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationProgress } from '../qemu/migration-stats.js';
 import {
-  markUnusable,
+  afterFailure,
+  destinationRows,
+  destinationsProblem,
+  MAX_ATTEMPTS,
   planEvacuation,
-  planRetry,
+  sameHostProblem,
   type DestinationFacts,
   type EvacGuest,
   type EvacuationPlan,
 } from './evacuate-plan.js';
-import { finishReport, type EvacuationReport, type GuestReport } from './evacuate-report.js';
+import {
+  finishReport,
+  plannedReports,
+  recordFailure,
+  recordMigrated,
+  type EvacuationReport,
+  type GuestReport,
+} from './evacuate-report.js';
 import { migrate, type MigrateRequest, type MigrationStep } from './migrate.js';
 
 /** The per-guest options of `vmig migrate` (transport, persistence, bandwidth, downtime, ports…). */
@@ -51,14 +61,33 @@ export interface EvacuationSink {
 }
 
 const MiB = 1024 * 1024;
-/** These say the guest itself cannot move now: another destination would not help. */
-const NOT_RETRYABLE = new Set([
-  'DOMAIN_NOT_FOUND',
-  'DOMAIN_NOT_RUNNING',
-  'LOCKED',
-  'MIGRATION_ABORTED',
-  'NEEDS_RECOVERY',
-]);
+/** Progress of one guest reaches the sink at most this often. */
+const PROGRESS_EVERY_MS = 2_000;
+
+/** One evacuation as the runner holds it: its connections, and what each step leaves for the next. */
+interface Evacuation {
+  request: EvacuationRequest;
+  sink: EvacuationSink;
+  jobId: string;
+  /** Replaced when the read-back reopens it. */
+  source: HostConnection;
+  /** The usable --to hosts, by the name the operator gave. */
+  connections: Map<string, HostConnection>;
+  /** --to hosts whose connection closed mid-run, with the reason. */
+  lost: Map<string, string>;
+  /** Warnings already shown: each once per run, not once per guest. */
+  warned: Set<string>;
+}
+
+/** Whether new migrations may start: stopped by a signal, a lost source or `vmig evacuate --abort`. */
+interface Scheduling {
+  /** Why scheduling stopped; null while it runs. */
+  readonly aborted: string | null;
+  /** Asks the source whether an --abort came in. */
+  poll(): Promise<void>;
+  /** Everything is scheduled: later events are not reasons to stop any more. */
+  end(): void;
+}
 
 async function destinationFacts(host: string, connection: HostConnection): Promise<DestinationFacts> {
   const info = await connection.call('host.info');
@@ -77,13 +106,17 @@ async function sourceGuests(source: HostConnection): Promise<EvacGuest[]> {
   return rows.map((row) => ({ name: row.name, state: row.state, memoryMiB: memory.get(row.name) ?? 0 }));
 }
 
+const unusableFacts = (host: string, why: string): DestinationFacts => ({
+  host,
+  unusable: why,
+  memAvailableMiB: 0,
+  hostHeadroomMiB: 0,
+  guests: [],
+});
+
 /** Opens every --to host once; one that cannot be reached, or is the source itself, is left out with the reason. */
-async function gatherDestinations(
-  request: EvacuationRequest,
-  source: HostConnection,
-  connections: Map<string, HostConnection>,
-  lost: Map<string, string>,
-): Promise<DestinationFacts[]> {
+async function gatherDestinations(run: Evacuation): Promise<DestinationFacts[]> {
+  const { request, source, connections, lost } = run;
   const unusable = new Map<string, string>();
   const opened = await Promise.allSettled(request.destinations.map((host) => request.open(host)));
   opened.forEach((result, index) => {
@@ -93,12 +126,8 @@ async function gatherDestinations(
       return;
     }
     const connection = result.value;
-    const same =
-      connection.hello.hostId === source.hello.hostId
-        ? 'is the source host itself'
-        : [...connections.values()].some((other) => other.hello.hostId === connection.hello.hostId)
-          ? 'is the same host as another --to destination'
-          : undefined;
+    const others = [...connections.values()].map((other) => other.hello.hostId);
+    const same = sameHostProblem(connection.hello.hostId, source.hello.hostId, others);
     if (same) {
       void connection.close().catch(() => undefined);
       unusable.set(host, same);
@@ -108,13 +137,6 @@ async function gatherDestinations(
     connection.events.once('closed', (reason) =>
       lost.set(host, `connection lost (${describeError(reason ?? 'closed')})`),
     );
-  });
-  const unusableFacts = (host: string, why: string): DestinationFacts => ({
-    host,
-    unusable: why,
-    memAvailableMiB: 0,
-    hostHeadroomMiB: 0,
-    guests: [],
   });
   return Promise.all(
     request.destinations.map((host) => {
@@ -127,204 +149,187 @@ async function gatherDestinations(
   );
 }
 
+/** Gather → plan: every host's facts, planEvacuation() over them, the plan shown. */
+async function gatherAndPlan(run: Evacuation): Promise<EvacuationPlan> {
+  const { request, sink } = run;
+  const facts = await gatherDestinations(run);
+  const guests = await sourceGuests(run.source);
+  const plan = planEvacuation(guests, facts, {
+    headroomMiB: request.headroomMiB,
+    only: request.only,
+    exclude: request.exclude,
+  });
+  sink.plan(plan, destinationRows(plan, facts));
+  return plan;
+}
+
+/** Stops scheduling on the first signal, on losing the source, or on an --abort the source's agent reports. */
+function watchForStop(run: Evacuation): Scheduling {
+  const { request, sink, source, jobId } = run;
+  let aborted: string | null = null;
+  let scheduling = true;
+  const stop = (why: string) => {
+    if (aborted || !scheduling) return;
+    aborted = why;
+    sink.notice(`${why}: starting no new migrations; the ones in flight finish`);
+  };
+  if (request.stop.aborted) stop('interrupted');
+  request.stop.addEventListener('abort', () => stop('interrupted'), { once: true });
+  // Without the source nothing can start; its guests stay where they are.
+  source.events.once('closed', (reason) =>
+    stop(`lost the connection to ${request.source} (${describeError(reason ?? 'closed')})`),
+  );
+  const poll = async (): Promise<void> => {
+    const status = await source.call('evacuation.status', { jobId }).catch(() => undefined);
+    if (status?.abortRequested) stop(`aborted by vmig evacuate --abort from ${status.requestedBy ?? 'another shell'}`);
+  };
+  const timer = setInterval(() => void poll(), request.abortPollMs ?? 1_000);
+  return {
+    get aborted() {
+      return aborted;
+    },
+    poll,
+    end() {
+      scheduling = false;
+      clearInterval(timer);
+    },
+  };
+}
+
+/** One migrate() of `guest` to `destination`; resolves to the error, or undefined when the guest moved. */
+async function attempt(run: Evacuation, guest: EvacGuest, destination: string): Promise<unknown> {
+  const { request, sink, source, connections, lost, warned } = run;
+  try {
+    const connection = connections.get(destination);
+    if (!connection || lost.has(destination))
+      throw new VmigError('HOST_UNREACHABLE', `${destination} ${lost.get(destination) ?? 'is not connected'}`);
+    let lastProgress = 0;
+    await migrate(
+      {
+        ...request.migration(destination),
+        domain: guest.name,
+        source,
+        destination: connection,
+        signal: request.cancel,
+      },
+      {
+        phase: (phase, detail) => sink.phase(guest.name, phase, detail),
+        progress: (progress) => {
+          if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = Date.now();
+          sink.progress(guest.name, progress);
+        },
+        warning: (message) => {
+          if (warned.has(message)) return;
+          warned.add(message);
+          sink.warning(message);
+        },
+      },
+    );
+    return undefined;
+  } catch (error) {
+    return error ?? new Error('migration failed');
+  }
+}
+
+/** Act for one guest: migrate it, and after a failure do what afterFailure() says (at most one retry elsewhere). */
+async function runGuest(
+  run: Evacuation,
+  plan: EvacuationPlan,
+  scheduling: Scheduling,
+  placed: { guest: EvacGuest; destination: string; report: GuestReport },
+): Promise<void> {
+  const { sink } = run;
+  const { guest, report } = placed;
+  const tried = new Set<string>();
+  const guestStarted = Date.now();
+  let destination = placed.destination;
+  for (let number = 1; ; number++) {
+    // Asked right before each start, so that an --abort never loses a race with the poll.
+    await scheduling.poll();
+    if (scheduling.aborted) {
+      report.status = 'not-started';
+      report.reason = scheduling.aborted;
+      sink.guest(report, `not started (${scheduling.aborted})`);
+      return;
+    }
+    tried.add(destination);
+    report.status = 'migrating';
+    report.destination = destination;
+    sink.guest(report, `migrating to ${destination} (${guest.memoryMiB} MiB, attempt ${number} of ${MAX_ATTEMPTS})`);
+    const attemptStarted = Date.now();
+    const error = await attempt(run, guest, destination);
+    if (error === undefined) {
+      recordMigrated(report, destination, Date.now() - attemptStarted, Date.now() - guestStarted);
+      sink.guest(report, `migrated to ${destination} in ${((Date.now() - attemptStarted) / 1000).toFixed(1)} s`);
+      return;
+    }
+    const code = isVmigError(error) ? error.code : 'INTERNAL';
+    const wire = { code, message: describeError(error) };
+    recordFailure(report, destination, wire, Date.now() - attemptStarted, Date.now() - guestStarted);
+    const next = afterFailure(plan, guest, {
+      code,
+      failedOn: destination,
+      attempt: number,
+      tried,
+      ...(run.lost.has(destination) ? { lost: run.lost.get(destination)! } : {}),
+      stopped: scheduling.aborted !== null,
+    });
+    if (next.kind === 'needs-recovery') {
+      report.status = 'needs-recovery';
+      sink.guest(report, `needs recovery: ${wire.message}`);
+      return;
+    }
+    if (next.kind === 'failed') {
+      report.status = 'failed';
+      if (next.notRetried) report.error = { code, message: `${wire.message}; not retried: ${next.notRetried}` };
+      sink.guest(report, `failed on ${destination}: ${report.error!.message}`);
+      return;
+    }
+    report.status = 'retrying';
+    sink.guest(report, `failed on ${destination} (${wire.message}); retrying on ${next.destination}`);
+    destination = next.destination;
+  }
+}
+
 export async function evacuate(request: EvacuationRequest, sink: EvacuationSink): Promise<EvacuationReport> {
   const started = Date.now();
-  const jobId = randomUUID();
-  const duplicate = request.destinations.find((host, index) => request.destinations.indexOf(host) !== index);
-  if (duplicate !== undefined) throw new VmigError('USAGE', `--to names ${duplicate} twice`);
-  if (request.destinations.includes(request.source))
-    throw new VmigError('SAME_HOST', `--to names the source ${request.source} itself`);
-
-  const connections = new Map<string, HostConnection>();
-  const lost = new Map<string, string>();
-  let source = await request.open(request.source);
+  const problem = destinationsProblem(request.source, request.destinations);
+  if (problem) throw new VmigError(problem.code, problem.message);
+  const run: Evacuation = {
+    request,
+    sink,
+    jobId: randomUUID(),
+    source: await request.open(request.source),
+    connections: new Map(),
+    lost: new Map(),
+    warned: new Set(),
+  };
   let locked = false;
-  const abortPoll: { timer?: NodeJS.Timeout } = {};
+  let scheduling: Scheduling | undefined;
   try {
     if (!request.dryRun) {
-      await source.call('evacuation.lock', { jobId, controller: hostname() });
+      await run.source.call('evacuation.lock', { jobId: run.jobId, controller: hostname() });
       locked = true;
     }
-    const facts = await gatherDestinations(request, source, connections, lost);
-    const guests = await sourceGuests(source);
-    const plan = planEvacuation(guests, facts, {
-      headroomMiB: request.headroomMiB,
-      only: request.only,
-      exclude: request.exclude,
-    });
-    sink.plan(
-      plan,
-      facts.map((fact) => ({
-        host: fact.host,
-        freeMiB: plan.ledger.get(fact.host) ?? null,
-        ...(fact.unusable ? { unusable: fact.unusable } : {}),
-      })),
-    );
-
-    const reports: GuestReport[] = [];
-    const entry = (
-      guest: EvacGuest,
-      status: GuestReport['status'],
-      destination: string | null,
-      reason?: string,
-    ): GuestReport => {
-      const report: GuestReport = {
-        domain: guest.name,
-        memoryMiB: guest.memoryMiB,
-        status,
-        destination,
-        finalHost: null,
-        timeMs: 0,
-        attempts: [],
-        error: null,
-        ...(reason ? { reason } : {}),
-      };
-      reports.push(report);
-      return report;
-    };
-    for (const { guest, reason } of plan.skipped) entry(guest, 'skipped', null, reason);
-    for (const { guest, reason } of plan.unplaced)
-      sink.guest(entry(guest, 'unplaced', null, reason), `not placed: ${reason}`);
-    const placed = plan.placements.map((placement) => ({
-      placement,
-      report: entry(placement.guest, 'planned', placement.destination, placement.reason),
-    }));
-
-    let aborted: string | null = null;
-    let scheduling = true;
-    const stopScheduling = (why: string) => {
-      if (aborted || !scheduling) return;
-      aborted = why;
-      sink.notice(`${why}: starting no new migrations; the ones in flight finish`);
-    };
-    if (!request.dryRun) {
-      if (request.stop.aborted) stopScheduling('interrupted');
-      request.stop.addEventListener('abort', () => stopScheduling('interrupted'), { once: true });
-      // Without the source nothing can start; its guests stay where they are.
-      source.events.once('closed', (reason) =>
-        stopScheduling(`lost the connection to ${request.source} (${describeError(reason ?? 'closed')})`),
-      );
-      const pollAbort = () =>
-        source
-          .call('evacuation.status', { jobId })
-          .then(
-            (status) =>
-              status.abortRequested &&
-              stopScheduling(`aborted by vmig evacuate --abort from ${status.requestedBy ?? 'another shell'}`),
-          )
-          .catch(() => undefined);
-      abortPoll.timer = setInterval(() => void pollAbort(), request.abortPollMs ?? 1_000);
-      const warned = new Set<string>();
-      const runGuest = async (guest: EvacGuest, first: string, report: GuestReport): Promise<void> => {
-        const tried = new Set<string>();
-        const guestStarted = Date.now();
-        let destination = first;
-        for (let attempt = 1; ; attempt++) {
-          // Asked right before each start, so that an --abort never loses a race with the poll.
-          await pollAbort();
-          if (aborted) {
-            report.status = 'not-started';
-            report.reason = aborted;
-            sink.guest(report, `not started (${aborted})`);
-            return;
-          }
-          tried.add(destination);
-          report.status = 'migrating';
-          report.destination = destination;
-          sink.guest(report, `migrating to ${destination} (${guest.memoryMiB} MiB, attempt ${attempt} of 2)`);
-          const attemptStarted = Date.now();
-          let error: unknown;
-          try {
-            const connection = connections.get(destination);
-            if (!connection || lost.has(destination))
-              throw new VmigError('HOST_UNREACHABLE', `${destination} ${lost.get(destination) ?? 'is not connected'}`);
-            let lastProgress = 0;
-            await migrate(
-              {
-                ...request.migration(destination),
-                domain: guest.name,
-                source,
-                destination: connection,
-                signal: request.cancel,
-              },
-              {
-                phase: (phase, detail) => sink.phase(guest.name, phase, detail),
-                progress: (progress) => {
-                  if (Date.now() - lastProgress < 2_000) return;
-                  lastProgress = Date.now();
-                  sink.progress(guest.name, progress);
-                },
-                warning: (message) => {
-                  if (warned.has(message)) return;
-                  warned.add(message);
-                  sink.warning(message);
-                },
-              },
-            );
-            report.attempts.push({ destination, status: 'migrated', timeMs: Date.now() - attemptStarted });
-            report.status = 'migrated';
-            report.timeMs = Date.now() - guestStarted;
-            delete report.reason;
-            sink.guest(report, `migrated to ${destination} in ${((Date.now() - attemptStarted) / 1000).toFixed(1)} s`);
-            return;
-          } catch (caught) {
-            error = caught;
-          }
-          const code = isVmigError(error) ? error.code : 'INTERNAL';
-          const wire = { code, message: describeError(error) };
-          report.timeMs = Date.now() - guestStarted;
-          report.error = wire;
-          if (code === 'NEEDS_RECOVERY') {
-            report.attempts.push({
-              destination,
-              status: 'needs-recovery',
-              timeMs: Date.now() - attemptStarted,
-              error: wire,
-            });
-            report.status = 'needs-recovery';
-            sink.guest(report, `needs recovery: ${wire.message}`);
-            return;
-          }
-          report.attempts.push({ destination, status: 'failed', timeMs: Date.now() - attemptStarted, error: wire });
-          if (lost.has(destination)) markUnusable(plan, destination, lost.get(destination)!);
-          if (attempt >= 2 || NOT_RETRYABLE.has(code) || aborted) {
-            report.status = 'failed';
-            sink.guest(report, `failed on ${destination}: ${wire.message}`);
-            return;
-          }
-          const retry = planRetry(plan, guest, tried, destination);
-          if (!('destination' in retry)) {
-            report.status = 'failed';
-            report.error = { code, message: `${wire.message}; not retried: ${retry.reason}` };
-            sink.guest(report, `failed on ${destination}: ${report.error.message}`);
-            return;
-          }
-          report.status = 'retrying';
-          sink.guest(report, `failed on ${destination} (${wire.message}); retrying on ${retry.destination}`);
-          destination = retry.destination;
-        }
-      };
-      const limit = pLimit(Math.max(1, request.maxParallel));
-      await Promise.all(
-        placed.map(({ placement, report }) => limit(() => runGuest(placement.guest, placement.destination, report))),
-      );
-    }
-
-    scheduling = false;
-    clearInterval(abortPoll.timer);
+    const plan = await gatherAndPlan(run);
+    const { reports, unplaced, placed } = plannedReports(plan);
+    for (const report of unplaced) sink.guest(report, `not placed: ${report.reason}`);
     let readBack: Map<string, string[]> | undefined;
     if (!request.dryRun) {
+      scheduling = watchForStop(run);
+      const limit = pLimit(Math.max(1, request.maxParallel));
+      await Promise.all(placed.map((guest) => limit(() => runGuest(run, plan, scheduling!, guest))));
+      scheduling.end();
       // The agents, not our bookkeeping, say where each guest runs now.
-      readBack = await readBackHosts(request, source, connections, lost, (reopened) => (source = reopened)).catch(
-        () => undefined,
-      );
+      readBack = await readBackHosts(run).catch(() => undefined);
     }
     return finishReport({
-      jobId,
+      jobId: run.jobId,
       source: request.source,
       destinations: request.destinations,
       dryRun: request.dryRun,
-      aborted,
+      aborted: scheduling?.aborted ?? null,
       guests: reports,
       readBack,
       sourceLabel: request.source,
@@ -332,32 +337,28 @@ export async function evacuate(request: EvacuationRequest, sink: EvacuationSink)
       timeMs: Date.now() - started,
     });
   } finally {
-    clearInterval(abortPoll.timer);
-    if (locked) await source.call('evacuation.unlock', { jobId }).catch(() => undefined);
-    await Promise.all([source, ...connections.values()].map((connection) => connection.close().catch(() => undefined)));
+    scheduling?.end();
+    if (locked) await run.source.call('evacuation.unlock', { jobId: run.jobId }).catch(() => undefined);
+    await Promise.all(
+      [run.source, ...run.connections.values()].map((connection) => connection.close().catch(() => undefined)),
+    );
   }
 }
 
 /** Lists every host; the source is reopened once if its connection died, since it alone decides exit 0. */
-async function readBackHosts(
-  request: EvacuationRequest,
-  source: HostConnection,
-  connections: Map<string, HostConnection>,
-  lost: Map<string, string>,
-  replaceSource: (connection: HostConnection) => void,
-): Promise<Map<string, string[]>> {
+async function readBackHosts(run: Evacuation): Promise<Map<string, string[]>> {
+  const { request, connections, lost } = run;
   const where = new Map<string, string[]>();
   const add = (rows: Array<{ name: string }>, host: string) => {
     for (const row of rows) where.set(row.name, [...(where.get(row.name) ?? []), host]);
   };
   let sourceRows: Array<{ name: string }>;
   try {
-    sourceRows = await source.call('domain.list');
+    sourceRows = await run.source.call('domain.list');
   } catch {
-    await source.close().catch(() => undefined);
-    const reopened = await request.open(request.source);
-    replaceSource(reopened);
-    sourceRows = await reopened.call('domain.list');
+    await run.source.close().catch(() => undefined);
+    run.source = await request.open(request.source);
+    sourceRows = await run.source.call('domain.list');
   }
   add(sourceRows, request.source);
   for (const [host, connection] of connections) {
