@@ -7,7 +7,7 @@ import type { OutgoingSocket } from '../transports/streams.js';
 import type { TunnelEnd } from '../transports/tunnel.js';
 import type { Mirrors } from '../storage/mirror.js';
 import type { Instance } from './instances.js';
-import type { Journal } from './journal.js';
+import type { Journal, JournalEntry } from './journal.js';
 
 export interface SourceMigration {
   role: 'source';
@@ -82,15 +82,33 @@ export async function transition(
   detail?: string,
 ): Promise<void> {
   migration.phase = phase;
+  await journalPhase(
+    context,
+    { migrationId: migration.migrationId, role: migration.role, domain: migration.name, peer: migration.peer },
+    phase,
+    detail,
+  );
+}
+
+/**
+ * The one writer of phases to the journal: records `phase` for a migration (fsync'd) and logs it. transition()
+ * uses it for the migrations this process runs; `vmig recover` for one a crashed process left in the journal.
+ */
+export async function journalPhase(
+  context: { journal: Journal; log(message: string): void },
+  who: Pick<JournalEntry, 'migrationId' | 'role' | 'domain' | 'peer'>,
+  phase: MigrationPhase,
+  detail?: string,
+): Promise<void> {
   await context.journal.record({
-    migrationId: migration.migrationId,
-    role: migration.role,
-    domain: migration.name,
-    peer: migration.peer,
+    migrationId: who.migrationId,
+    role: who.role,
+    domain: who.domain,
+    peer: who.peer,
     phase,
     ...(detail ? { detail } : {}),
   });
-  context.log(`migration ${migration.migrationId} of ${migration.name}: ${phase}${detail ? ` (${detail})` : ''}`);
+  context.log(`migration ${who.migrationId} of ${who.domain}: ${phase}${detail ? ` (${detail})` : ''}`);
 }
 
 export async function runCleanups(migration: ActiveMigration): Promise<void> {

@@ -21,6 +21,7 @@ import { unlinkIfPresent } from '../util/fs.js';
 import type { AgentContext } from './context.js';
 import { loadHostConfig } from './host-config.js';
 import { ownedByOtherLiveAgent, type Instance } from './instances.js';
+import { journalPhase } from './migration-state.js';
 
 /** What this agent holds open for one recovery, between the controller's calls. */
 interface Recovery {
@@ -186,12 +187,7 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
         .filter((entry) => entry.domain === name)
         .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))
         .at(-1);
-      if (latest)
-        await context.journal.record({
-          ...latest,
-          phase: 'finished',
-          detail: 'vmig recover: post-copy resumed and completed',
-        });
+      if (latest) await journalPhase(context, latest, 'finished', 'vmig recover: post-copy resumed and completed');
       return { name, state: 'running' as const };
     },
   };

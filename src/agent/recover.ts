@@ -10,6 +10,7 @@ import type { HandlerGroup } from '../protocol/table.js';
 import type { HostView } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import { ownedByOtherLiveAgent } from './instances.js';
+import { journalPhase } from './migration-state.js';
 import type { JournalEntry } from './journal.js';
 
 /** What this host holds; the journal entry in the agent's own, stricter type. */
@@ -112,12 +113,7 @@ export function recoverHandlers(context: AgentContext): HandlerGroup<'recover.in
       }
       await context.locks.clearStale(name);
       const { journal } = await inspect(name);
-      if (journal)
-        await context.journal.record({
-          ...journal,
-          phase: action === 'retire' ? 'confirmed' : 'resumed',
-          detail: 'vmig recover',
-        });
+      if (journal) await journalPhase(context, journal, action === 'retire' ? 'confirmed' : 'resumed', 'vmig recover');
       return { done: true };
     },
   };

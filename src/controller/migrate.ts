@@ -17,6 +17,7 @@ import { postcopyEnabled } from '../qemu/convergence.js';
 import type { StorageExposure } from '../storage/incoming.js';
 import { copiesStorage, planStorage, type DiskCopy, type StorageOptions } from '../storage/plan.js';
 import { chooseTransport, type ProbeOutcome, type TransportDecision } from './transport-choice.js';
+import { transition, type StepRecord } from './steps.js';
 import { afterFinishFailure, afterPerformFailure } from './way-back.js';
 
 export type { MigrationStep } from '../protocol/phases.js';
@@ -91,6 +92,9 @@ interface Run {
   request: MigrateRequest;
   reporter: MigrationReporter;
   migrationId: string;
+  /** Where the driver stands: set only by transition() (steps.ts), which also reports it. */
+  step?: MigrationStep;
+  history: StepRecord[];
   /** Storage migration: the disks to copy (empty: memory only), and where the destination exports them. */
   copies: DiskCopy[];
   exposed?: StorageExposure;
@@ -130,9 +134,9 @@ async function settleTransport(
 
 /** Begin on the source, the storage plan, Prepare on the destination; a failure after Begin releases the source. */
 async function beginAndPrepare(run: Run): Promise<Cookie> {
-  const { request, reporter, migrationId } = run;
+  const { request, migrationId } = run;
   const { source, destination, domain } = request;
-  reporter.phase('begin', `checking ${domain} on ${source.label}`);
+  transition(run, 'begin', `checking ${domain} on ${source.label}`);
   const begun = await source.call('migrate.begin', {
     name: domain,
     migrationId,
@@ -146,7 +150,8 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
     throw error;
   }
   const { copies } = run;
-  reporter.phase(
+  transition(
+    run,
     'prepare',
     copies.length > 0
       ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}`
@@ -182,11 +187,12 @@ function p2pTarget(destination: HostConnection): { host: string; user?: string; 
 
 /** The data plane's endpoints for this migration: the transport, the source's tunnel end, the ssh relay. */
 async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: TransportDecision; cookie: Cookie }> {
-  const { request, reporter, migrationId } = run;
+  const { request, migrationId } = run;
   const { source, destination } = request;
   const transport = await settleTransport(request, migrationId, prepared);
   const cookie = { ...prepared, transport: transport.transport };
-  reporter.phase(
+  transition(
+    run,
     'prepare',
     `transport ${transport.transport} (${transport.encrypted ? 'encrypted' : 'unencrypted'}): ${transport.reason}`,
   );
@@ -194,7 +200,8 @@ async function openDataPlane(run: Run, prepared: Cookie): Promise<{ transport: T
     // The source's tunnel end exists before QEMU starts; for ssh, the controller listens on its sockets.
     const p2p = transport.transport === 'ssh' && request.p2p ? p2pTarget(destination) : undefined;
     if (p2p)
-      reporter.phase(
+      transition(
+        run,
         'prepare',
         `p2p: ${source.label} opens SSH to ${p2p.host} itself; the controller stays out of the data path`,
       );
@@ -217,7 +224,8 @@ async function perform(
     if (event.event === 'migration.progress') {
       const data = event.data;
       if (data.status.startsWith('postcopy') && !run.postcopyFinish) {
-        reporter.phase(
+        transition(
+          run,
           'finish',
           `post-copy: resuming ${domain} on ${destination.label} while the remaining pages follow`,
         );
@@ -237,7 +245,8 @@ async function perform(
       throw new VmigError('MIGRATION_ABORTED', 'the migration was interrupted before the copy started');
     const { transport, cookie } = await openDataPlane(run, prepared);
     const { copies } = run;
-    reporter.phase(
+    transition(
+      run,
       'perform',
       copies.length > 0
         ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatGiB(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
@@ -271,7 +280,7 @@ async function perform(
 
 /** Carries out afterPerformFailure()'s answer; returns the error to report. */
 async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
-  const { request, reporter, migrationId, relay } = run;
+  const { request, migrationId, relay } = run;
   const { source, destination, domain } = request;
   const message = (error as Error).message;
   const exit = afterPerformFailure(error, run.postcopyFinish !== undefined);
@@ -285,7 +294,8 @@ async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
       { cause: error },
     );
   }
-  reporter.phase(
+  transition(
+    run,
     'rollback',
     `removing the receiving QEMU on ${destination.label}${run.copies.length > 0 ? ' and the images created for it' : ''}`,
   );
@@ -309,9 +319,9 @@ async function leavePerform(run: Run, error: unknown): Promise<VmigError> {
 
 /** Finish on the destination (already running in post-copy); a failure is left the way afterFinishFailure() says. */
 async function finishStep(run: Run): Promise<Finished> {
-  const { request, reporter, migrationId } = run;
+  const { request, migrationId } = run;
   const { source, destination, domain } = request;
-  if (!run.postcopyFinish) reporter.phase('finish', `resuming ${domain} on ${destination.label}`);
+  if (!run.postcopyFinish) transition(run, 'finish', `resuming ${domain} on ${destination.label}`);
   try {
     return await (run.postcopyFinish ?? finish(run, false));
   } catch (error) {
@@ -329,7 +339,7 @@ async function finishStep(run: Run): Promise<Finished> {
         `lost ${destination.label} while it was taking over ${domain}; both sides hold it paused. Resolve with: ${recoverHint(request)}`,
       );
     }
-    reporter.phase('rollback', `the destination could not take over; resuming ${domain} on ${source.label}`);
+    transition(run, 'rollback', `the destination could not take over; resuming ${domain} on ${source.label}`);
     await bestEffort(() => destination.call('migrate.abort', { migrationId }));
     const resumed = await bestEffort(() => source.call('migrate.resume', { migrationId }));
     if (!resumed)
@@ -343,9 +353,9 @@ async function finishStep(run: Run): Promise<Finished> {
 
 /** Confirm: the destination runs the guest; retire the source. Failing here leaves the guest on the destination. */
 async function confirm(run: Run): Promise<void> {
-  const { request, reporter, migrationId } = run;
+  const { request, migrationId } = run;
   const { source, destination, domain } = request;
-  reporter.phase('confirm', `retiring the old QEMU on ${source.label}`);
+  transition(run, 'confirm', `retiring the old QEMU on ${source.label}`);
   try {
     await source.call('migrate.confirm', { migrationId, undefineSource: request.undefineSource });
   } catch (error) {
@@ -368,7 +378,7 @@ export async function migrate(request: MigrateRequest, reporter: MigrationReport
       'post-copy cannot be combined with --copy-storage-all/--copy-storage-inc: the disks must be complete before the guest may run on the destination',
     );
   }
-  const run: Run = { request, reporter, migrationId: randomUUID(), copies: [] };
+  const run: Run = { request, reporter, migrationId: randomUUID(), copies: [], history: [] };
   const cookie = await beginAndPrepare(run);
   const { transport, outcome } = await perform(run, cookie);
   const finished = await finishStep(run);

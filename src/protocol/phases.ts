@@ -1,12 +1,36 @@
 // Where a migration stands: one vocabulary for both ends (libvirt's qemuMigrationJobPhase is the model).
 // Each agent holds its half of a migration in one of PHASES, journals every change (src/agent/journal.ts,
 // read back by domjobinfo, domjobabort and vmig recover) through one transition() (src/agent/migration-state.ts).
-// The controller drives STEPS and reports them (`vmig migrate --json` phase events, the progress display).
+// The controller drives STEPS through one transition() (src/controller/steps.ts) that sets, records and reports
+// them (`vmig migrate --json` phase events, the progress display).
 // Journal files store these names as they are; they are the names wave 1 wrote, so older journals read back.
 
 /** The controller's steps, in order, plus the way back. */
 export const STEPS = ['begin', 'prepare', 'perform', 'finish', 'confirm', 'rollback'] as const;
 export type MigrationStep = (typeof STEPS)[number];
+
+interface StepInfo {
+  /** The steps the driver may go to from this one; every step may also repeat, to report more detail. */
+  next: readonly MigrationStep[];
+  /** The switch-over has begun: Ctrl-C no longer cancels, the hosts must settle who runs the guest. */
+  switchingOver: boolean;
+}
+
+/** The controller's step machine (src/controller/steps.ts walks it). Post-copy enters `finish` while `perform` runs. */
+export const STEP_INFO = {
+  begin: { next: ['prepare'], switchingOver: false },
+  prepare: { next: ['perform', 'rollback'], switchingOver: false },
+  perform: { next: ['finish', 'rollback'], switchingOver: false },
+  finish: { next: ['confirm', 'rollback'], switchingOver: true },
+  confirm: { next: [], switchingOver: true },
+  rollback: { next: [], switchingOver: false },
+} as const satisfies Record<MigrationStep, StepInfo>;
+
+/** Whether the driver may go from `from` (undefined: nothing reported yet, only `begin` may come) to `to`. */
+export function stepAllowed(from: MigrationStep | undefined, to: MigrationStep): boolean {
+  if (from === undefined) return to === 'begin';
+  return from === to || (STEP_INFO[from].next as readonly MigrationStep[]).includes(to);
+}
 
 interface PhaseInfo {
   /** The side whose half of the migration can be in this phase. */

@@ -5,6 +5,7 @@ import { assertDomainName } from '../../domain/definition.js';
 import { isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
+import { STEP_INFO } from '../../protocol/phases.js';
 import { resolveMigrationOptions } from '../../options/resolve.js';
 import { copiesStorage } from '../../storage/plan.js';
 import { VmigError } from '../../errors.js';
@@ -45,7 +46,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   }
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
-  let currentPhase = 'begin';
+  let currentPhase: MigrationStep = 'begin';
   const reporter = {
     ...renderer,
     phase: (phase: MigrationStep, detail: string) => {
@@ -72,7 +73,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    const switchingOver = currentPhase === 'finish' || currentPhase === 'confirm';
+    const switchingOver = STEP_INFO[currentPhase].switchingOver;
     if (interrupts === 1 && !switchingOver) {
       output.info(
         `\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`,

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal } from '../../../src/agent/journal.js';
-import { pastSwitchover, transition, type SourceMigration } from '../../../src/agent/migration-state.js';
+import { journalPhase, pastSwitchover, transition, type SourceMigration } from '../../../src/agent/migration-state.js';
 import { StateDir } from '../../../src/agent/state.js';
 
 const dirs: string[] = [];
@@ -58,6 +58,30 @@ describe('transition', () => {
     const pending = transition(context, migration, 'cancelled');
     expect(migration.phase).toBe('cancelled');
     await pending;
+  });
+});
+
+describe('journalPhase', () => {
+  it('journals a phase for a migration this process does not run (vmig recover) and logs it', async () => {
+    const { context, logs } = await setup();
+    const left = { migrationId: 'm-0002-ef01', role: 'destination' as const, domain: 'db', peer: 'h1' };
+    await journalPhase(context, { ...left, phase: 'held', updatedAt: 'x' } as never, 'resumed', 'vmig recover');
+    expect(await context.journal.read('m-0002-ef01')).toMatchObject({
+      ...left,
+      phase: 'resumed',
+      detail: 'vmig recover',
+    });
+    expect(logs).toEqual(['migration m-0002-ef01 of db: resumed (vmig recover)']);
+  });
+
+  it('is the one writer of phases: no other agent module calls journal.record()', async () => {
+    const dir = join(import.meta.dirname, '../../../src/agent');
+    const offenders: string[] = [];
+    for (const file of await readdir(dir)) {
+      if (!file.endsWith('.ts') || file === 'migration-state.ts' || file === 'journal.ts') continue;
+      if (/\.journal\.record\(/.test(await readFile(join(dir, file), 'utf8'))) offenders.push(file);
+    }
+    expect(offenders).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PHASES as JSON_PHASES } from '../../../src/cli/json-events.js';
-import { PHASES, STEPS, phaseInfo } from '../../../src/protocol/phases.js';
+import { PHASES, STEP_INFO, STEPS, phaseInfo, stepAllowed } from '../../../src/protocol/phases.js';
 
 describe('the phase vocabulary', () => {
   it('is what --json reports as phase events', () => {
@@ -40,5 +40,28 @@ describe('the phase vocabulary', () => {
       .filter(([, info]) => !info.final)
       .map(([name]) => name);
     expect(open.sort()).toEqual(['begun', 'completed', 'held', 'performing', 'prepared']);
+  });
+
+  it('has one row per controller step, and every next step is a step', () => {
+    expect(Object.keys(STEP_INFO)).toEqual([...STEPS]);
+    for (const info of Object.values(STEP_INFO)) for (const next of info.next) expect(STEPS).toContain(next);
+  });
+
+  it('allows the steps in order, a repeat, and the way back only before confirm', () => {
+    expect(stepAllowed(undefined, 'begin')).toBe(true);
+    expect(stepAllowed(undefined, 'prepare')).toBe(false);
+    expect(stepAllowed('prepare', 'prepare')).toBe(true);
+    expect(stepAllowed('begin', 'perform')).toBe(false);
+    expect(stepAllowed('finish', 'perform')).toBe(false);
+    expect(STEPS.filter((step) => stepAllowed(step, 'rollback') && step !== 'rollback')).toEqual([
+      'prepare',
+      'perform',
+      'finish',
+    ]);
+    expect(stepAllowed('rollback', 'begin')).toBe(false);
+  });
+
+  it('says the switch-over begins at finish: from there Ctrl-C no longer cancels', () => {
+    expect(STEPS.filter((step) => STEP_INFO[step].switchingOver)).toEqual(['finish', 'confirm']);
   });
 });
