@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { VmigError } from '../errors.js';
 import { PROTOCOL_VERSION, type AgentEvent } from '../protocol/messages.js';
-import type { Result } from '../protocol/methods.js';
+import { methods, type Deadline, type Method, type Result } from '../protocol/methods.js';
 import { RpcConnection } from '../protocol/rpc.js';
 import { checkResult, typedCall, type Call } from '../protocol/table.js';
 import { VERSION } from '../version.js';
@@ -13,19 +13,20 @@ import type { HostUri } from './uri.js';
 /** How often the controller proves it is alive to each agent (the agent gives up after VMIG_AGENT_IDLE_TIMEOUT_MS). */
 const PING_INTERVAL_MS = 5_000;
 
-// Calls that run as long as the migration does, under their own deadlines (stall detection, Finish's timeout).
-const LONG_RUNNING = new Set(['migrate.perform', 'migrate.finish', 'recover.apply']);
-
+/** The hello's deadline: it also waits for the agent's start-up (node on a loaded host). */
+const STARTUP_DEADLINE_MS = 60_000;
 /**
- * The deadline of an agent call: every call but the long-running ones, so that an agent stuck behind a QEMU cannot
- * hang the controller. Longer than any bounded step of the agent (QEMU start 60 s, stop ~11 s, QMP 10 s), so the
- * agent's own, more precise error arrives first. VMIG_RPC_TIMEOUT_MS overrides it.
+ * Longer than any bounded step of the agent (QEMU start 60 s, stop ~11 s, QMP 10 s), so that the agent's own, more
+ * precise error arrives first.
  */
-export function callDeadlineMs(method: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
-  if (LONG_RUNNING.has(method)) return undefined;
-  // The hello also waits for the agent's start-up (node on a loaded host): a deadline of its own.
-  if (method === 'hello') return 60_000;
-  return Number(env.VMIG_RPC_TIMEOUT_MS) || 120_000;
+const RPC_DEADLINE_MS = 120_000;
+
+/** The deadline of an agent call, as its row of src/protocol/methods.ts says; VMIG_RPC_TIMEOUT_MS overrides `rpc`. */
+export function callDeadlineMs(method: Method, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const deadline: Deadline = methods[method].deadline;
+  if (deadline === 'none') return undefined;
+  if (deadline === 'startup') return STARTUP_DEADLINE_MS;
+  return Number(env.VMIG_RPC_TIMEOUT_MS) || RPC_DEADLINE_MS;
 }
 
 export type AgentHello = Result<'hello'>;

@@ -2,7 +2,7 @@
 // The agent parses params with it before a handler runs (src/agent/handlers.ts); the controller's typed
 // call() infers the result type from it and validates each result on arrival (src/protocol/table.ts).
 //
-// To add a method: add one row here (params and result schemas), then one handler of the same name in the
+// To add a method: add one row here (params and result schemas, and its deadline), then one handler of the same name in the
 // agent module of its concern; tsc fails until both exist. Wire types go in wire.ts, never in src/agent/.
 import { z } from 'zod';
 import { convergenceSchema } from '../qemu/convergence.js';
@@ -44,9 +44,18 @@ const begunResult = z.object({
 const listenChoice = z.object({ portRange: portRange.optional(), listenAddress: z.string().optional() });
 const listenerId = z.object({ id: z.string() });
 
+/**
+ * How long the controller waits for a method's result. `rpc`: the call deadline (120 s, VMIG_RPC_TIMEOUT_MS), so
+ * that an agent stuck behind a QEMU cannot hang the controller. `none`: it runs as long as the migration does,
+ * under its own deadlines (stall detection, Finish's timeout). `startup`: it also waits for the agent's start-up.
+ * Every row must choose (src/hosts/connection.ts callDeadlineMs() reads it).
+ */
+export type Deadline = 'rpc' | 'none' | 'startup';
+
 export const methods = {
   // hello must never fail on shape: an agent of another version answers with its own words (PROTOCOL_MISMATCH).
   hello: {
+    deadline: 'startup',
     params: z.object({
       protocol: z.custom<number>(),
       version: z.custom<string>(),
@@ -62,10 +71,11 @@ export const methods = {
       qemu: z.string(),
     }),
   },
-  ping: { params: empty, result: empty },
+  ping: { deadline: 'rpc', params: empty, result: empty },
 
   // Domain lifecycle (src/agent/domains.ts).
   'domain.define': {
+    deadline: 'rpc',
     params: z.object({ definition: z.unknown() }),
     result: z.object({
       name: z.string(),
@@ -74,30 +84,42 @@ export const methods = {
       warnings: z.array(z.string()).optional(),
     }),
   },
-  'domain.undefine': { params: name, result: z.object({ name: z.string(), stillRunning: z.boolean() }) },
+  'domain.undefine': {
+    deadline: 'rpc',
+    params: name,
+    result: z.object({ name: z.string(), stillRunning: z.boolean() }),
+  },
   'domain.start': {
+    deadline: 'rpc',
     params: name.extend({ paused: z.boolean().optional() }),
     result: z.object({ name: z.string(), pid: z.number(), accel: z.string() }),
   },
-  'domain.destroy': { params: name, result: z.object({ name: z.string() }) },
-  'domain.list': { params: z.object({ all: z.boolean().optional() }), result: z.array(domainSummarySchema) },
-  'domain.info': { params: name, result: domainInfoSchema },
-  'domain.definition': { params: name, result: z.record(z.string(), z.unknown()) },
+  'domain.destroy': { deadline: 'rpc', params: name, result: z.object({ name: z.string() }) },
+  'domain.list': {
+    deadline: 'rpc',
+    params: z.object({ all: z.boolean().optional() }),
+    result: z.array(domainSummarySchema),
+  },
+  'domain.info': { deadline: 'rpc', params: name, result: domainInfoSchema },
+  'domain.definition': { deadline: 'rpc', params: name, result: z.record(z.string(), z.unknown()) },
   'domain.monitor': {
+    deadline: 'rpc',
     params: name.extend({ command: z.string() }),
     result: z.object({
       return: z.unknown().optional(),
       error: z.object({ class: z.string(), desc: z.string() }).optional(),
     }),
   },
-  'host.info': { params: empty, result: hostInfoSchema },
+  'host.info': { deadline: 'rpc', params: empty, result: hostInfoSchema },
 
   // Source side of a migration (src/agent/source.ts).
   'migrate.begin': {
+    deadline: 'rpc',
     params: z.object({ name: z.string(), migrationId: migrationIdSchema, controller: z.string(), peer: z.string() }),
     result: begunResult,
   },
   'migrate.perform': {
+    deadline: 'none',
     params: z.object({
       migrationId: migrationIdSchema,
       cookie: cookieSchema,
@@ -120,6 +142,7 @@ export const methods = {
     result: migrationOutcomeSchema,
   },
   'migrate.tunnel': {
+    deadline: 'rpc',
     params: migrationId.extend({
       cookie: cookieSchema,
       /** ssh p2p: the source host opens SSH to the destination itself, as its own ssh config names it. */
@@ -137,22 +160,29 @@ export const methods = {
     result: tunnelSockets,
   },
   'migrate.probe': {
+    deadline: 'rpc',
     params: migrationId.extend({
       endpoint: endpointSchema,
       timeoutMs: z.number().int().min(100).max(30_000).default(PROBE_TIMEOUT_MS),
     }),
     result: probeOutcomeSchema,
   },
-  'migrate.cancel': { params: migrationId, result: z.object({ name: z.string(), state: z.literal('running') }) },
-  'migrate.resume': { params: migrationId, result: z.object({ name: z.string() }) },
+  'migrate.cancel': {
+    deadline: 'rpc',
+    params: migrationId,
+    result: z.object({ name: z.string(), state: z.literal('running') }),
+  },
+  'migrate.resume': { deadline: 'rpc', params: migrationId, result: z.object({ name: z.string() }) },
   'migrate.confirm': {
+    deadline: 'rpc',
     params: migrationId.extend({ undefineSource: z.boolean().default(false) }),
     result: z.object({ name: z.string() }),
   },
-  'migrate.release': { params: migrationId, result: empty },
+  'migrate.release': { deadline: 'rpc', params: migrationId, result: empty },
 
   // Destination side of a migration (src/agent/destination.ts).
   'migrate.prepare': {
+    deadline: 'rpc',
     params: z.object({
       migrationId: migrationIdSchema,
       definition: z.unknown(),
@@ -171,6 +201,7 @@ export const methods = {
     result: cookieResult.extend({ storage: storageExposureSchema.optional() }),
   },
   'migrate.finish': {
+    deadline: 'none',
     params: migrationId.extend({
       suspend: z.boolean().default(false),
       persistent: z.boolean().default(false),
@@ -183,19 +214,25 @@ export const methods = {
     }),
     result: z.object({ name: z.string(), state: z.enum(['running', 'paused']), resumedAt: z.number().optional() }),
   },
-  'migrate.postcopy-pause': { params: migrationId, result: empty },
-  'migrate.select-transport': { params: migrationId.extend({ transport: z.enum(['tls', 'ssh']) }), result: empty },
-  'migrate.abort': { params: migrationId, result: z.object({ removed: z.boolean() }) },
+  'migrate.postcopy-pause': { deadline: 'rpc', params: migrationId, result: empty },
+  'migrate.select-transport': {
+    deadline: 'rpc',
+    params: migrationId.extend({ transport: z.enum(['tls', 'ssh']) }),
+    result: empty,
+  },
+  'migrate.abort': { deadline: 'rpc', params: migrationId, result: z.object({ removed: z.boolean() }) },
 
   // `vmig migrate --dry-run`: Begin's and Prepare's checks without their effects (src/agent/dry-run.ts).
-  'migrate.dry-begin': { params: name, result: begunResult },
+  'migrate.dry-begin': { deadline: 'rpc', params: name, result: begunResult },
   'migrate.dry-prepare': {
+    deadline: 'rpc',
     params: z.object({ definition: z.unknown(), accel, forceDefinition: z.boolean().default(false) }),
     result: z.object({ qemu: z.string(), accel, memoryMiB: z.number(), headroomMiB: z.number() }),
   },
 
   // `vmig host check` and the dry run's port checks (src/agent/host-checks.ts).
   'host.check': {
+    deadline: 'rpc',
     params: listenChoice,
     result: z.object({
       checks: z.array(
@@ -209,17 +246,19 @@ export const methods = {
       node: z.string(),
     }),
   },
-  'host.listen': { params: listenChoice, result: listenerId.extend({ endpoint: endpointSchema }) },
-  'host.listen-unix': { params: empty, result: listenerId.extend({ path: z.string() }) },
-  'host.unlisten': { params: listenerId, result: empty },
+  'host.listen': { deadline: 'rpc', params: listenChoice, result: listenerId.extend({ endpoint: endpointSchema }) },
+  'host.listen-unix': { deadline: 'rpc', params: empty, result: listenerId.extend({ path: z.string() }) },
+  'host.unlisten': { deadline: 'rpc', params: listenerId, result: empty },
   'host.probe-tcp': {
+    deadline: 'rpc',
     params: z.object({ endpoint: endpointSchema, timeoutMs: z.number().int().min(100).max(10_000).optional() }),
     result: probeOutcomeSchema,
   },
 
   // Job control from any controller (src/agent/jobs.ts).
-  'job.info': { params: name, result: jobInfoSchema },
+  'job.info': { deadline: 'rpc', params: name, result: jobInfoSchema },
   'job.abort': {
+    deadline: 'rpc',
     params: name,
     result: z.object({
       name: z.string(),
@@ -229,36 +268,43 @@ export const methods = {
     }),
   },
   'job.setSpeed': {
+    deadline: 'rpc',
     params: name.extend({ bandwidthMiBs: z.number().int().min(0) }),
     result: z.object({ name: z.string(), migrationId: z.string(), bandwidthMiBs: z.number() }),
   },
   'job.setMaxDowntime': {
+    deadline: 'rpc',
     params: name.extend({ maxDowntimeMs: z.number().int().min(1).max(2_000_000) }),
     result: z.object({ name: z.string(), migrationId: z.string(), maxDowntimeMs: z.number() }),
   },
 
   // The per-source-host evacuation lock (src/agent/evacuation.ts).
   'evacuation.lock': {
+    deadline: 'rpc',
     params: jobId.extend({ controller: z.string().max(255) }),
     result: z.object({ jobId: z.string() }),
   },
-  'evacuation.unlock': { params: jobId, result: empty },
+  'evacuation.unlock': { deadline: 'rpc', params: jobId, result: empty },
   'evacuation.abort': {
+    deadline: 'rpc',
     params: z.object({ requestedBy: z.string().max(255).default('unknown') }),
     result: z.object({ jobId: z.string() }),
   },
   'evacuation.status': {
+    deadline: 'rpc',
     params: jobId,
     result: z.object({ abortRequested: z.boolean(), requestedBy: z.string().optional() }),
   },
 
   // `vmig recover` (src/agent/recover.ts, src/agent/postcopy-recovery.ts).
-  'recover.inspect': { params: name, result: hostViewSchema },
+  'recover.inspect': { deadline: 'rpc', params: name, result: hostViewSchema },
   'recover.apply': {
+    deadline: 'none',
     params: name.extend({ action: z.enum(['resume', 'retire', 'clear-lock', 'cancel-disk-jobs']) }),
     result: z.object({ done: z.literal(true) }),
   },
   'recover.postcopy-listen': {
+    deadline: 'rpc',
     params: name.extend({
       transport: z.enum(['direct', 'tls', 'ssh']),
       listenAddress: z.string().optional(),
@@ -266,13 +312,18 @@ export const methods = {
     }),
     result: cookieResult,
   },
-  'recover.postcopy-tunnel': { params: name.extend({ cookie: cookieSchema }), result: tunnelSockets },
+  'recover.postcopy-tunnel': { deadline: 'rpc', params: name.extend({ cookie: cookieSchema }), result: tunnelSockets },
   'recover.postcopy-resume': {
+    deadline: 'rpc',
     params: name.extend({ cookie: cookieSchema, stallTimeoutMs: z.number().int().min(1_000).default(30_000) }),
     result: z.object({ name: z.string() }),
   },
-  'recover.postcopy-finish': { params: name, result: z.object({ name: z.string(), state: z.literal('running') }) },
-} satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
+  'recover.postcopy-finish': {
+    deadline: 'rpc',
+    params: name,
+    result: z.object({ name: z.string(), state: z.literal('running') }),
+  },
+} satisfies Record<string, { params: z.ZodType; result: z.ZodType; deadline: Deadline }>;
 
 /** One-way messages from the agent to its controller, while a method runs. */
 export const events = {

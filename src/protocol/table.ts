@@ -54,7 +54,7 @@ export function checkResult<M extends Method>(method: M, value: unknown, peer: s
 }
 
 /** A typed call() over an untyped one: the result type comes from the table, and the result is checked. */
-export function typedCall(call: (method: string, params?: unknown) => Promise<unknown>, peer: string): Call {
+export function typedCall(call: (method: Method, params?: unknown) => Promise<unknown>, peer: string): Call {
   return async (method, ...args) => checkResult(method, await call(method, args[0]), peer);
 }
 
