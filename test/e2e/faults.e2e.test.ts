@@ -5,7 +5,15 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type RunResult } from '../../src/lab/lab.js';
-import { expectGuestContinued, expectOk, guestStatus, listDomains, qemuPids, startGuest } from './support.js';
+import {
+  expectGuestContinued,
+  expectOk,
+  guestQemuPids,
+  guestStatus,
+  listDomains,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 interface Row {
   fault: string;
@@ -170,13 +178,8 @@ describe('fault injection', () => {
 
   /** QEMU pids on `host` that do not belong to `name` (so the check is about this case only). */
   async function qemuPidsExcept(host: string, name: string): Promise<number[]> {
-    const pids = await qemuPids(lab, host);
-    const others: number[] = [];
-    for (const pid of pids) {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (!cmdline.includes(`guest=${name},`)) others.push(pid);
-    }
-    return others;
+    const mine = await guestQemuPids(lab, host, name);
+    return (await qemuPids(lab, host)).filter((pid) => !mine.includes(pid));
   }
 
   it('destination QEMU SIGKILLed during the copy → exit 1, guest on the source', async () => {
@@ -185,12 +188,7 @@ describe('fault injection', () => {
       when: /^progress: |^perform: /m,
       inject: async (name) => {
         await new Promise((resolve) => setTimeout(resolve, 1_500));
-        const [pid] = await qemuPids(lab, 'h2').then(async (pids) => {
-          const mine: number[] = [];
-          for (const candidate of pids)
-            if ((await readFile(`/proc/${candidate}/cmdline`, 'utf8')).includes(`guest=${name},`)) mine.push(candidate);
-          return mine;
-        });
+        const [pid] = await guestQemuPids(lab, 'h2', name);
         process.kill(pid!, 'SIGKILL');
       },
       expectExit: [1],

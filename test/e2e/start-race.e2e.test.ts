@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transpileForChildren } from '../support/transpile.js';
-import { GUEST_KERNEL } from './support.js';
+import { guestDefinition } from './support.js';
 
 const STARTERS = 4;
 const ROUNDS = 3;
@@ -101,17 +101,7 @@ describe('concurrent starts of one domain (separate agent processes, real QEMU)'
     const failures: string[] = [];
     for (let index = 0; index < ROUNDS; index++) {
       const name = `race${index}`;
-      const definition = {
-        name,
-        uuid: `7d3c1f00-0000-4000-8000-00000000000${index}`,
-        memoryMiB: 32,
-        vcpus: 1,
-        machine: 'pc',
-        accel: 'tcg',
-        kernel: GUEST_KERNEL,
-        disks: [],
-        extraArgs: [],
-      };
+      const definition = guestDefinition(name, `7d3c1f00-0000-4000-8000-00000000000${index}`, 32);
       const outcomes = await round(index, definition);
       const started = outcomes.filter((outcome) => outcome.started);
       if (started.length !== 1) failures.push(`round ${index}: ${started.length} starts succeeded`);

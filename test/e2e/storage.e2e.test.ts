@@ -17,6 +17,7 @@ import {
   qemuPids,
   waitForPasses,
 } from './support.js';
+import { opensslWithWrongKey, portsInRange } from './support-wire.js';
 
 const MiB = 1024 * 1024;
 const DISK_MIB = 48;
@@ -218,35 +219,13 @@ describe('storage migration', () => {
       async () => {
         // Whatever still listens on h2 (the memory stream's listener until memory starts; the disk's closed behind
         // its one connection): a raw TCP connection and a TLS client with a wrong key get nothing, and the copy goes on.
-        const listening = (await lab.exec('h2', ['ss', '-Htln'])).stdout
-          .split('\n')
-          .map((line) => Number(/:(\d+)\s/.exec(line)?.[1]))
-          .filter((port) => port >= 49152 && port <= 49215);
-        const established = (await lab.exec('h2', ['ss', '-Htn', 'state', 'established'])).stdout
-          .split('\n')
-          .map((line) => Number(/^\S+\s+\S+\s+\S+:(\d+)\s/.exec(line.trim())?.[1]))
-          .filter((port) => port >= 49152 && port <= 49215);
+        const listening = await portsInRange(lab, 'h2', 'listening');
+        const established = await portsInRange(lab, 'h2', 'established');
         expect(established.length, 'the disk stream is connected').toBeGreaterThan(0);
         for (const port of established.filter((port) => !listening.includes(port)))
           expect(await lab.tcpConnect('h1', lab.hosts.h2!.ipv4, port)).toBe('refused');
         for (const port of listening) {
-          const wrongKey = await lab.exec(
-            'h1',
-            [
-              'timeout',
-              '10',
-              'openssl',
-              's_client',
-              '-tls1_3',
-              '-psk',
-              'ab'.repeat(32),
-              '-psk_identity',
-              'intruder',
-              '-connect',
-              `${lab.hosts.h2!.ipv4}:${port}`,
-            ],
-            { input: '' },
-          );
+          const wrongKey = await opensslWithWrongKey(lab, 'h1', `${lab.hosts.h2!.ipv4}:${port}`);
           expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
         }
       },

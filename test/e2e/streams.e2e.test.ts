@@ -1,14 +1,11 @@
 // The stream set end to end in the lab (real QEMU, real sshd, real TLS): --parallel 3 over every transport, each
 // multifd channel its own proven stream; the destination refuses wrong keys, replayed proofs, duplicate and
 // extra streams without disturbing the migration; a stream cut mid-copy fails the migration cleanly.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { RpcConnection } from '../../src/protocol/rpc.js';
 import type { Cookie } from '../../src/transports/cookie.js';
 import { readLine } from '../../src/transports/ssh-relay.js';
 import { streamKey, tlsIdentity } from '../../src/transports/stream-keys.js';
@@ -17,47 +14,14 @@ import {
   expectGuestContinued,
   expectOk,
   expectRunsOnlyOn,
-  GUEST_KERNEL,
+  guestDefinition,
   guestStatus,
   qemuPids,
+  agentForSuite,
   startGuest,
 } from './support.js';
+import { migrationConnections, tlsClient } from './support-wire.js';
 
-const IN_RANGE = (port: number) => port >= 49152 && port <= 49215;
-
-/** A TLS 1.3 PSK client run in a host's namespace; the key comes on stdin, never in argv. */
-const TLS_CLIENT = `
-const tls = require('node:tls');
-let input = '';
-process.stdin.on('data', (c) => (input += c)).on('end', () => {
-  const { host, port, identity, key, holdMs } = JSON.parse(input);
-  const socket = tls.connect({ host, port, minVersion: 'TLSv1.3', pskCallback: () => ({ identity, psk: Buffer.from(key, 'hex') }), checkServerIdentity: () => undefined });
-  // Held 1.5 s: accepted. Then kept open for holdMs, so that the streams of one set are all open at once.
-  let held = false;
-  socket.once('secureConnect', () => setTimeout(() => { held = true; console.log('held'); setTimeout(() => process.exit(0), holdMs || 0); }, 1500));
-  socket.once('close', () => { if (!held) console.log('closed'); process.exit(held ? 0 : 1); });
-  socket.once('error', (e) => { console.log('refused ' + (e.code || e.message)); process.exit(1); });
-});`;
-
-/** Established TCP connections in the migration range on a host: [local port, peer address, peer port]. */
-async function migrationConnections(
-  lab: Lab,
-  host: string,
-): Promise<Array<{ port: number; peer: string; peerPort: number }>> {
-  const result = await lab.exec(host, ['ss', '-Htn', 'state', 'established']);
-  return result.stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter((fields) => fields.length >= 4)
-    .map((fields) => {
-      const local = /:(\d+)$/.exec(fields[fields.length - 2]!);
-      const peer = /^\[?(.*?)\]?:(\d+)$/.exec(fields[fields.length - 1]!);
-      return { port: Number(local?.[1]), peer: peer?.[1] ?? '', peerPort: Number(peer?.[2]) };
-    })
-    .filter((connection) => IN_RANGE(connection.port));
-}
-
-/** Connects to the destination agent's relay socket, answers its challenge with `answer`, sends a few bytes; whether it stayed open. */
 /** The stream pump processes of a lab host's agents (transports/pumps.ts), oldest first, found by their state dir. */
 async function pumpPidsOf(stateDir: string): Promise<number[]> {
   const pids: number[] = [];
@@ -75,6 +39,7 @@ async function pumpPidsOf(stateDir: string): Promise<number[]> {
   return pids.sort((a, b) => a - b);
 }
 
+/** Connects to the destination agent's relay socket, answers its challenge with `answer`, sends a few bytes; whether it stayed open. */
 async function presentProof(
   path: string,
   answer: (nonce: string) => string,
@@ -189,44 +154,13 @@ describe('stream set', () => {
   );
 
   describe('the destination agent at the protocol level', () => {
-    let agent: ChildProcessWithoutNullStreams;
-    let rpc: RpcConnection;
+    const rpc = agentForSuite(() => lab, 'h2');
     const h2 = () => lab.hosts.h2!;
-    const definition = {
-      name: 'gs',
-      uuid: '7d3c1f00-0000-4000-8000-0000000000cc',
-      memoryMiB: 64,
-      vcpus: 1,
-      machine: 'pc',
-      accel: 'tcg',
-      kernel: GUEST_KERNEL,
-      disks: [],
-      extraArgs: [],
-    };
-    beforeAll(async () => {
-      const host = h2();
-      agent = spawn('ip', ['netns', 'exec', host.ns, process.execPath, join(lab.repoRoot, 'bin', 'vmig'), 'agent'], {
-        env: {
-          PATH: lab.path,
-          HOME: host.home,
-          VMIG_STATE_DIR: host.stateDir,
-          VMIG_HOST_CONFIG: join(host.dir, 'host.toml'),
-          VMIG_AGENT_IDLE_TIMEOUT_MS: '300000',
-        },
-      });
-      agent.stderr.resume();
-      rpc = new RpcConnection(agent.stdout, agent.stdin, { peer: 'h2' });
-      await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: 'test', label: 'h2' });
-    });
-    afterAll(async () => {
-      rpc?.close();
-      agent?.stdin.end();
-      await new Promise((resolve) => (agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined)));
-    });
+    const definition = guestDefinition('gs', '7d3c1f00-0000-4000-8000-0000000000cc');
 
     it("tls: refuses a wrong key, another stream's key, one stream too many and a duplicate; takes each expected stream once, then stops listening", async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa02';
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+      const { cookie } = await rpc().call<{ cookie: Cookie }>('migrate.prepare', {
         migrationId,
         definition,
         accel: 'tcg',
@@ -240,10 +174,7 @@ describe('stream set', () => {
         const { host, port } = cookie.endpoint!;
         const key = (stream: string) => streamKey(cookie, 'tls-psk', stream).toString('hex');
         const client = (stream: string, psk: string, holdMs = 0) =>
-          lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], {
-            input: JSON.stringify({ host, port, identity: tlsIdentity(migrationId, stream), key: psk, holdMs }),
-            timeoutMs: 30_000,
-          });
+          tlsClient(lab, 'h1', { host, port, identity: tlsIdentity(migrationId, stream), key: psk, holdMs });
         expect((await client('ram', 'cd'.repeat(32))).stdout.trim()).toMatch(/^(refused|closed)/);
         expect((await client('ram', key('multifd-0'))).stdout.trim()).toMatch(/^(refused|closed)/);
         expect((await client('multifd-2', key('multifd-2'))).stdout.trim()).toMatch(/^(refused|closed)/);
@@ -256,7 +187,7 @@ describe('stream set', () => {
         expect(await lab.tcpConnect('h1', host, port)).toBe('refused');
         for (const accepted of await Promise.all([ram, ...multifd])) expect(accepted.stdout.trim()).toBe('held');
       } finally {
-        await rpc.call('migrate.abort', { migrationId });
+        await rpc().call('migrate.abort', { migrationId });
       }
       const log = await readFile(join(h2().stateDir, 'agent.log'), 'utf8');
       expect(log).not.toContain(cookie.secret);
@@ -264,7 +195,7 @@ describe('stream set', () => {
 
     it('ssh: refuses a wrong key, a replayed proof, one stream too many and a duplicate; takes each expected stream once', async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa03';
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+      const { cookie } = await rpc().call<{ cookie: Cookie }>('migrate.prepare', {
         migrationId,
         definition,
         accel: 'tcg',
@@ -294,7 +225,7 @@ describe('stream set', () => {
         ).rejects.toThrow();
       } finally {
         for (const socket of open) socket.destroy();
-        await rpc.call('migrate.abort', { migrationId });
+        await rpc().call('migrate.abort', { migrationId });
       }
       const log = await readFile(join(h2().stateDir, 'agent.log'), 'utf8');
       expect(log).toMatch(/refused a stream \(the proof for stream ram does not prove the cookie\)/);

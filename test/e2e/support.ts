@@ -1,9 +1,12 @@
 // Shared steps of the e2e suites: test guests on lab hosts, reading their self-check status, asserting placement.
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Lab, RunResult } from '../../src/lab/lab.js';
 import { parseGuestStatus, STATUS_HMP, type GuestStatus } from '../../src/lab/guest-status.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
+import { RpcConnection } from '../../src/protocol/rpc.js';
 
 export const GUEST_KERNEL = join(import.meta.dirname, '..', 'guest', 'build', 'guest.bin');
 
@@ -23,6 +26,70 @@ export function expectCleanFailure(result: RunResult, exitCode: number, pattern:
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+}
+
+/** The test guest's definition as an agent takes it over RPC (migrate.prepare, Instances.start). */
+export function guestDefinition(name: string, uuid: string, memoryMiB = 64) {
+  return {
+    name,
+    uuid,
+    memoryMiB,
+    vcpus: 1,
+    machine: 'pc',
+    accel: 'tcg',
+    kernel: GUEST_KERNEL,
+    disks: [],
+    extraArgs: [],
+  };
+}
+
+/**
+ * An agent of `host` spoken to directly over its stdio, past the hello: for tests at the protocol level.
+ * close() ends it and waits for its exit.
+ */
+export async function spawnAgent(lab: Lab, host: string): Promise<{ rpc: RpcConnection; close(): Promise<void> }> {
+  const labHost = lab.hosts[host]!;
+  const agent = spawn(
+    'ip',
+    ['netns', 'exec', labHost.ns, process.execPath, join(lab.repoRoot, 'bin', 'vmig'), 'agent'],
+    {
+      env: {
+        PATH: lab.path,
+        HOME: labHost.home,
+        VMIG_STATE_DIR: labHost.stateDir,
+        VMIG_HOST_CONFIG: join(labHost.dir, 'host.toml'),
+        VMIG_AGENT_IDLE_TIMEOUT_MS: '300000',
+      },
+    },
+  );
+  agent.stderr.resume();
+  const rpc = new RpcConnection(agent.stdout, agent.stdin, { peer: host });
+  const close = async () => {
+    rpc.close();
+    agent.stdin.end();
+    await new Promise((resolve) =>
+      agent.exitCode === null && agent.signalCode === null ? agent.once('exit', resolve) : resolve(undefined),
+    );
+  };
+  try {
+    await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: 'test', label: host });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { rpc, close };
+}
+
+/** An agent of `host` for the enclosing describe block (spawnAgent in beforeAll, closed in afterAll). */
+export function agentForSuite(lab: () => Lab, host: string): () => RpcConnection {
+  let agent: Awaited<ReturnType<typeof spawnAgent>> | undefined;
+  beforeAll(async () => {
+    agent = await spawnAgent(lab(), host);
+  });
+  afterAll(async () => {
+    await agent?.close();
+  });
+  return () => agent!.rpc;
 }
 
 export interface GuestOptions {
@@ -116,6 +183,16 @@ export async function qemuPids(lab: Lab, host: string): Promise<number[]> {
     if (comm.startsWith('qemu-system')) qemu.push(pid);
   }
   return qemu;
+}
+
+/** The pids of the QEMU processes in a lab host's namespace that run guest `name`. */
+export async function guestQemuPids(lab: Lab, host: string, name: string): Promise<number[]> {
+  const mine: number[] = [];
+  for (const pid of await qemuPids(lab, host)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(`guest=${name},`)) mine.push(pid);
+  }
+  return mine;
 }
 
 export interface ListedDomain {

@@ -1,66 +1,23 @@
 // The three data planes end to end in the lab (real sshd, real QEMU, real TLS): each moves the self-checking
 // guest intact; the default is encrypted; auto falls back to the SSH relay behind a firewall; the TLS listener
 // takes exactly one authenticated connection; no secret shows in any process's argv or environment.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { RpcConnection } from '../../src/protocol/rpc.js';
 import type { Cookie } from '../../src/transports/cookie.js';
 import { streamKey, tlsIdentity } from '../../src/transports/stream-keys.js';
 import {
   expectGuestContinued,
   expectOk,
   expectRunsOnlyOn,
-  GUEST_KERNEL,
+  guestDefinition,
   guestStatus,
   qemuPids,
+  agentForSuite,
   startGuest,
 } from './support.js';
-
-const HEX_SECRET = /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g;
-const IN_RANGE = (port: number) => port >= 49152 && port <= 49215;
-
-/** Every 64-hex-digit string in argv and environment of the lab's processes (all namespaces), minus those the test run itself inherited. */
-async function secretsInProcesses(lab: Lab): Promise<string[]> {
-  const inherited = new Set(Object.values(process.env).flatMap((value) => value?.match(HEX_SECRET) ?? []));
-  const found: string[] = [];
-  for (const member of ['controller', ...Object.keys(lab.hosts)]) {
-    for (const pid of await lab.pids(member)) {
-      for (const file of ['cmdline', 'environ']) {
-        const text = await readFile(`/proc/${pid}/${file}`, 'latin1').catch(() => '');
-        for (const hex of text.match(HEX_SECRET) ?? [])
-          if (!inherited.has(hex)) found.push(`${pid}/${file}: ${hex.slice(0, 8)}…`);
-      }
-    }
-  }
-  return found;
-}
-
-/** Local ports in the migration range with a TCP socket in the given state in the host's namespace. */
-async function portsInRange(lab: Lab, host: string, state: 'listening' | 'established'): Promise<number[]> {
-  const result = await lab.exec(host, ['ss', '-Htn', 'state', state]);
-  return result.stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .map((fields) => Number(/:(\d+)$/.exec(fields[fields.length - 2] ?? '')?.[1]))
-    .filter(IN_RANGE);
-}
-
-/** A TLS 1.3 PSK client run in a host's namespace; the key comes on stdin, never in argv. */
-const TLS_CLIENT = `
-const tls = require('node:tls');
-let input = '';
-process.stdin.on('data', (c) => (input += c)).on('end', () => {
-  const { host, port, identity, key } = JSON.parse(input);
-  const socket = tls.connect({ host, port, minVersion: 'TLSv1.3', pskCallback: () => ({ identity, psk: Buffer.from(key, 'hex') }), checkServerIdentity: () => undefined });
-  // The server may still drop a completed handshake (a used cookie): wait to see whether the connection stays.
-  socket.once('secureConnect', () => setTimeout(() => { console.log('held'); process.exit(0); }, 1500));
-  socket.once('close', () => { console.log('closed'); process.exit(1); });
-  socket.once('error', (e) => { console.log('refused ' + (e.code || e.message)); process.exit(1); });
-});`;
+import { HEX_SECRET, opensslWithWrongKey, portsInRange, secretsInProcesses, tlsClient } from './support-wire.js';
 
 describe('tunnelled transports', () => {
   let lab: Lab;
@@ -163,23 +120,7 @@ describe('tunnelled transports', () => {
       // Exactly one connection: the listener closed behind it.
       expect(await portsInRange(lab, 'h2', 'listening')).toEqual([]);
       const endpoint = `${lab.hosts.h2!.ipv4}:${port}`;
-      const wrongKey = await lab.exec(
-        'h1',
-        [
-          'timeout',
-          '10',
-          'openssl',
-          's_client',
-          '-tls1_3',
-          '-psk',
-          'ab'.repeat(32),
-          '-psk_identity',
-          'intruder',
-          '-connect',
-          endpoint,
-        ],
-        { input: '' },
-      );
+      const wrongKey = await opensslWithWrongKey(lab, 'h1', endpoint);
       expect(wrongKey.exitCode).not.toBe(0);
       expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
       expect(await lab.tcpConnect('h1', lab.hosts.h2!.ipv4, port!)).toBe('refused');
@@ -196,44 +137,13 @@ describe('tunnelled transports', () => {
   });
 
   describe('the tls listener at the protocol level', () => {
-    let agent: ChildProcessWithoutNullStreams;
-    let rpc: RpcConnection;
+    const rpc = agentForSuite(() => lab, 'h2');
     const h2 = () => lab.hosts.h2!;
-    beforeAll(async () => {
-      const host = h2();
-      agent = spawn('ip', ['netns', 'exec', host.ns, process.execPath, join(lab.repoRoot, 'bin', 'vmig'), 'agent'], {
-        env: {
-          PATH: lab.path,
-          HOME: host.home,
-          VMIG_STATE_DIR: host.stateDir,
-          VMIG_HOST_CONFIG: join(host.dir, 'host.toml'),
-          VMIG_AGENT_IDLE_TIMEOUT_MS: '300000',
-        },
-      });
-      agent.stderr.resume();
-      rpc = new RpcConnection(agent.stdout, agent.stdin, { peer: 'h2' });
-      await rpc.call('hello', { protocol: PROTOCOL_VERSION, version: 'test', label: 'h2' });
-    });
-    afterAll(async () => {
-      rpc?.close();
-      agent?.stdin.end();
-      await new Promise((resolve) => (agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined)));
-    });
 
     it('refuses a wrong key and raw TCP without disturbing the migration, accepts the cookie once, and refuses its replay', async () => {
       const migrationId = '7d3c1f00-0000-4000-8000-00000000aa01';
-      const definition = {
-        name: 'gp',
-        uuid: '7d3c1f00-0000-4000-8000-0000000000bb',
-        memoryMiB: 64,
-        vcpus: 1,
-        machine: 'pc',
-        accel: 'tcg',
-        kernel: GUEST_KERNEL,
-        disks: [],
-        extraArgs: [],
-      };
-      const { cookie } = await rpc.call<{ cookie: Cookie }>('migrate.prepare', {
+      const definition = guestDefinition('gp', '7d3c1f00-0000-4000-8000-0000000000bb');
+      const { cookie } = await rpc().call<{ cookie: Cookie }>('migrate.prepare', {
         migrationId,
         definition,
         accel: 'tcg',
@@ -248,23 +158,10 @@ describe('tunnelled transports', () => {
         expect((await stat(join(h2().stateDir, 'run', 'gp'))).mode & 0o777).toBe(0o700);
         expect(await secretsInProcesses(lab)).toEqual([]);
 
-        const wrongKey = await lab.exec(
-          'h1',
-          [
-            'timeout',
-            '10',
-            'openssl',
-            's_client',
-            '-tls1_3',
-            '-psk',
-            'cd'.repeat(32),
-            '-psk_identity',
-            migrationId,
-            '-connect',
-            `${host}:${port}`,
-          ],
-          { input: '' },
-        );
+        const wrongKey = await opensslWithWrongKey(lab, 'h1', `${host}:${port}`, {
+          key: 'cd'.repeat(32),
+          identity: migrationId,
+        });
         expect(wrongKey.exitCode).not.toBe(0);
         expect(wrongKey.stdout).not.toMatch(/Cipher is TLS_/);
         const garbage = await lab.exec('h1', [
@@ -279,10 +176,7 @@ describe('tunnelled transports', () => {
 
         const ramKey = streamKey(cookie, 'tls-psk', 'ram').toString('hex');
         const client = (key: string, identity = tlsIdentity(migrationId, 'ram')) =>
-          lab.exec('h1', [process.execPath, '-e', TLS_CLIENT], {
-            input: JSON.stringify({ host, port, identity, key }),
-            timeoutMs: 20_000,
-          });
+          tlsClient(lab, 'h1', { host, port, identity, key }, 20_000);
         // The cookie's secret itself is no key: only the key derived for the stream is.
         expect((await client(cookie.secret)).stdout.trim()).toMatch(/^(refused|closed)/);
         // None of that reached QEMU or used up the listener: the cookie's holder still gets the one stream.
@@ -292,7 +186,7 @@ describe('tunnelled transports', () => {
         expect(replay.stdout.trim()).toMatch(/^(refused|closed)/);
         expect(replay.exitCode).not.toBe(0);
       } finally {
-        await rpc.call('migrate.abort', { migrationId });
+        await rpc().call('migrate.abort', { migrationId });
       }
       const log = await readFile(join(h2().stateDir, 'agent.log'), 'utf8');
       expect(
