@@ -9,18 +9,9 @@ import {
   release,
   reserve,
   selectedBy,
-  type DestinationFacts,
-  type EvacGuest,
 } from '../../../src/controller/evacuate-plan.js';
+import { guest, host } from './evacuate-fixtures.js';
 
-const guest = (name: string, memoryMiB = 64, state = 'running'): EvacGuest => ({ name, memoryMiB, state });
-const host = (name: string, facts: Partial<DestinationFacts> = {}): DestinationFacts => ({
-  host: name,
-  memAvailableMiB: 16_384,
-  hostHeadroomMiB: 64,
-  guests: [],
-  ...facts,
-});
 const four = ['g1', 'g2', 'g3', 'g4'].map((name) => guest(name));
 const where = (plan: ReturnType<typeof planEvacuation>) =>
   Object.fromEntries(plan.placements.map((p) => [p.guest.name, p.destination]));

@@ -10,19 +10,10 @@ import {
   planEvacuation,
   sameHostProblem,
   selectGuests,
-  type DestinationFacts,
-  type EvacGuest,
 } from '../../../src/controller/evacuate-plan.js';
 import { plannedReports, recordFailure, recordMigrated } from '../../../src/controller/evacuate-report.js';
+import { guest, host } from './evacuate-fixtures.js';
 
-const guest = (name: string, memoryMiB = 64, state = 'running'): EvacGuest => ({ name, memoryMiB, state });
-const host = (name: string, facts: Partial<DestinationFacts> = {}): DestinationFacts => ({
-  host: name,
-  memAvailableMiB: 16_384,
-  hostHeadroomMiB: 64,
-  guests: [],
-  ...facts,
-});
 const twoHosts = () => [host('h2', { guestMemoryLimitMiB: 128 }), host('h3', { guestMemoryLimitMiB: 128 })];
 
 describe('the placement steps', () => {
