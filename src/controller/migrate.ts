@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { VmigError } from '../errors.js';
+import { formatBytes } from '../util/format.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { MigrationOutcome, MigrationProgress } from '../qemu/migration-stats.js';
 import type { ConvergenceOptions } from '../qemu/convergence.js';
@@ -70,8 +71,6 @@ export interface MigrateResult {
   /** Wall-clock ms of the destination QEMU's RESUME event (the guest runs again), when it was seen. */
   destinationResumeAt?: number;
 }
-
-const formatGiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
 
 const recoverHint = (request: MigrateRequest) =>
   `vmig recover ${request.domain} -c ${request.source.uri.text} --destination ${request.destination.uri.text}`;
@@ -154,7 +153,7 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
     run,
     'prepare',
     copies.length > 0
-      ? `creating ${copies.map((copy) => `${copy.target} (${formatGiB(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}`
+      ? `creating ${copies.map((copy) => `${copy.target} (${formatBytes(copy.virtualSize)})`).join(', ')} and starting the receiving QEMU on ${destination.label}`
       : `starting the receiving QEMU on ${destination.label}`,
   );
   try {
@@ -249,7 +248,7 @@ async function perform(
       run,
       'perform',
       copies.length > 0
-        ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatGiB(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
+        ? `copying disks ${copies.map((copy) => copy.target).join(', ')} (${formatBytes(copies.reduce((sum, copy) => sum + copy.virtualSize, 0))}), then the memory of ${domain}, to ${destination.label} over ${transport.transport}`
         : `copying ${domain} to ${destination.label} over ${transport.transport}`,
     );
     const outcome = await source.call('migrate.perform', {

@@ -5,12 +5,10 @@ import { stat, statfs, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { VmigError } from '../errors.js';
+import { formatBytes } from '../util/format.js';
 import type { DiskCopy } from './plan.js';
 
 export const qemuImg = (env: NodeJS.ProcessEnv = process.env): string => env.VMIG_QEMU_IMG || 'qemu-img';
-
-const size = (bytes: number): string =>
-  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
 interface ImageInfo {
   format?: string;
@@ -100,7 +98,7 @@ export async function checkImages(copies: DiskCopy[], host: string): Promise<{ r
     if (needed > available)
       throw new VmigError(
         'HOST_UNSUITABLE',
-        `${host} has ${size(available)} free in ${directory}, the copied disks need ${size(needed)}`,
+        `${host} has ${formatBytes(available)} free in ${directory}, the copied disks need ${formatBytes(needed)}`,
       );
   }
   return { reuse };
