@@ -1,7 +1,6 @@
 // Destination-side phases: Prepare (start the receiving QEMU paused, open the endpoint, mint the cookie),
 // Finish (check the complete state arrived, resume), and Abort (remove the receiving QEMU).
-import { access, constants } from 'node:fs/promises';
-import { parseDomain, requiredPaths } from '../domain/definition.js';
+import { parseDomain } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { qmpEventTime } from '../qemu/event-time.js';
@@ -20,16 +19,17 @@ import { closeEnds, openIncoming } from '../transports/incoming.js';
 import { DEFAULT_PORT_RANGE } from '../transports/ports.js';
 import type { AgentContext } from './context.js';
 import { writeDefinition } from './domains.js';
-import { loadHostConfig, type HostConfig } from './host-config.js';
-import { checkIncomingPolicy, checkStoredDefinition } from './incoming-check.js';
+import { loadHostConfig } from './host-config.js';
+import { checkArrival } from './prepare-checks.js';
 import { runCleanups, transition, type DestinationMigration, type MigrationRegistry } from './migration-state.js';
-import { readFile } from 'node:fs/promises';
 import { destinationDisks } from '../storage/plan.js';
 import { createImages, checkImages, deleteImages } from '../storage/images.js';
 import { nbdSocketPath, stopExports } from '../storage/exports.js';
 import { diskStream } from '../transports/streams.js';
 import { exportDisks } from '../storage/incoming.js';
 import type { Instance } from './instances.js';
+import type { ParsedParams } from '../protocol/methods.js';
+import type { DiskCopy } from '../storage/plan.js';
 
 export type DestinationMethod =
   | 'migrate.prepare'
@@ -38,42 +38,58 @@ export type DestinationMethod =
   | 'migrate.select-transport'
   | 'migrate.abort';
 
-/** Whether this host can run the guest: its files at the same paths, memory beyond the headroom, host.toml's limit. */
-/** `copied`: disk paths a storage migration creates here (so they need not exist yet). */
-export async function checkHostCanRun(
+/**
+ * The receiving QEMU made ready: the destination's capabilities and parameters set, the incoming endpoint and
+ * its streams open (disks' NBD streams too over tls and ssh), the disks exported. The caller removes the QEMU
+ * on failure.
+ */
+async function openReceiving(
   context: AgentContext,
-  definition: ReturnType<typeof parseDomain>,
-  config: HostConfig,
-  copied: string[] = [],
-): Promise<void> {
-  const { instances } = context;
-  for (const path of requiredPaths(definition).filter((path) => !copied.includes(path))) {
-    try {
-      await access(path, constants.R_OK);
-    } catch {
-      throw new VmigError(
-        'HOST_UNSUITABLE',
-        `${context.host} lacks ${path}, which domain ${definition.name} needs (kernel, initrd and disks must exist at the same paths on both hosts)`,
-      );
-    }
-  }
-  const meminfo = await readFile('/proc/meminfo', 'utf8');
-  const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0) * 1024;
-  const needed = (definition.memoryMiB + config.memory_headroom_mib) * 1024 * 1024;
-  if (available > 0 && available < needed) {
-    throw new VmigError(
-      'HOST_UNSUITABLE',
-      `${context.host} has ${Math.floor(available / 1048576)} MiB available, domain ${definition.name} needs ${definition.memoryMiB} MiB plus ${config.memory_headroom_mib} MiB headroom`,
-    );
-  }
-  if (config.guest_memory_limit_mib !== undefined) {
-    const committed = (await instances.all()).reduce((sum, instance) => sum + instance.definition.memoryMiB, 0);
-    if (committed + definition.memoryMiB > config.guest_memory_limit_mib) {
-      throw new VmigError(
-        'HOST_UNSUITABLE',
-        `${context.host} lacks memory for ${definition.name}: its guests use ${committed} of ${config.guest_memory_limit_mib} MiB, ${definition.name} needs ${definition.memoryMiB} MiB`,
-      );
-    }
+  qmp: QmpClient,
+  instance: Instance,
+  options: Pick<ParsedParams<'migrate.prepare'>, 'transport' | 'migrationId' | 'convergence'> & {
+    copies: DiskCopy[];
+    listenHost: string;
+    portRange: [number, number];
+  },
+): Promise<Awaited<ReturnType<typeof openIncoming>> & { storage?: Awaited<ReturnType<typeof exportDisks>> }> {
+  const { copies, listenHost, portRange } = options;
+  const settings = qemuSettings('destination', options.convergence);
+  await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
+  if (Object.keys(settings.parameters).length > 0) await qmp.execute('migrate-set-parameters', settings.parameters);
+  const { cookie, ends } = await openIncoming({
+    transport: options.transport,
+    migrationId: options.migrationId,
+    qmp,
+    instanceDir: instance.paths.dir,
+    listenHost,
+    portRange,
+    log: context.log,
+    ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}),
+    ...(copies.length > 0 && options.transport !== 'direct'
+      ? {
+          streams: copies.map((copy) => ({
+            id: diskStream(copy.target),
+            socket: nbdSocketPath(instance.paths.dir),
+          })),
+        }
+      : {}),
+  });
+  if (copies.length === 0) return { cookie, ends };
+  try {
+    const storage = await exportDisks({
+      qmp,
+      copies,
+      transport: options.transport,
+      instanceDir: instance.paths.dir,
+      listenHost,
+      portRange,
+    });
+    return { cookie, ends, storage };
+  } catch (error) {
+    // No migration holds the listeners yet: nothing else would close them.
+    await closeEnds(ends);
+    throw error;
   }
 }
 
@@ -98,16 +114,10 @@ export function destinationHandlers(
       const definition = { ...received, disks: destinationDisks(received.disks, copies) };
       await context.state.ensure();
       const config = await loadHostConfig();
-      await checkIncomingPolicy(context, definition, config);
-      await checkHostCanRun(
-        context,
-        definition,
-        config,
-        copies.map((copy) => copy.destinationPath),
-      );
-      if (await instances.find(definition.name))
-        throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
-      await checkStoredDefinition(context, definition, options.forceDefinition);
+      await checkArrival(context, definition, config, {
+        forceDefinition: options.forceDefinition,
+        copied: copies.map((copy) => copy.destinationPath),
+      });
       const listenHost = options.listenAddress ?? config.migration_address ?? context.arrivalAddress ?? '127.0.0.1';
       const portRange = options.portRange ?? config.migration_ports ?? DEFAULT_PORT_RANGE;
       // Every check before the first file is created: a refusal leaves this host as it was.
@@ -128,40 +138,13 @@ export function destinationHandlers(
       let qmp: QmpClient | undefined;
       try {
         qmp = await QmpClient.connect(instance.paths.qmpSocket);
-        const settings = qemuSettings('destination', options.convergence);
-        await qmp.execute('migrate-set-capabilities', { capabilities: settings.capabilities });
-        if (Object.keys(settings.parameters).length > 0)
-          await qmp.execute('migrate-set-parameters', settings.parameters);
-        const { cookie, ends } = await openIncoming({
-          transport: options.transport,
-          migrationId: options.migrationId,
-          qmp,
-          instanceDir: instance.paths.dir,
+        const { cookie, ends, storage } = await openReceiving(context, qmp, instance, {
+          ...options,
+          copies,
           listenHost,
           portRange,
-          log: context.log,
-          ...(options.convergence.parallel ? { parallel: options.convergence.parallel } : {}),
-          ...(copies.length > 0 && options.transport !== 'direct'
-            ? {
-                streams: copies.map((copy) => ({
-                  id: diskStream(copy.target),
-                  socket: nbdSocketPath(instance.paths.dir),
-                })),
-              }
-            : {}),
         });
         const cleanups: DestinationMigration['cleanups'] = [() => closeEnds(ends)];
-        const storage =
-          copies.length > 0
-            ? await exportDisks({
-                qmp,
-                copies,
-                transport: options.transport,
-                instanceDir: instance.paths.dir,
-                listenHost,
-                portRange,
-              })
-            : undefined;
         const migration: DestinationMigration = {
           role: 'destination',
           migrationId: options.migrationId,

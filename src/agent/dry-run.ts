@@ -7,10 +7,9 @@ import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { migratableInstance } from './begin-checks.js';
 import type { AgentContext } from './context.js';
-import { checkHostCanRun } from './destination.js';
 import { readDefinition } from './domains.js';
 import { loadHostConfig } from './host-config.js';
-import { checkIncomingPolicy, checkStoredDefinition } from './incoming-check.js';
+import { checkArrival } from './prepare-checks.js';
 
 export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry-begin' | 'migrate.dry-prepare'> {
   const { instances, locks } = context;
@@ -36,11 +35,7 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
     async 'migrate.dry-prepare'(options) {
       const definition = parseDomain(options.definition, 'definition received from the source');
       const config = await loadHostConfig();
-      await checkIncomingPolicy(context, definition, config);
-      await checkHostCanRun(context, definition, config);
-      if (await instances.find(definition.name))
-        throw new VmigError('DOMAIN_RUNNING', `domain ${definition.name} is already running on ${context.host}`);
-      await checkStoredDefinition(context, definition, options.forceDefinition);
+      await checkArrival(context, definition, config, { forceDefinition: options.forceDefinition });
       const sameUuid = (await instances.all()).find((instance) => instance.definition.uuid === definition.uuid);
       if (sameUuid)
         throw new VmigError(
