@@ -5,7 +5,6 @@ import { assertDomainName } from '../../domain/definition.js';
 import { isVmigError } from '../../errors.js';
 import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
-import { STEP_INFO } from '../../protocol/phases.js';
 import { resolveMigrationOptions } from '../../options/resolve.js';
 import { copiesStorage } from '../../storage/plan.js';
 import { VmigError } from '../../errors.js';
@@ -13,6 +12,7 @@ import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import type { Action, GlobalOptions } from '../action.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
+import { interruptAction, type InterruptAction } from '../interrupt.js';
 import { Output } from '../output.js';
 import { createProgressRenderer, type PhaseTiming } from '../progress.js';
 
@@ -25,25 +25,7 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   // storage flags' rules (checkStorageFlags, no post-copy with a disk copy) are checked there too.
   const migration = resolveMigrationOptions(options, globals.settings, dest!);
   const storage = migration.storage ?? {};
-  if (options.dryRun === true && copiesStorage(storage)) {
-    // The dry run checks that the destination has the guest's files; copied disks are created there instead.
-    throw new VmigError(
-      'USAGE',
-      '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts',
-    );
-  }
-  if (options.dryRun === true) {
-    const { runDryRun } = await import('./migrate-dry-run.js');
-    const intent = { request: migration.transport, reason: migration.transportReason ?? '' };
-    await runDryRun(globals, {
-      domain: name!,
-      dest: dest!,
-      intent,
-      ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}),
-      ...(migration.portRange ? { portRange: migration.portRange } : {}),
-    });
-    return;
-  }
+  if (options.dryRun === true) return dryRun(globals, name!, dest!, migration);
   const output = new Output(globals);
   const renderer = await createProgressRenderer(output, globals.json);
   let currentPhase: MigrationStep = 'begin';
@@ -73,19 +55,9 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    const switchingOver = STEP_INFO[currentPhase].switchingOver;
-    if (interrupts === 1 && !switchingOver) {
-      output.info(
-        `\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`,
-      );
-      abort.abort();
-    } else if (switchingOver) {
-      output.info(
-        `\n${signal}: ${name} is switching over to ${dest}; that cannot be interrupted safely, waiting for ${currentPhase} to end`,
-      );
-    } else {
-      output.info(`still waiting for ${currentPhase}: the hosts must confirm that ${name} runs on exactly one of them`);
-    }
+    const action = interruptAction(interrupts, currentPhase);
+    if (action === 'cancel') abort.abort();
+    output.info(interruptMessage(action, signal, name!, dest!, currentPhase));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -113,24 +85,15 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     report(output, globals, result, globals.connect, dest!, renderer.timings());
   } catch (error) {
     reporter.stop();
-    if (globals.json) {
-      const code = isVmigError(error) ? error.code : 'INTERNAL';
-      output.event({
-        type: 'result',
-        time: new Date().toISOString(),
-        status: isVmigError(error) && error.code === 'NEEDS_RECOVERY' ? 'needs-recovery' : 'failed',
-        domain: name!,
-        source: globals.connect,
-        destination: dest!,
-        transport: migration.transport,
-        encrypted: migration.transport !== 'direct',
-        totalTimeMs: Date.now() - started,
-        error: { code, message: (error as Error).message },
-        ...(globals.verbose
-          ? { phaseTimingsMs: Object.fromEntries(renderer.timings().map(({ phase, ms }) => [phase, ms])) }
-          : {}),
-      } satisfies ResultEvent);
-    }
+    if (globals.json)
+      output.event(
+        failureEvent(
+          error,
+          globals,
+          { domain: name!, destination: dest!, transport: migration.transport, started },
+          renderer.timings(),
+        ),
+      );
     throw error;
   } finally {
     process.off('SIGINT', onSignal);
@@ -138,6 +101,68 @@ const migrateCommand: Action = async (globals, [name, dest], options) => {
     await Promise.all([source?.close(), destination?.close()].map((closing) => closing?.catch(() => undefined)));
   }
 };
+
+/** `--dry-run`: the checks of Begin and Prepare on both hosts, the port and the transport, and nothing else. */
+async function dryRun(
+  globals: GlobalOptions,
+  domain: string,
+  dest: string,
+  migration: ReturnType<typeof resolveMigrationOptions>,
+): Promise<void> {
+  if (copiesStorage(migration.storage ?? {})) {
+    // The dry run checks that the destination has the guest's files; copied disks are created there instead.
+    throw new VmigError(
+      'USAGE',
+      '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts',
+    );
+  }
+  const { runDryRun } = await import('./migrate-dry-run.js');
+  const intent = { request: migration.transport, reason: migration.transportReason ?? '' };
+  await runDryRun(globals, {
+    domain,
+    dest,
+    intent,
+    ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}),
+    ...(migration.portRange ? { portRange: migration.portRange } : {}),
+  });
+}
+
+/** What the operator reads on a signal, for interruptAction()'s answer. */
+function interruptMessage(
+  action: InterruptAction,
+  signal: NodeJS.Signals,
+  name: string,
+  dest: string,
+  step: MigrationStep,
+): string {
+  if (action === 'cancel')
+    return `\n${signal}: cancelling the migration; ${name} stays on the source (press Ctrl-C again to see what is pending)`;
+  if (action === 'wait-for-switchover')
+    return `\n${signal}: ${name} is switching over to ${dest}; that cannot be interrupted safely, waiting for ${step} to end`;
+  return `still waiting for ${step}: the hosts must confirm that ${name} runs on exactly one of them`;
+}
+
+/** The --json result event of a migration that failed (the error line itself comes from the top level). */
+function failureEvent(
+  error: unknown,
+  globals: GlobalOptions,
+  run: { domain: string; destination: string; transport: string; started: number },
+  timings: PhaseTiming[],
+): ResultEvent {
+  return {
+    type: 'result',
+    time: new Date().toISOString(),
+    status: isVmigError(error) && error.code === 'NEEDS_RECOVERY' ? 'needs-recovery' : 'failed',
+    domain: run.domain,
+    source: globals.connect,
+    destination: run.destination,
+    transport: run.transport,
+    encrypted: run.transport !== 'direct',
+    totalTimeMs: Date.now() - run.started,
+    error: { code: isVmigError(error) ? error.code : 'INTERNAL', message: (error as Error).message },
+    ...(globals.verbose ? { phaseTimingsMs: Object.fromEntries(timings.map(({ phase, ms }) => [phase, ms])) } : {}),
+  };
+}
 
 function report(
   output: Output,
