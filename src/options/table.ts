@@ -14,11 +14,29 @@
 // fill MigrateRequest.storage (`into: 'storage.…'`); their rules are checkStorageFlags (storage/plan.ts).
 //
 // Zod-free and commander-free: `vmig --help` loads it.
-import type { ConvergenceOptions } from '../qemu/convergence.js';
 import { DEFAULT_PORT_RANGE, TRANSPORT_REQUESTS } from '../transports/constants.js';
 
 export const TIMEOUT_ACTIONS = ['abort', 'suspend', 'postcopy'] as const;
 export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+
+/** The convergence options once resolved (rows with `into: 'convergence.…'`), as the agents receive them. */
+export interface ConvergenceOptions {
+  autoConverge?: boolean;
+  /** cpu-throttle-initial / cpu-throttle-increment, percent. */
+  autoConvergeInitialPct?: number;
+  autoConvergeIncrementPct?: number;
+  /** Enables post-copy (both sides); the switch happens only on postcopyAfterPrecopy or the postcopy timeout action. */
+  postcopy?: boolean;
+  postcopyAfterPrecopy?: boolean;
+  /** multifd channels; over tls/ssh each is a stream of its own (transports/streams.ts). */
+  parallel?: number;
+  /** xbzrle: re-sent pages go as deltas. */
+  compressed?: boolean;
+  timeoutMs?: number;
+  timeoutAction?: TimeoutAction;
+  /** With --max-downtime: start at a fraction of it and allow more each time the copy stops converging. */
+  downtimeSteps?: number;
+}
 
 /** Where an option acts: the source agent/QEMU, the destination's, both, or only the controller. */
 export type Side = 'source' | 'destination' | 'both' | 'controller';

@@ -3,28 +3,11 @@
 // from progress. "Stalled" (no byte moves at all) is StallDetector's business, and fatal; this never is.
 import { z } from 'zod';
 import { intSchema } from '../options/config-schema.js';
-import { postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction } from '../options/table.js';
+import { type ConvergenceOptions, postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction } from '../options/table.js';
 import type { MigrationProgress } from './migration-stats.js';
 
-export { postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction };
-
-export interface ConvergenceOptions {
-  autoConverge?: boolean;
-  /** cpu-throttle-initial / cpu-throttle-increment, percent. */
-  autoConvergeInitialPct?: number;
-  autoConvergeIncrementPct?: number;
-  /** Enables post-copy (both sides); the switch happens only on postcopyAfterPrecopy or the postcopy timeout action. */
-  postcopy?: boolean;
-  postcopyAfterPrecopy?: boolean;
-  /** multifd channels; over tls/ssh each is a stream of its own (transports/streams.ts). */
-  parallel?: number;
-  /** xbzrle: re-sent pages go as deltas. */
-  compressed?: boolean;
-  timeoutMs?: number;
-  timeoutAction?: TimeoutAction;
-  /** With --max-downtime: start at a fraction of it and allow more each time the copy stops converging. */
-  downtimeSteps?: number;
-}
+// What the options are is the options table's; what they make QEMU do is this module's.
+export { type ConvergenceOptions, postcopyEnabled, TIMEOUT_ACTIONS, type TimeoutAction };
 
 /** The options as they travel from the controller to the agents (ranges from the options table). */
 export const convergenceSchema = z
