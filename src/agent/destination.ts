@@ -101,7 +101,7 @@ export function destinationHandlers(
 
   function destinationMigration(migrationId: string): DestinationMigration {
     const migration = registry.get(migrationId);
-    if (!migration || migration.role !== 'destination')
+    if (migration?.role !== 'destination')
       throw new VmigError('NO_JOB', `no incoming migration ${migrationId} on ${context.host}`);
     return migration;
   }
@@ -276,7 +276,7 @@ export function destinationHandlers(
     /** Removes the receiving QEMU: the guest stays (or goes back) on the source. */
     async 'migrate.abort'({ migrationId }) {
       const migration = registry.get(migrationId);
-      if (!migration || migration.role !== 'destination') return { removed: false };
+      if (migration?.role !== 'destination') return { removed: false };
       await abortDestination(context, registry, migration);
       return { removed: true };
     },

@@ -10,6 +10,7 @@ export const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\'
 
 /** Sets $base to the install root this user gets on this host. */
 export const INSTALL_BASE_SH =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JavaScript template
   'if [ -n "${VMIG_INSTALL_DIR:-}" ]; then base="$VMIG_INSTALL_DIR"; elif [ "$(id -u)" = 0 ]; then base=/usr/local/lib/vmig; else base="$HOME/.local/lib/vmig"; fi';
 
 /** A version string safe to put in a path and a shell word (package.json versions are). */

@@ -34,7 +34,7 @@ export class RpcConnection {
   private opened = false;
 
   constructor(
-    private readonly input: Readable,
+    input: Readable,
     private readonly output: Writable,
     private readonly options: RpcOptions,
   ) {

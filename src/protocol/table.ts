@@ -25,7 +25,7 @@ export type AgentHandlers = { [M in Method]: MethodHandler<M> };
 export type HandlerGroup<M extends Method> = Pick<AgentHandlers, M>;
 
 /** Arguments of call(): params may be left out when the method needs none. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- "a params object with no required member"
+// biome-ignore lint/complexity/noBannedTypes: {} is exactly "a params object with no required member" here
 export type CallArgs<M extends Method> = {} extends Params<M> ? [params?: Params<M>] : [params: Params<M>];
 export type Call = <M extends Method>(method: M, ...args: CallArgs<M>) => Promise<Result<M>>;
 
