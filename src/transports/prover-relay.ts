@@ -70,7 +70,7 @@ export async function relayProvenStreams(options: {
     for (const socket of options.sockets) {
       let taken = 0;
       // eslint-disable-next-line prefer-const -- the callback needs the listener it belongs to
-      let listener: HostListener | undefined ;
+      let listener: HostListener | undefined;
       listener = await options.listen(socket.path, (connection, reject) => {
         const stream = socket.streams[taken];
         if (stream === undefined || stopped) return reject();
