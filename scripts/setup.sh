@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what vmig's demo and test suite need: system packages (QEMU, OpenSSH server, iproute2, nftables,
-# nasm for the test guest), the npm dependencies, the build and the test guest. Idempotent; needs root.
+# nasm for the test guest, tcpdump for the storage e2e's wire capture), the npm dependencies, the build and the
+# test guest. Idempotent; needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-packages=(qemu-system-x86 qemu-utils openssh-server openssh-client iproute2 nftables nasm procps openssl man-db groff-base bash-completion zsh fish stunnel4)
+packages=(qemu-system-x86 qemu-utils openssh-server openssh-client iproute2 nftables nasm procps openssl man-db groff-base bash-completion zsh fish stunnel4 tcpdump)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

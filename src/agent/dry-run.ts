@@ -4,6 +4,10 @@ import { parseDomain } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
+import { qmpOnce } from '../qemu/qmp.js';
+import { checkImages } from '../storage/images.js';
+import { disksFromQueryBlock, type QueryBlockDevices } from '../storage/mirror.js';
+import { destinationDisks, type DryStorage } from '../storage/plan.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { migratableInstance } from './begin-checks.js';
 import type { AgentContext } from './context.js';
@@ -23,19 +27,35 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
           'LOCKED',
           `domain ${name} on ${context.host} is being migrated by job ${holder.migrationId} (controller ${holder.controller}, since ${holder.startedAt})`,
         );
+      // The disks as Begin reports them (sizes, allocation, backing), asked on the user monitor: the agent's own
+      // connection belongs to a real migration.
+      const disks =
+        instance.definition.disks.length > 0
+          ? disksFromQueryBlock(
+              await qmpOnce<QueryBlockDevices>(instance.paths.userQmpSocket, 'query-block', undefined, 5_000),
+              instance.definition.disks,
+            )
+          : [];
       return {
         definition: instance.definition,
         accel: instance.accel,
         state: qemuStatus,
         persistent: (await readDefinition(context, name)) !== undefined,
+        disks,
       };
     },
 
     /** Prepare's checks: the definition is valid here, its files exist, memory fits, the name and uuid are free, QEMU and the accelerator are there. */
     async 'migrate.dry-prepare'(options) {
-      const definition = parseDomain(options.definition, 'definition received from the source');
+      const received = parseDomain(options.definition, 'definition received from the source');
+      const copies = options.storage?.copies ?? [];
+      // As Prepare: copied disks at their destination paths, which need not exist yet.
+      const definition = { ...received, disks: destinationDisks(received.disks, copies) };
       const config = await loadHostConfig();
-      await checkArrival(context, definition, config, { forceDefinition: options.forceDefinition });
+      await checkArrival(context, definition, config, {
+        forceDefinition: options.forceDefinition,
+        copied: copies.map((copy) => copy.destinationPath),
+      });
       const sameUuid = (await instances.all()).find((instance) => instance.definition.uuid === definition.uuid);
       if (sameUuid)
         throw new VmigError(
@@ -55,7 +75,27 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
         incoming: true,
         paused: false,
       });
-      return { qemu, accel, memoryMiB: definition.memoryMiB, headroomMiB: config.memory_headroom_mib };
+      // Prepare's image checks (directories, existing files, backing files, free space), which only read.
+      let storage: DryStorage | undefined;
+      if (copies.length > 0) {
+        const { reuse, space } = await checkImages(copies, context.host);
+        storage = {
+          images: copies.map((copy) => ({
+            target: copy.target,
+            destinationPath: copy.destinationPath,
+            action: reuse.has(copy.destinationPath) ? 'reuse' : 'create',
+            neededBytes: copy.neededBytes,
+          })),
+          space,
+        };
+      }
+      return {
+        qemu,
+        accel,
+        memoryMiB: definition.memoryMiB,
+        headroomMiB: config.memory_headroom_mib,
+        ...(storage ? { storage } : {}),
+      };
     },
   };
 }

@@ -6,7 +6,9 @@ import { cpus, loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { Lab, findRepoRoot } from '../lab/lab.js';
 import { monitor, guestKernel, startVmigGuest, vmigGuestStatus } from './guest.js';
-import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
+import { migrateDiskGuest, startDiskGuest, DISK_GUEST_RAM_MIB } from './disk-row.js';
+import { renderDiskSummaries, summarizeDisk, type DiskSample } from './disk-stats.js';
+import { diskTransports, parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { ReferenceGuest } from './reference.js';
 import {
   looksCapped,
@@ -69,6 +71,8 @@ async function bench(options: BenchOptions) {
   );
   const samples: Sample[] = [];
   const misses: Miss[] = [];
+  const diskSamples: DiskSample[] = [];
+  const diskMisses: Miss[] = [];
   const notes: string[] = [];
   for (const missing of options.transports.filter((t) => !order.includes(t)))
     misses.push({ transport: missing, kind: 'unavailable', reason: 'tool not installed' });
@@ -142,6 +146,13 @@ async function bench(options: BenchOptions) {
       const status = await vmigGuestStatus(lab, vmigAt);
       notes.push(`vmig guest after all migrations: ${status.errors} verification errors, ${status.passes} passes`);
     }
+    if (options.diskMiB > 0) {
+      // The RAM guests are paused (or gone) meanwhile: one guest runs at a time.
+      if (wantsVmig) await monitor(lab, vmigAt, 'stop');
+      await reference?.destroy().catch(() => undefined);
+      reference = undefined;
+      await diskRows(lab, options, diskSamples, diskMisses);
+    }
   } finally {
     await reference?.destroy().catch(() => undefined);
     await lab.destroy();
@@ -173,6 +184,20 @@ async function bench(options: BenchOptions) {
   notes.push(
     "CPU s/GiB: user + sys seconds of the source agent, destination agent and controller during the migration (control plane and process start included: direct's row is that fixed part), over GiB moved",
   );
+  const disk =
+    options.diskMiB > 0
+      ? {
+          diskMiB: options.diskMiB,
+          guestRamMiB: DISK_GUEST_RAM_MIB,
+          summaries: summarizeDisk(diskTransports(options), diskSamples, diskMisses),
+          samples: diskSamples,
+          misses: diskMisses,
+        }
+      : undefined;
+  if (disk)
+    notes.push(
+      `disk rows: a ${DISK_GUEST_RAM_MIB} MiB guest with a ${options.diskMiB} MiB local raw disk of random data, --copy-storage-all; disk MB/s = bytes mirrored / time until the mirrors were in step, RAM MB/s = QEMU's ram.transferred / total-time of the same migrations`,
+    );
   return {
     sizeMiB: options.sizeMiB,
     rounds: options.rounds,
@@ -182,7 +207,33 @@ async function bench(options: BenchOptions) {
     samples,
     misses,
     notes,
+    ...(disk ? { disk } : {}),
   };
+}
+
+/** The disk rows: the disk guest moved back and forth, each selected transport in alternation per round. */
+async function diskRows(lab: Lab, options: BenchOptions, samples: DiskSample[], misses: Miss[]): Promise<void> {
+  say(`starting the disk guest on h1 (${options.diskMiB} MiB local disk) and waiting until it has filled its RAM`);
+  await startDiskGuest(lab, 'h1', options.diskMiB);
+  let at = 'h1';
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const transport of diskTransports(options)) {
+      const to = other(at);
+      say(`round ${round}: vmig migrate --copy-storage-all ${at} → ${to} over ${transport}`);
+      const outcome = await migrateDiskGuest(lab, transport, round, at, to);
+      if ('kind' in outcome) {
+        misses.push(outcome);
+        if (outcome.moved) at = to;
+        say(`  ${outcome.kind}: ${outcome.reason}`);
+        continue;
+      }
+      samples.push(outcome);
+      at = to;
+      say(
+        `  disk ${(outcome.diskBytes / 1e6 / (outcome.diskCopyMs / 1000)).toFixed(1)} MB/s, RAM ${(outcome.ramBytes / 1e6 / (outcome.ramMs / 1000)).toFixed(1)} MB/s, wall ${outcome.wallTimeMs} ms`,
+      );
+    }
+  }
 }
 
 async function main(): Promise<number> {
@@ -211,6 +262,9 @@ async function main(): Promise<number> {
     `vmig benchmark: ${report.sizeMiB} MiB guest of random RAM, ${report.rounds} round(s), transports in alternation\n` +
       `${env.cpu}${env.aesNi ? ' (AES-NI)' : ''}; load average at start ${env.loadAverage.join(' ')}; ${env.qemu}\n\n` +
       `${renderSummaries(report.summaries)}\n\n` +
+      (report.disk
+        ? `Disk rows: ${report.disk.guestRamMiB} MiB guest, ${report.disk.diskMiB} MiB local disk (--copy-storage-all)\n${renderDiskSummaries(report.disk.summaries)}\n\n`
+        : '') +
       report.notes.map((note) => `- ${note}\n`).join(''),
   );
   return 0;

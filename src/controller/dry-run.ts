@@ -5,6 +5,7 @@ import { VmigError } from '../errors.js';
 import type { HostConnection } from '../hosts/connection.js';
 import type { Endpoint, TransportRequest } from '../transports/cookie.js';
 import type { ProbeResult } from '../transports/probe.js';
+import { planStorage, type DiskCopy, type DryStorage, type StorageOptions } from '../storage/plan.js';
 import { chooseTransport, type TransportDecision } from './transport-choice.js';
 
 export interface DryRunRequest {
@@ -16,7 +17,15 @@ export interface DryRunRequest {
   forceDefinition?: boolean;
   listenAddress?: string;
   portRange?: [number, number];
+  /** --copy-storage-all/-inc and company: planned as a real run would, checked on the destination, nothing created. */
+  storage?: StorageOptions;
 }
+
+/** A disk the run would copy, and whether the destination would create its image or reuse an empty one there. */
+export type DryRunDisk = Pick<
+  DiskCopy,
+  'target' | 'sourcePath' | 'destinationPath' | 'format' | 'virtualSize' | 'sync' | 'neededBytes'
+> & { action: 'create' | 'reuse' };
 
 export interface DryRunPlan {
   domain: string;
@@ -31,6 +40,8 @@ export interface DryRunPlan {
   /** Where the destination would listen (tls, direct); absent for the ssh transport, which needs no port. */
   endpoint?: Endpoint;
   transport: TransportDecision;
+  /** Storage migration: the disks to copy and the destination's room for them. */
+  storage?: { disks: DryRunDisk[]; space: DryStorage['space'] };
 }
 
 export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPlan> {
@@ -38,10 +49,13 @@ export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPla
   if (source.hello.hostId === destination.hello.hostId)
     throw new VmigError('SAME_HOST', `the destination ${destination.label} is the source host itself`);
   const begun = await source.call('migrate.dry-begin', { name: domain });
+  // The same plan a real run makes after Begin (disks to copy, --migrate-disks names, --storage-map).
+  const copies = planStorage(domain, begun.disks ?? [], request.storage ?? {});
   const prepared = await destination.call('migrate.dry-prepare', {
     definition: begun.definition,
     accel: begun.accel,
     forceDefinition: request.forceDefinition === true,
+    ...(copies.length > 0 ? { storage: { copies } } : {}),
   });
   const intent = { request: request.transport, reason: request.transportReason };
   let endpoint: Endpoint | undefined;
@@ -77,5 +91,22 @@ export async function dryRunMigration(request: DryRunRequest): Promise<DryRunPla
     headroomMiB: prepared.headroomMiB,
     ...(endpoint ? { endpoint } : {}),
     transport: chooseTransport(intent, endpoint, probe),
+    ...(prepared.storage ? { storage: storagePlan(copies, prepared.storage) } : {}),
+  };
+}
+
+function storagePlan(copies: DiskCopy[], found: DryStorage): NonNullable<DryRunPlan['storage']> {
+  return {
+    disks: copies.map((copy) => ({
+      target: copy.target,
+      sourcePath: copy.sourcePath,
+      destinationPath: copy.destinationPath,
+      format: copy.format,
+      virtualSize: copy.virtualSize,
+      sync: copy.sync,
+      neededBytes: copy.neededBytes,
+      action: found.images.find((image) => image.target === copy.target)?.action ?? 'create',
+    })),
+    space: found.space,
   };
 }

@@ -10,7 +10,7 @@ import { cookieSchema, endpointSchema, TRANSPORT_REQUESTS } from '../transports/
 import { PROBE_TIMEOUT_MS } from '../transports/probe.js';
 import { nbdAddressSchema } from '../storage/exports.js';
 import { storageExposureSchema } from '../storage/incoming.js';
-import { diskCopySchema, sourceDiskSchema } from '../storage/plan.js';
+import { diskCopySchema, dryStorageSchema, sourceDiskSchema } from '../storage/plan.js';
 import { streamIdSchema } from '../transports/streams.js';
 import { jobIdSchema, migrationIdSchema } from './ids.js';
 import {
@@ -226,8 +226,20 @@ export const methods = {
   'migrate.dry-begin': { deadline: 'rpc', params: name, result: begunResult },
   'migrate.dry-prepare': {
     deadline: 'rpc',
-    params: z.object({ definition: z.unknown(), accel, forceDefinition: z.boolean().default(false) }),
-    result: z.object({ qemu: z.string(), accel, memoryMiB: z.number(), headroomMiB: z.number() }),
+    params: z.object({
+      definition: z.unknown(),
+      accel,
+      forceDefinition: z.boolean().default(false),
+      /** Storage migration: the images Prepare would create here, checked and not created. */
+      storage: z.object({ copies: z.array(diskCopySchema).min(1) }).optional(),
+    }),
+    result: z.object({
+      qemu: z.string(),
+      accel,
+      memoryMiB: z.number(),
+      headroomMiB: z.number(),
+      storage: dryStorageSchema.optional(),
+    }),
   },
 
   // `vmig host check` and the dry run's port checks (src/agent/host-checks.ts).

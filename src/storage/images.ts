@@ -58,8 +58,21 @@ export interface PreparedImages {
   reused: string[];
 }
 
-/** Every check before the first file is created: parent directories, existing files, backing files, free space. */
-export async function checkImages(copies: DiskCopy[], host: string): Promise<{ reuse: Set<string> }> {
+/** Room on one destination file system: what the copies created there need, what it has free. */
+export interface ImageSpace {
+  directory: string;
+  neededBytes: number;
+  availableBytes: number;
+}
+
+/**
+ * Every check before the first file is created: parent directories, existing files, backing files, free space.
+ * Reads only (stat, statfs, qemu-img info/map), so the dry run makes the very same checks.
+ */
+export async function checkImages(
+  copies: DiskCopy[],
+  host: string,
+): Promise<{ reuse: Set<string>; space: ImageSpace[] }> {
   const reuse = new Set<string>();
   const byDevice = new Map<number, { directory: string; needed: number; available: number }>();
   for (const copy of copies) {
@@ -101,7 +114,12 @@ export async function checkImages(copies: DiskCopy[], host: string): Promise<{ r
         `${host} has ${formatBytes(available)} free in ${directory}, the copied disks need ${formatBytes(needed)}`,
       );
   }
-  return { reuse };
+  const space = [...byDevice.values()].map(({ directory, needed, available }) => ({
+    directory,
+    neededBytes: needed,
+    availableBytes: available,
+  }));
+  return { reuse, space };
 }
 
 /** Creates the images (after checkImages); on a failure midway the ones already created are removed. */

@@ -42,12 +42,16 @@ interface QueryBlockImage {
   'backing-image'?: QueryBlockImage;
 }
 
+type DefinedDisk = { target: string; path: string; format: 'raw' | 'qcow2'; shared?: boolean };
+export type QueryBlockDevices = Array<{ device: string; inserted?: { image: QueryBlockImage } }>;
+
 /** What the running QEMU says about the definition's disks: sizes, allocation, backing chain. */
-export async function describeDisks(
-  qmp: QmpClient,
-  disks: Array<{ target: string; path: string; format: 'raw' | 'qcow2'; shared?: boolean }>,
-): Promise<SourceDisk[]> {
-  const devices = await qmp.execute<Array<{ device: string; inserted?: { image: QueryBlockImage } }>>('query-block');
+export async function describeDisks(qmp: QmpClient, disks: DefinedDisk[]): Promise<SourceDisk[]> {
+  return disksFromQueryBlock(await qmp.execute<QueryBlockDevices>('query-block'), disks);
+}
+
+/** The same from a query-block answer (the dry run asks on the user monitor, without the agent's connection). */
+export function disksFromQueryBlock(devices: QueryBlockDevices, disks: DefinedDisk[]): SourceDisk[] {
   return disks.map((disk) => {
     const image = devices.find((device) => device.device === disk.target)?.inserted?.image;
     if (!image) throw new VmigError('MIGRATION_FAILED', `QEMU has no drive ${disk.target} (${disk.path})`);

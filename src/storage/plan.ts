@@ -33,6 +33,26 @@ export const diskCopySchema = z.object({
 });
 export type DiskCopy = z.infer<typeof diskCopySchema>;
 
+/** What the dry run found on the destination: each image created or reused as it is, and the room per file system. */
+export const dryStorageSchema = z.object({
+  images: z.array(
+    z.object({
+      target: z.string(),
+      destinationPath: z.string(),
+      action: z.enum(['create', 'reuse']),
+      neededBytes: z.number().int().min(0),
+    }),
+  ),
+  space: z.array(
+    z.object({
+      directory: z.string(),
+      neededBytes: z.number().int().min(0),
+      availableBytes: z.number().int().min(0),
+    }),
+  ),
+});
+export type DryStorage = z.infer<typeof dryStorageSchema>;
+
 export interface StorageMapping {
   from: string;
   to: string;

@@ -3,11 +3,13 @@
 // source held at the switch-over, including patterns written through QEMU's block layer while the mirror ran;
 // failures leave the guest on h1 on its own disk and no image on h2.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type ProcHandle } from '../../src/lab/lab.js';
+import { spawnProc } from '../../src/lab/proc.js';
 import {
   expectCleanFailure,
   expectGuestContinued,
@@ -283,14 +285,68 @@ describe('storage migration', () => {
       ]);
     });
 
+    /** The dry run refuses with the same line as the real run, and neither creates anything on h2. */
     async function refused(args: string[], pattern: RegExp): Promise<void> {
       const filesBefore = filesOn('h2');
       const qemuBefore = await qemuPids(lab, 'h2');
-      const result = await lab.vmig(['-c', 'h1', 'migrate', ...args]);
-      expectCleanFailure(result, 2, pattern);
-      expect(filesOn('h2')).toEqual(filesBefore);
-      expect(await qemuPids(lab, 'h2')).toEqual(qemuBefore);
+      for (const dryRun of [['--dry-run'], []]) {
+        const result = await lab.vmig(['-c', 'h1', 'migrate', ...args, ...dryRun]);
+        expectCleanFailure(result, 2, pattern);
+        expect(filesOn('h2')).toEqual(filesBefore);
+        expect(await qemuPids(lab, 'h2')).toEqual(qemuBefore);
+      }
     }
+
+    it('--dry-run with copied disks: the disks, where they go and the room for them; nothing created (flag or config file)', async () => {
+      const filesBefore = filesOn('h2');
+      const config = join(lab.dir, 'copy-all.toml');
+      await writeFile(config, 'copy_storage_all = true\n');
+      for (const args of [
+        ['-c', 'h1', 'migrate', 'r1', 'h2', '--dry-run', '--copy-storage-all'],
+        ['--config', config, '-c', 'h1', 'migrate', 'r1', 'h2', '--dry-run'],
+      ]) {
+        const result = expectOk(await lab.vmig(args));
+        expect(result.stdout).toMatch(/^Dry run: r1 from h1 to h2 would go ahead; nothing was changed\./);
+        expect(result.stdout).toMatch(
+          /disk vda\s+\S+\/r1\.img → h2:\S+\/r1\.img \(raw, 48\.0 MiB, full copy\), image to be created, needs 25\.0 MiB/,
+        );
+        expect(result.stdout).toMatch(/space\s+h2:\S+ has [\d.]+ [MGT]iB free, the copies need 25\.0 MiB/);
+        expect(filesOn('h2')).toEqual(filesBefore);
+        expect(await qemuPids(lab, 'h2')).toEqual([]);
+      }
+      // --migrate-disks and --storage-map as a real run plans them; --json carries the same plan.
+      execFileSync('mkdir', ['-p', onHost('h2', 'mapped')]);
+      const json = JSON.parse(
+        expectOk(
+          await lab.vmig([
+            '-c',
+            'h1',
+            'migrate',
+            'r1',
+            'h2',
+            '--dry-run',
+            '--json',
+            '--copy-storage-all',
+            '--migrate-disks',
+            'vda',
+            '--storage-map',
+            `${lab.privateDir}=${inGuest('mapped')}`,
+          ]),
+        ).stdout,
+      ) as { storage: { disks: Array<{ target: string; action: string; sync: string; destinationPath: string }> } };
+      expect(json.storage.disks).toEqual([
+        expect.objectContaining({
+          target: 'vda',
+          action: 'create',
+          sync: 'full',
+          destinationPath: inGuest('mapped/r1.img'),
+        }),
+      ]);
+      expect(readdirSync(onHost('h2', 'mapped'))).toEqual([]);
+      execFileSync('rmdir', [onHost('h2', 'mapped')]);
+      expect(filesOn('h2')).toEqual(filesBefore);
+      await expectRunsOnlyOn(lab, 'h1', 'r1');
+    });
 
     it('--migrate-disks naming a disk the guest lacks', async () => {
       await refused(
@@ -410,6 +466,32 @@ describe('storage migration', () => {
       );
     });
 
+    it('vmig domjobabort: exit 1, the mirrors cancelled', async () => {
+      await midMirror(
+        'a1',
+        'a1.img',
+        async () => {
+          expectOk(await lab.vmig(['-c', 'h1', 'domjobabort', 'a1']));
+        },
+        [1],
+      );
+    });
+
+    it('SIGINT of the controller (Ctrl-C): exit 1, the mirrors cancelled', async () => {
+      await midMirror(
+        'a2',
+        'a2.img',
+        async (run) => {
+          expect(run.kill('SIGINT')).toBe(true);
+          await run.waitForLine(/SIGINT: cancelling the migration; a2 stays on the source/, {
+            stream: 'stderr',
+            timeoutMs: 10_000,
+          });
+        },
+        [1],
+      );
+    });
+
     it('controller killed', async () => {
       await midMirror(
         'k2',
@@ -420,5 +502,67 @@ describe('storage migration', () => {
         [137],
       );
     });
+  });
+  describe('the disk content on the wire: never in clear over tls and ssh, in clear over direct (the control)', () => {
+    /** A raw disk whose first MiB repeats a marker no other byte stream holds; the rest is sparse. */
+    function markedImage(file: string): Buffer {
+      const marker = Buffer.from(`vmig-wire-${randomBytes(12).toString('hex')}.`);
+      const path = onHost('h1', file);
+      const data = Buffer.alloc(MiB);
+      for (let offset = 0; offset < data.length; offset += marker.length) marker.copy(data, offset);
+      execFileSync('dd', [`of=${path}`, 'bs=1M', 'status=none'], { input: data });
+      execFileSync('truncate', ['-s', `${DISK_MIB}M`, path]);
+      return marker;
+    }
+
+    /** Every packet on the lab's switch (h1, h2 and the controller) while `name` moves, as pcap bytes. */
+    async function captureMigration(name: string, transportArgs: string[]): Promise<Buffer> {
+      const pcap = join(lab.dir, `${name}.pcap`);
+      const capture = spawnProc(
+        'ip',
+        ['netns', 'exec', lab.switchNs, 'tcpdump', '-i', 'br0', '-s', '0', '-U', '-Z', 'root', '-w', pcap, 'tcp'],
+        { timeoutMs: 240_000 },
+      );
+      try {
+        await capture.waitForLine(/listening on br0/, { stream: 'stderr', timeoutMs: 20_000 });
+        const result = await lab.vmig(['-c', 'h1', 'migrate', name, 'h2', '--copy-storage-all', ...transportArgs], {
+          timeoutMs: 180_000,
+        });
+        expectOk(result);
+        expect(result.stdout).toMatch(new RegExp(`^Migrated ${name} to h2 .*, disks vda `, 'm'));
+      } finally {
+        capture.kill('SIGINT');
+        await capture.wait();
+      }
+      const bytes = await readFile(pcap);
+      execFileSync('rm', ['-f', pcap]);
+      return bytes;
+    }
+
+    for (const [transport, args, inClear] of [
+      ['direct', ['--direct'], true],
+      ['tls', ['--transport', 'tls'], false],
+      ['ssh', ['--transport', 'ssh'], false],
+    ] as const) {
+      it(`${transport}: the marker ${inClear ? 'is' : 'is never'} seen on the wire`, async () => {
+        const name = `w${transport}`;
+        const marker = markedImage(`${name}.img`);
+        await defineGuest(name, [{ file: `${name}.img`, format: 'raw' }]);
+        const before = await waitForPasses(lab, 'h1', name, 2);
+        const pcap = await captureMigration(name, [...args]);
+        // The capture saw the migration: at least the disk's marked megabyte went through it, in some form.
+        expect(pcap.length).toBeGreaterThan(MiB);
+        expect(pcap.includes(marker), `marker in the ${transport} capture`).toBe(inClear);
+        await expectRunsOnlyOn(lab, 'h2', name);
+        await expectGuestContinued(lab, 'h2', name, before);
+        expect(await holdsMarker('h2', `${name}.img`, marker)).toBe(true);
+      });
+    }
+
+    /** Whether the image on a host starts with the marker (the copy arrived intact). */
+    async function holdsMarker(host: string, file: string, marker: Buffer): Promise<boolean> {
+      const head = await readFile(onHost(host, file)).then((data) => data.subarray(0, marker.length * 4));
+      return head.equals(Buffer.concat([marker, marker, marker, marker]));
+    }
   });
 });

@@ -2,6 +2,8 @@
 import { dryRunMigration, type DryRunPlan } from '../../controller/dry-run.js';
 import type { TransportIntent } from '../../controller/transport-choice.js';
 import type { HostConnection } from '../../hosts/connection.js';
+import type { StorageOptions } from '../../storage/plan.js';
+import { formatBytes } from '../../util/format.js';
 import { hostForUri } from '../../transports/cookie.js';
 import { openHost } from '../hosts.js';
 import type { GlobalOptions } from '../action.js';
@@ -14,6 +16,7 @@ export interface DryRunArgs {
   forceDefinition?: boolean;
   listenAddress?: string;
   portRange?: [number, number];
+  storage?: StorageOptions;
 }
 
 export function describePlan(plan: DryRunPlan): string {
@@ -27,6 +30,7 @@ export function describePlan(plan: DryRunPlan): string {
       'prepare',
       `${plan.destination}: definition valid, its files present, ${plan.memoryMiB} MiB + ${plan.headroomMiB} MiB headroom fit, QEMU ${plan.destinationQemu} (${plan.accel})`,
     ],
+    ...storageRows(plan),
     ...(plan.endpoint
       ? ([['endpoint', `${hostForUri(plan.endpoint.host)}:${plan.endpoint.port} free on ${plan.destination}`]] as Array<
           [string, string]
@@ -41,6 +45,21 @@ export function describePlan(plan: DryRunPlan): string {
     `Dry run: ${plan.domain} from ${plan.source} to ${plan.destination} would go ahead; nothing was changed.`,
     ...rows.map(([key, value]) => `  ${key.padEnd(9)}  ${value}`),
   ].join('\n');
+}
+
+/** One row per copied disk (where it goes, created or reused) and one per destination file system (room). */
+function storageRows(plan: DryRunPlan): Array<[string, string]> {
+  if (!plan.storage) return [];
+  return [
+    ...plan.storage.disks.map((disk): [string, string] => [
+      `disk ${disk.target}`,
+      `${disk.sourcePath} → ${plan.destination}:${disk.destinationPath} (${disk.format}, ${formatBytes(disk.virtualSize)}, ${disk.sync === 'top' ? 'top layer' : 'full copy'}), ${disk.action === 'reuse' ? 'reusing the empty image there' : 'image to be created'}, needs ${formatBytes(disk.neededBytes)}`,
+    ]),
+    ...plan.storage.space.map((room): [string, string] => [
+      'space',
+      `${plan.destination}:${room.directory} has ${formatBytes(room.availableBytes)} free, the copies need ${formatBytes(room.neededBytes)}`,
+    ]),
+  ];
 }
 
 export async function runDryRun(globals: GlobalOptions, args: DryRunArgs): Promise<void> {
@@ -60,6 +79,7 @@ export async function runDryRun(globals: GlobalOptions, args: DryRunArgs): Promi
       transport: args.intent.request,
       transportReason: args.intent.reason,
       forceDefinition: args.forceDefinition === true,
+      ...(args.storage ? { storage: args.storage } : {}),
       ...(args.listenAddress ? { listenAddress: args.listenAddress } : {}),
       ...(args.portRange ? { portRange: args.portRange } : {}),
     });

@@ -7,7 +7,6 @@ import type { HostConnection } from '../../hosts/connection.js';
 import { parseHostUri } from '../../hosts/uri.js';
 import { resolveMigrationOptions } from '../../options/resolve.js';
 import { copiesStorage } from '../../storage/plan.js';
-import { VmigError } from '../../errors.js';
 import { hostUriOf, openHost } from '../hosts.js';
 import type { ResultEvent, StartEvent } from '../json-events.js';
 import type { Action, GlobalOptions } from '../action.js';
@@ -109,19 +108,14 @@ async function dryRun(
   dest: string,
   migration: ReturnType<typeof resolveMigrationOptions>,
 ): Promise<void> {
-  if (copiesStorage(migration.storage ?? {})) {
-    // The dry run checks that the destination has the guest's files; copied disks are created there instead.
-    throw new VmigError(
-      'USAGE',
-      '--dry-run does not cover --copy-storage-all/--copy-storage-inc yet: run it without them to check the hosts',
-    );
-  }
+  const storage = migration.storage ?? {};
   const { runDryRun } = await import('./migrate-dry-run.js');
   const intent = { request: migration.transport, reason: migration.transportReason ?? '' };
   await runDryRun(globals, {
     domain,
     dest,
     intent,
+    ...(copiesStorage(storage) ? { storage } : {}),
     ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}),
     ...(migration.portRange ? { portRange: migration.portRange } : {}),
   });

@@ -103,6 +103,65 @@ describe('migrate --dry-run', () => {
     expect(calls).toEqual(['h1 migrate.dry-begin', 'h2 migrate.dry-prepare']);
   });
 
+  it('copied disks: planned as a real run (--migrate-disks), sent to the dry Prepare, reported; a bad name stops before it', async () => {
+    const calls: string[] = [];
+    const disk = (target: string) => ({
+      target,
+      path: `/srv/${target}.img`,
+      format: 'raw',
+      virtualSize: 8 << 20,
+      topAllocated: 2 << 20,
+      chainAllocated: 2 << 20,
+    });
+    const source = {
+      ...sourceAnswers(true),
+      'migrate.dry-begin': { ...sourceAnswers(true)['migrate.dry-begin'], disks: [disk('vda'), disk('vdb')] },
+    };
+    let sent: unknown;
+    const destination = fakeHost('h2', 'b', destinationAnswers, calls);
+    const call = destination.call;
+    destination.call = (async (method: string, params: unknown) => {
+      if (method === 'migrate.dry-prepare') {
+        sent = params;
+        await call(method as 'migrate.dry-prepare', params as never);
+        return {
+          ...destinationAnswers['migrate.dry-prepare'],
+          storage: {
+            images: [{ target: 'vdb', destinationPath: '/big/vdb.img', action: 'reuse', neededBytes: 3 << 20 }],
+            space: [],
+          },
+        };
+      }
+      return call(method as never, params as never);
+    }) as HostConnection['call'];
+    const plan = await dryRunMigration({
+      domain: 'g1',
+      source: fakeHost('h1', 'a', source, calls),
+      destination,
+      transport: 'ssh',
+      transportReason: 'x',
+      storage: { copyAll: true, migrateDisks: ['vdb'], storageMap: [{ from: '/srv', to: '/big' }] },
+    });
+    expect(sent).toMatchObject({
+      storage: { copies: [{ target: 'vdb', sourcePath: '/srv/vdb.img', destinationPath: '/big/vdb.img' }] },
+    });
+    expect(plan.storage?.disks).toEqual([
+      expect.objectContaining({ target: 'vdb', destinationPath: '/big/vdb.img', action: 'reuse', sync: 'full' }),
+    ]);
+    calls.length = 0;
+    await expect(
+      dryRunMigration({
+        domain: 'g1',
+        source: fakeHost('h1', 'a', source, calls),
+        destination: fakeHost('h2', 'b', destinationAnswers, calls),
+        transport: 'ssh',
+        transportReason: 'x',
+        storage: { copyAll: true, migrateDisks: ['vdz'] },
+      }),
+    ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/--migrate-disks names vdz/) });
+    expect(calls).toEqual(['h1 migrate.dry-begin']);
+  });
+
   it('refuses the same host', async () => {
     const calls: string[] = [];
     await expect(
