@@ -4,9 +4,7 @@ import { parseDomain } from '../domain/definition.js';
 import { VmigError } from '../errors.js';
 import { qemuArgv } from '../qemu/argv.js';
 import { qemuBinary, qemuVersion, resolveAccel } from '../qemu/process.js';
-import { qmpOnce } from '../qemu/qmp.js';
 import { checkImages } from '../storage/images.js';
-import { disksFromQueryBlock, type QueryBlockDevices } from '../storage/mirror.js';
 import { destinationDisks, type DryStorage } from '../storage/plan.js';
 import type { HandlerGroup } from '../protocol/table.js';
 import { migratableInstance } from './begin-checks.js';
@@ -14,6 +12,7 @@ import type { AgentContext } from './context.js';
 import { readDefinition } from './domains.js';
 import { loadHostConfig } from './host-config.js';
 import { checkArrival } from './prepare-checks.js';
+import { readSourceDisks } from './storage-facts.js';
 
 export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry-begin' | 'migrate.dry-prepare'> {
   const { instances, locks } = context;
@@ -27,15 +26,8 @@ export function dryRunHandlers(context: AgentContext): HandlerGroup<'migrate.dry
           'LOCKED',
           `domain ${name} on ${context.host} is being migrated by job ${holder.migrationId} (controller ${holder.controller}, since ${holder.startedAt})`,
         );
-      // The disks as Begin reports them (sizes, allocation, backing), asked on the user monitor: the agent's own
-      // connection belongs to a real migration.
-      const disks =
-        instance.definition.disks.length > 0
-          ? disksFromQueryBlock(
-              await qmpOnce<QueryBlockDevices>(instance.paths.userQmpSocket, 'query-block', undefined, 5_000),
-              instance.definition.disks,
-            )
-          : [];
+      // The disks as Begin reports them (sizes, allocation, backing).
+      const disks = await readSourceDisks(instance);
       return {
         definition: instance.definition,
         accel: instance.accel,

@@ -17,6 +17,7 @@ import type { MigrationRegistry } from './migration-state.js';
 import { postcopyRecoveryHandlers } from './postcopy-recovery.js';
 import { recoverHandlers } from './recover.js';
 import { sourceHandlers } from './source.js';
+import { storageFactHandlers } from './storage-facts.js';
 
 function hello(context: AgentContext): MethodHandler<'hello'> {
   return async ({ protocol, label }) => {
@@ -60,5 +61,6 @@ export function agentHandlers(
     ...evacuationHandlers(context),
     ...recoverHandlers(context),
     ...postcopyRecoveryHandlers(context),
+    ...storageFactHandlers(context),
   };
 }

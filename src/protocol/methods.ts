@@ -111,6 +111,24 @@ export const methods = {
     }),
   },
   'host.info': { deadline: 'rpc', params: empty, result: hostInfoSchema },
+  // Storage facts for evacuate's placement (src/agent/storage-facts.ts): read-only.
+  'domain.disks': { deadline: 'rpc', params: name, result: z.object({ disks: z.array(sourceDiskSchema) }) },
+  'host.disk-space': {
+    deadline: 'rpc',
+    params: z.object({ paths: z.array(z.string().min(1)).max(4096) }),
+    result: z.object({
+      spaces: z.array(
+        z.object({
+          path: z.string(),
+          directory: z.string(),
+          /** The file system's device number: paths on one device share its free space. */
+          device: z.number().optional(),
+          availableBytes: z.number().optional(),
+          missing: z.literal(true).optional(),
+        }),
+      ),
+    }),
+  },
 
   // Source side of a migration (src/agent/source.ts).
   'migrate.begin': {
