@@ -1,12 +1,22 @@
 // Evacuation placement, pure: which guest goes to which destination, and why. No I/O: the runner gathers
 // the facts (host.info of every host), this decides, the runner acts. Host names are compared as exact
 // strings everywhere (never as patterns); guest selection (--only/--exclude) is the only glob matching.
+import {
+  bookDisks,
+  diskObstacle,
+  openDiskLedger,
+  type DirectorySpace,
+  type DiskLedger,
+  type DiskNeed,
+} from './evacuate-disks.js';
 
 export interface EvacGuest {
   name: string;
   memoryMiB: number;
   /** The agent's DomainState; 'incoming' guests are still arriving and are not ours to move. */
   state: string;
+  /** Copied disks (--copy-storage-all): what they need on each destination that would copy them. */
+  diskNeeds?: Map<string, DiskNeed[]>;
 }
 
 export interface DestinationFacts {
@@ -21,6 +31,8 @@ export interface DestinationFacts {
   hostHeadroomMiB: number;
   /** Guests it already runs (or is receiving): they count against its limit and their names are taken. */
   guests: Array<{ name: string; memoryMiB: number }>;
+  /** Free space in the directories copied disks would go to (host.disk-space). */
+  diskSpace?: DirectorySpace[];
 }
 
 export interface PlanOptions {
@@ -54,6 +66,8 @@ export interface EvacuationPlan {
   taken: Map<string, Set<string>>;
   /** Why each unusable destination was left out, for messages. */
   unusable: Map<string, string>;
+  /** Free disk space per destination file system, net of the copies booked there. */
+  disks: DiskLedger;
 }
 
 /** `*` and `?` globs over guest names, anchored. */
@@ -90,7 +104,7 @@ const describeFree = (free: number) => (Number.isFinite(free) ? `${free} MiB` : 
  * criterion lives here (a new one, such as free disk space, is one more check and one more fact).
  */
 export function obstacle(
-  plan: Pick<EvacuationPlan, 'ledger' | 'taken'>,
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'disks'>,
   guest: EvacGuest,
   host: string,
   exclude: ReadonlySet<string> = new Set(),
@@ -99,12 +113,12 @@ export function obstacle(
   if (plan.taken.get(host)?.has(guest.name)) return `${host} already runs a guest named ${guest.name}`;
   const free = plan.ledger.get(host) ?? 0;
   if (free < guest.memoryMiB) return `${host} has ${describeFree(free)} free`;
-  return undefined;
+  return diskObstacle(plan.disks, host, guest.diskNeeds?.get(host));
 }
 
 /** The destination with the most room left that can take `guest` (ties: --to order); undefined if none. */
 export function chooseDestination(
-  plan: Pick<EvacuationPlan, 'ledger' | 'taken'>,
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'disks'>,
   guest: EvacGuest,
   exclude: ReadonlySet<string> = new Set(),
 ): { destination: string; reason: string } | undefined {
@@ -121,21 +135,31 @@ export function chooseDestination(
 }
 
 /** Books `guest` on `destination` (the ledger counts in-flight and planned migrations alike). */
-export function reserve(plan: Pick<EvacuationPlan, 'ledger' | 'taken'>, guest: EvacGuest, destination: string): void {
+export function reserve(
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'disks'>,
+  guest: EvacGuest,
+  destination: string,
+): void {
   plan.ledger.set(destination, (plan.ledger.get(destination) ?? 0) - guest.memoryMiB);
   plan.taken.get(destination)?.add(guest.name);
+  bookDisks(plan.disks, destination, guest.diskNeeds?.get(destination), 1);
 }
 
 /** Gives back a booking whose migration failed with the guest still on the source. */
-export function release(plan: Pick<EvacuationPlan, 'ledger' | 'taken'>, guest: EvacGuest, destination: string): void {
+export function release(
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'disks'>,
+  guest: EvacGuest,
+  destination: string,
+): void {
   if (!plan.ledger.has(destination)) return;
   plan.ledger.set(destination, plan.ledger.get(destination)! + guest.memoryMiB);
   plan.taken.get(destination)?.delete(guest.name);
+  bookDisks(plan.disks, destination, guest.diskNeeds?.get(destination), -1);
 }
 
 /** Why no destination could take `guest`: one clause per destination, for the report. */
 export function whyNoRoom(
-  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'unusable'>,
+  plan: Pick<EvacuationPlan, 'ledger' | 'taken' | 'unusable' | 'disks'>,
   guest: EvacGuest,
   exclude: ReadonlySet<string> = new Set(),
 ): string {
@@ -145,7 +169,8 @@ export function whyNoRoom(
     if (clause !== undefined) clauses.push(clause);
   }
   for (const [host, why] of plan.unusable) clauses.push(`${host} ${why}`);
-  return `no destination has room for ${guest.memoryMiB} MiB (${clauses.join('; ') || 'no destinations'})`;
+  const disks = guest.diskNeeds?.size ? ' and its copied disks' : '';
+  return `no destination has room for ${guest.memoryMiB} MiB${disks} (${clauses.join('; ') || 'no destinations'})`;
 }
 
 /** The ledger of every usable destination (free memory net of its guests and headroom), and the unusable ones. */
@@ -157,6 +182,7 @@ export function openLedger(destinations: DestinationFacts[], headroomMiB?: numbe
     ledger: new Map(),
     taken: new Map(),
     unusable: new Map(),
+    disks: openDiskLedger(destinations.filter((destination) => destination.unusable === undefined)),
   };
   for (const destination of destinations) {
     if (plan.ledger.has(destination.host) || plan.unusable.has(destination.host)) continue;

@@ -15,6 +15,7 @@ import {
   MAX_ATTEMPTS,
   planEvacuation,
   sameHostProblem,
+  selectedBy,
   type DestinationFacts,
   type EvacGuest,
   type EvacuationPlan,
@@ -27,6 +28,7 @@ import {
   type EvacuationReport,
   type GuestReport,
 } from './evacuate-report.js';
+import { gatherDiskFacts } from './evacuate-disk-facts.js';
 import { migrate, type MigrateRequest, type MigrationStep } from './migrate.js';
 
 /** The per-guest options of `vmig migrate` (transport, persistence, bandwidth, downtime, ports…). */
@@ -149,11 +151,31 @@ async function gatherDestinations(run: Evacuation): Promise<DestinationFacts[]> 
   );
 }
 
+/** Copied disks: each selected guest's needs and each destination's free space where they would go. */
+async function addDiskFacts(run: Evacuation, guests: EvacGuest[], facts: DestinationFacts[]): Promise<void> {
+  const { request } = run;
+  const selected = guests
+    .filter(
+      (guest) => guest.state !== 'incoming' && selectedBy(guest.name, request.only, request.exclude) === undefined,
+    )
+    .map((guest) => guest.name);
+  const disks = await gatherDiskFacts(run.source, run.connections, selected, (host) => request.migration(host).storage);
+  for (const guest of guests) {
+    const needs = disks.needs.get(guest.name);
+    if (needs) guest.diskNeeds = needs;
+  }
+  for (const fact of facts) {
+    const spaces = disks.spaces.get(fact.host);
+    if (spaces) fact.diskSpace = spaces;
+  }
+}
+
 /** Gather → plan: every host's facts, planEvacuation() over them, the plan shown. */
 async function gatherAndPlan(run: Evacuation): Promise<EvacuationPlan> {
   const { request, sink } = run;
   const facts = await gatherDestinations(run);
   const guests = await sourceGuests(run.source);
+  await addDiskFacts(run, guests, facts);
   const plan = planEvacuation(guests, facts, {
     headroomMiB: request.headroomMiB,
     only: request.only,

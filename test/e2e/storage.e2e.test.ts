@@ -566,4 +566,61 @@ describe('storage migration', () => {
       return head.equals(Buffer.concat([marker, marker, marker, marker]));
     }
   });
+  it('evacuate --copy-storage-all: a guest whose disk does not fit the destination is reported unplaced with the reason and stays on h1 (exit 6); the other moves', async () => {
+    // e2's disk lives under <private>/tight on h1 and maps to a 4 MiB file system on h2; e1's fits at its own path.
+    execFileSync('mkdir', ['-p', onHost('h1', 'tight'), onHost('h2', 'small')]);
+    makeImage('h1', 'e1.img', 'raw');
+    makeImage('h1', 'tight/e2.img', 'raw');
+    await defineGuest('e1', [{ file: 'e1.img', format: 'raw' }]);
+    await defineGuest('e2', [{ file: 'tight/e2.img', format: 'raw' }]);
+    const before1 = await waitForPasses(lab, 'h1', 'e1', 2);
+    const before2 = await waitForPasses(lab, 'h1', 'e2', 2);
+    const small = inGuest('small');
+    let sshd: number | undefined;
+    for (const pid of await lab.pids('h2'))
+      if ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') sshd ??= pid;
+    expect(sshd, 'the sshd of h2').toBeDefined();
+    execFileSync('nsenter', ['-t', String(sshd), '-m', 'mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
+    try {
+      const result = await lab.vmig(
+        [
+          'evacuate',
+          'h1',
+          '--to',
+          'h2',
+          '--only',
+          'e1,e2',
+          '--copy-storage-all',
+          '--storage-map',
+          `${inGuest('tight')}=${small}`,
+          '--json',
+        ],
+        { timeoutMs: 240_000 },
+      );
+      expect(result.exitCode, result.stderr).toBe(6);
+      const report = result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { type: string; guests?: Array<Record<string, unknown>> })
+        .find((event) => event.type === 'report');
+      expect(report?.guests).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ domain: 'e1', status: 'migrated', finalHost: 'h2' }),
+          expect.objectContaining({
+            domain: 'e2',
+            status: 'unplaced',
+            finalHost: 'h1',
+            reason: expect.stringMatching(/h2 has 4\.0 MiB free in \S+small, the copied disks need 25\.0 MiB/),
+          }),
+        ]),
+      );
+      expect(execFileSync('nsenter', ['-t', String(sshd), '-m', 'ls', '-A', small], { encoding: 'utf8' })).toBe('');
+    } finally {
+      execFileSync('nsenter', ['-t', String(sshd), '-m', 'umount', small]);
+    }
+    await expectRunsOnlyOn(lab, 'h2', 'e1');
+    await expectGuestContinued(lab, 'h2', 'e1', before1);
+    await expectRunsOnlyOn(lab, 'h1', 'e2');
+    await expectGuestContinued(lab, 'h1', 'e2', before2);
+  });
 });
