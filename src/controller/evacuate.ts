@@ -159,7 +159,15 @@ async function addDiskFacts(run: Evacuation, guests: EvacGuest[], facts: Destina
       (guest) => guest.state !== 'incoming' && selectedBy(guest.name, request.only, request.exclude) === undefined,
     )
     .map((guest) => guest.name);
-  const disks = await gatherDiskFacts(run.source, run.connections, selected, (host) => request.migration(host).storage);
+  // Options a destination cannot resolve fail that guest's migration later, as they always did.
+  const storageFor = (host: string) => {
+    try {
+      return request.migration(host).storage;
+    } catch {
+      return undefined;
+    }
+  };
+  const disks = await gatherDiskFacts(run.source, run.connections, selected, storageFor);
   for (const guest of guests) {
     const needs = disks.needs.get(guest.name);
     if (needs) guest.diskNeeds = needs;
