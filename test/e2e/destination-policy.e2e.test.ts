@@ -141,6 +141,8 @@ describe("the destination's policy for incoming definitions", () => {
       2,
       /domain g1 is defined differently on h2 \(memoryMiB\)/,
     );
+    // The dry run passes where the run would: with the flag.
+    expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'g1', 'h2', '--dry-run', '--force-definition']));
     await nothingOn('h2', 'g1');
     expect(await qemuPids(lab, 'h1')).toEqual(pids);
 

@@ -116,6 +116,8 @@ async function dryRun(
     dest,
     intent,
     ...(copiesStorage(storage) ? { storage } : {}),
+    // A dry run must refuse exactly what the run would: a differing stored definition passes only with the flag.
+    ...(migration.forceDefinition ? { forceDefinition: true } : {}),
     ...(migration.listenAddress ? { listenAddress: migration.listenAddress } : {}),
     ...(migration.portRange ? { portRange: migration.portRange } : {}),
   });
