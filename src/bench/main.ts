@@ -20,7 +20,7 @@ import {
   type Miss,
   type Sample,
 } from './stats.js';
-import { renderSummaries } from './table.js';
+import { pumpLine, renderSummaries } from './table.js';
 import { migrateWithVmig } from './vmig-row.js';
 
 const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
@@ -86,6 +86,11 @@ async function bench(options: BenchOptions) {
     const wantsVmig = order.some(isVmigTransport);
     const wantsReference = order.some((t) => !isVmigTransport(t));
     let vmigAt = 'h1';
+    if (order.includes('p2p')) {
+      // p2p migrates back and forth: each host's own ssh reaches the other.
+      await lab.trustSsh('h1', 'h2');
+      await lab.trustSsh('h2', 'h1');
+    }
     if (wantsVmig) {
       say(`starting the vmig guest on h1 and waiting until it has filled its RAM`);
       await startVmigGuest(lab, vmigAt, options.sizeMiB);
@@ -170,6 +175,10 @@ async function bench(options: BenchOptions) {
         `${transport} phases, median: ${phases.map(([phase, ms]) => `${phase} ${Math.round(ms)} ms`).join(', ')}`,
       );
   }
+  for (const summary of summaries) {
+    const line = pumpLine(summary);
+    if (line) notes.push(line);
+  }
   notes.push(
     "overhead = controller wall time (Begin→Confirm) minus QEMU total-time; downtime = destination RESUME minus source STOP (QMP event times), next to QEMU's own figure",
   );
@@ -181,8 +190,14 @@ async function bench(options: BenchOptions) {
     notes.push(
       'tls-p2, ssh-p2: the same transport with --parallel 2 (QEMU multifd: ram + 2 channels, three streams each with its own key)',
     );
+  if (order.includes('tls-p4'))
+    notes.push('tls-p4: tls with --parallel 4 (ram + 4 multifd channels), for the RSS ≤150 MiB per process target');
+  if (order.includes('p2p'))
+    notes.push(
+      "p2p: ssh with --p2p, one stream: the source host's own ssh to the destination's sshd, held against the OpenSSH -L row; its src / dst columns include that ssh client and the sshd sessions",
+    );
   notes.push(
-    "CPU s/GiB: user + sys seconds of the source agent, destination agent and controller during the migration (control plane and process start included: direct's row is that fixed part), over GiB moved",
+    "CPU s/GiB: user + sys seconds of the source agent, destination agent (each with its streams' pump processes) and controller during the migration (control plane and process start included: direct's row is that fixed part), over GiB moved; peak RSS: the largest single process on each side",
   );
   const disk =
     options.diskMiB > 0

@@ -1,5 +1,5 @@
 // `npm run bench -- [--size MiB] [--rounds N] [--json] [--no-reference] [--transports a,b] [--disk MiB]`. Pure parsing.
-import { REFERENCE_TRANSPORTS, VMIG_TRANSPORTS, type BenchTransport } from './stats.js';
+import { OPT_IN_TRANSPORTS, REFERENCE_TRANSPORTS, VMIG_TRANSPORTS, type BenchTransport } from './stats.js';
 
 export interface BenchOptions {
   /** Guest RAM in MiB. */
@@ -16,6 +16,7 @@ export const USAGE = `usage: npm run bench -- [--size MiB] [--rounds N] [--trans
   --size MiB         guest RAM, filled with incompressible data (default 1024; 256 for a quick run)
   --rounds N         migrations per transport, run in alternation A B C A B C ... (default 3)
   --transports LIST  comma-separated subset of: ${[...VMIG_TRANSPORTS, ...REFERENCE_TRANSPORTS].join(', ')}
+                     (default: all but ${OPT_IN_TRANSPORTS.join(', ')})
   --no-reference     skip the reference rows (OpenSSH -L, stunnel, QEMU's own TLS)
   --disk MiB         add the disk rows: a 256 MiB guest with a local disk of MiB (e.g. 1024) moved with
                      --copy-storage-all over direct, tls and ssh (those of --transports); off by default
@@ -35,7 +36,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     sizeMiB: 1024,
     rounds: 3,
     json: false,
-    transports: [...ALL],
+    transports: ALL.filter((name) => !OPT_IN_TRANSPORTS.includes(name)),
     diskMiB: 0,
     help: false,
   };

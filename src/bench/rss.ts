@@ -11,6 +11,8 @@ export interface RssWatch {
   netns: string;
   /** Decides on the NUL-split command line whether a process belongs to this side. */
   match: (argv: string[]) => boolean;
+  /** Also keep each matching process's own CPU seconds under this name (e.g. one pump per stream). */
+  perProcess?: string;
 }
 
 /** A `node [flags] …/bin/vmig …` process (not the `ip netns exec` wrapper that becomes one). */
@@ -23,6 +25,10 @@ export const isVmigProcess = (argv: string[], subcommand?: string): boolean => {
     (subcommand === undefined || argv.includes(subcommand))
   );
 };
+
+/** A stream's pump: `node [flags] …/dist/transports/pump-process.js`, forked by an agent (transports/pumps.ts). */
+export const isPumpProcess = (argv: string[]): boolean =>
+  /(^|\/)node$/.test(argv[0] ?? '') && argv.some((arg) => /(^|\/)dist\/transports\/pump-process\.js$/.test(arg));
 
 async function readKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
   try {
@@ -49,7 +55,7 @@ async function cpuSeconds(pid: number): Promise<number | undefined> {
 export class RssSampler {
   private readonly peaks = new Map<Side, number>();
   /** pid → side, CPU seconds when first seen (0 for a process that started after the sampler), latest. */
-  private readonly cpu = new Map<number, { side: Side; first: number; last: number }>();
+  private readonly cpu = new Map<number, { side: Side; first: number; last: number; perProcess?: string }>();
   private firstSample = true;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -89,6 +95,14 @@ export class RssSampler {
     return totals;
   }
 
+  /** CPU seconds of each process watched with `perProcess: name`, per side (one entry per process). */
+  perProcessCpuSeconds(name: string): Partial<Record<Side, number[]>> {
+    const each: Partial<Record<Side, number[]>> = {};
+    for (const { side, first, last, perProcess } of this.cpu.values())
+      if (perProcess === name) each[side] = [...(each[side] ?? []), last - first];
+    return each;
+  }
+
   private async sample(): Promise<void> {
     const first = this.firstSample;
     this.firstSample = false;
@@ -111,7 +125,13 @@ export class RssSampler {
           if (seconds === undefined) continue;
           const seen = this.cpu.get(pid);
           if (seen) seen.last = seconds;
-          else this.cpu.set(pid, { side: watch.side, first: first ? seconds : 0, last: seconds });
+          else
+            this.cpu.set(pid, {
+              side: watch.side,
+              first: first ? seconds : 0,
+              last: seconds,
+              ...(watch.perProcess ? { perProcess: watch.perProcess } : {}),
+            });
         }
       }),
     );

@@ -1,8 +1,13 @@
 // The benchmark's arithmetic: samples of single migrations → one summary row per transport, checked against
 // the targets of issue 8. Pure (no I/O), so it is unit-tested.
 
-/** vmig's own transports, run through the CLI; `-p2` is the same transport with --parallel 2 (three streams). */
-export const VMIG_TRANSPORTS = ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2'] as const;
+/**
+ * vmig's own transports, run through the CLI; `-pN` is the same transport with --parallel N (N + 1 streams);
+ * p2p is ssh with --p2p (the source host's own ssh carries the stream, the controller none of it).
+ */
+export const VMIG_TRANSPORTS = ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'tls-p4', 'p2p'] as const;
+/** Rows measured only when --transports names them (they add wall time for one target each). */
+export const OPT_IN_TRANSPORTS: readonly BenchTransport[] = ['tls-p4'];
 /**
  * Plain QEMU migration for comparison: through an OpenSSH `-L` forward, through stunnel (TLS), and with QEMU's
  * own TLS (a tls-creds-psk object, no tunnel).
@@ -30,8 +35,10 @@ export interface Sample {
   guestDowntimeMs?: number;
   /** Peak RSS (VmHWM) of the largest watched process on each side. */
   peakRssKiB: Partial<Record<Side, number>>;
-  /** CPU seconds (user + sys) of each side's watched processes during the migration. */
+  /** CPU seconds (user + sys) of each side's watched processes during the migration (pumps included). */
   cpuSeconds?: Partial<Record<Side, number>>;
+  /** CPU seconds of each stream's pump process, per side (tls: one pump per stream on either end). */
+  pumpCpuSeconds?: Partial<Record<Side, number[]>>;
   /** The source QEMU's max-bandwidth parameter (bytes/s) as the stream ran, when reported. */
   maxBandwidthBps?: number;
   /** Wall time of each migration phase (vmig rows: from the --json phase events), to see where overhead goes. */
@@ -49,11 +56,20 @@ export interface Miss {
 
 export const TARGETS = {
   /** Minimum median throughput as a fraction of direct's, in the same run. */
-  ratio: { tls: 0.6, ssh: 0.4, 'tls-p2': 0.6, 'ssh-p2': 0.4 } as Partial<Record<BenchTransport, number>>,
+  ratio: { tls: 0.6, ssh: 0.4, 'tls-p2': 0.6, 'ssh-p2': 0.4, 'tls-p4': 0.6 } as Partial<Record<BenchTransport, number>>,
+  /** Minimum median throughput as a fraction of a reference row's, in the same run. */
+  reference: { p2p: 'openssh' } as Partial<Record<BenchTransport, BenchTransport>>,
   overheadMs: 1000,
   addedDowntimeMs: 50,
   rssMiB: 150,
 };
+
+/** One side's pumps: CPU s/GiB of the busiest one and of all together, and how many there were. */
+export interface PumpCpu {
+  max: number;
+  sum: number;
+  pumps: number;
+}
 
 export interface Summary {
   transport: BenchTransport;
@@ -74,6 +90,10 @@ export interface Summary {
   peakRssMiB: Partial<Record<Side, number>>;
   /** Median CPU seconds per GiB moved, per side. */
   cpuPerGiB: Partial<Record<Side, number>>;
+  /** Pumps, per side: median over runs of the busiest pump's and of all pumps' CPU seconds per GiB moved. */
+  pumpCpuPerGiB?: Partial<Record<Side, PumpCpu>>;
+  /** Median MB/s over the median MB/s of the reference row this transport is held against (TARGETS.reference). */
+  ratioToReference?: number;
   /** Target name → met; only the targets that apply to this transport and could be measured. */
   targets: Record<string, boolean>;
 }
@@ -100,7 +120,9 @@ export function summarize(
   samples: readonly Sample[],
   misses: readonly Miss[],
 ): Summary[] {
-  const directMedian = median(samples.filter((s) => s.transport === 'direct').map(throughputMBps));
+  const medianOf = (transport: BenchTransport) =>
+    median(samples.filter((s) => s.transport === transport).map(throughputMBps));
+  const directMedian = medianOf('direct');
   return order.map((transport) => {
     const mine = samples.filter((s) => s.transport === transport);
     const reference = isReference(transport);
@@ -123,6 +145,9 @@ export function summarize(
       };
     }
     const medianMBps = median(mine.map(throughputMBps))!;
+    const against = TARGETS.reference[transport];
+    const referenceMedian = against ? medianOf(against) : undefined;
+    const pumps = pumpCpuPerGiB(mine);
     const guestDowntimes = mine.flatMap((s) => (s.guestDowntimeMs === undefined ? [] : [s.guestDowntimeMs]));
     const added = mine.flatMap((s) => (s.guestDowntimeMs === undefined ? [] : [s.guestDowntimeMs - s.qemuDowntimeMs]));
     const summary: Summary = {
@@ -136,6 +161,8 @@ export function summarize(
       ...(guestDowntimes.length ? { guestDowntimeMs: median(guestDowntimes)!, addedDowntimeMs: median(added)! } : {}),
       peakRssMiB,
       cpuPerGiB: cpuPerGiB(mine),
+      ...(Object.keys(pumps).length ? { pumpCpuPerGiB: pumps } : {}),
+      ...(referenceMedian ? { ratioToReference: medianMBps / referenceMedian } : {}),
       targets: {},
     };
     summary.targets = checkTargets(summary);
@@ -157,6 +184,30 @@ function cpuPerGiB(samples: readonly Sample[]): Partial<Record<Side, number>> {
   );
 }
 
+/**
+ * Each side's pumps over the samples that have any: the median of the busiest pump's CPU s/GiB (the stream that
+ * bounds throughput when every stream has a core of its own) and of their sum (the cores all streams take).
+ */
+export function pumpCpuPerGiB(samples: readonly Sample[]): Partial<Record<Side, PumpCpu>> {
+  const sides = [...new Set(samples.flatMap((s) => Object.keys(s.pumpCpuSeconds ?? {}) as Side[]))];
+  const result: Partial<Record<Side, PumpCpu>> = {};
+  for (const side of sides) {
+    const runs = samples.flatMap((s) => {
+      const each = s.pumpCpuSeconds?.[side];
+      if (!each?.length || s.transferredBytes <= 0) return [];
+      const gib = s.transferredBytes / 1024 ** 3;
+      return [{ max: Math.max(...each) / gib, sum: each.reduce((a, b) => a + b, 0) / gib, pumps: each.length }];
+    });
+    if (runs.length)
+      result[side] = {
+        max: median(runs.map((r) => r.max))!,
+        sum: median(runs.map((r) => r.sum))!,
+        pumps: Math.max(...runs.map((r) => r.pumps)),
+      };
+  }
+  return result;
+}
+
 /** The issue's targets apply to vmig's own transports; reference rows are only for comparison. */
 function checkTargets(summary: Summary): Record<string, boolean> {
   if (summary.reference) return {};
@@ -164,6 +215,8 @@ function checkTargets(summary: Summary): Record<string, boolean> {
   const ratio = TARGETS.ratio[summary.transport];
   if (ratio !== undefined && summary.ratioToDirect !== undefined)
     targets[`≥${ratio}× direct`] = summary.ratioToDirect >= ratio;
+  const against = TARGETS.reference[summary.transport];
+  if (against && summary.ratioToReference !== undefined) targets[`≥ ${against}`] = summary.ratioToReference >= 1;
   if (summary.overheadMs !== undefined)
     targets[`overhead ≤${TARGETS.overheadMs} ms`] = summary.overheadMs <= TARGETS.overheadMs;
   if (summary.addedDowntimeMs !== undefined)

@@ -59,5 +59,22 @@ export function renderTable(headers: readonly string[], rows: readonly string[][
   return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
+const SHORT: Record<Side, string> = { source: 'src', destination: 'dst', controller: 'ctl' };
+
+/**
+ * Per-stream CPU of a row whose streams run in pump processes, e.g.
+ * `tls-p4 per stream CPU s/GiB: src max 0.31, sum 1.02 (5 pumps); dst max 0.29, sum 0.98 (5 pumps)`:
+ * on a host with a core per stream, the busiest pump (max) bounds throughput; sum is the cores all of them take.
+ */
+export function pumpLine(summary: Summary): string | undefined {
+  const sides = SIDES.filter((side) => summary.pumpCpuPerGiB?.[side]);
+  if (sides.length === 0) return undefined;
+  const parts = sides.map((side) => {
+    const { max, sum, pumps } = summary.pumpCpuPerGiB![side]!;
+    return `${SHORT[side]} max ${max.toFixed(2)}, sum ${sum.toFixed(2)} (${pumps} pump${pumps === 1 ? '' : 's'})`;
+  });
+  return `${summary.transport} per stream CPU s/GiB: ${parts.join('; ')}`;
+}
+
 export const renderSummaries = (summaries: readonly Summary[]): string =>
   renderTable(HEADERS, summaries.map(summaryRow));

@@ -2,7 +2,7 @@
 //   vmig -c <from> --json migrate bench <to> --direct | --transport tls|ssh [--parallel 2]
 // The figures come from the `result` event of `--json`; a transport the CLI refuses is a Miss, never faked.
 import type { Lab } from '../lab/lab.js';
-import { isVmigProcess, RssSampler } from './rss.js';
+import { isPumpProcess, isVmigProcess, RssSampler, type RssWatch } from './rss.js';
 import { roundMs, type BenchTransport, type Miss, type Sample } from './stats.js';
 
 export const GUEST = 'bench';
@@ -64,6 +64,42 @@ const errorLine = (stderr: string): string =>
   stderr.trim().split('\n').at(-1) ||
   'no message';
 
+/** The CLI flags of a bench row: `direct`, `tls`, `ssh-p2` (--parallel 2), `p2p` (ssh from the source host). */
+export function vmigTransportArgs(transport: BenchTransport): string[] {
+  if (transport === 'p2p') return ['--p2p'];
+  const [base, parallel] = transport.split('-p') as [string, string | undefined];
+  return [...(base === 'direct' ? ['--direct'] : ['--transport', base]), ...(parallel ? ['--parallel', parallel] : [])];
+}
+
+/** `ssh …` (OpenSSH's client, not the `sshd` server). */
+const isSshClient = (argv: string[]): boolean => /(^|\/)ssh$/.test(argv[0] ?? '');
+/** An sshd session process (`sshd: root@notty` and the like), not the listener. */
+const isSshdSession = (argv: string[]): boolean => /^sshd: \S+@/.test(argv.join(' '));
+
+/**
+ * What counts on each side: the agents and the controller, each stream's pump (CPU also per pump), and for p2p
+ * the source's own ssh client and the destination's sshd session, which carry its streams.
+ */
+function watches(lab: Lab, transport: BenchTransport, from: string, to: string): RssWatch[] {
+  const hosts = [
+    { side: 'source' as const, netns: lab.hosts[from]!.ns },
+    { side: 'destination' as const, netns: lab.hosts[to]!.ns },
+  ];
+  return [
+    ...hosts.flatMap(({ side, netns }) => [
+      { side, netns, match: (argv: string[]) => isVmigProcess(argv, 'agent') },
+      { side, netns, match: isPumpProcess, perProcess: 'pump' },
+    ]),
+    ...(transport === 'p2p'
+      ? [
+          { side: 'source' as const, netns: lab.hosts[from]!.ns, match: isSshClient },
+          { side: 'destination' as const, netns: lab.hosts[to]!.ns, match: isSshdSession },
+        ]
+      : []),
+    { side: 'controller', netns: lab.controllerNs, match: (argv) => isVmigProcess(argv, 'migrate') },
+  ];
+}
+
 export async function migrateWithVmig(
   lab: Lab,
   transport: BenchTransport,
@@ -71,16 +107,8 @@ export async function migrateWithVmig(
   from: string,
   to: string,
 ): Promise<Sample | Miss> {
-  const [base, parallel] = transport.split('-p') as [string, string | undefined];
-  const transportArgs = [
-    ...(base === 'direct' ? ['--direct'] : ['--transport', base]),
-    ...(parallel ? ['--parallel', parallel] : []),
-  ];
-  const rss = new RssSampler([
-    { side: 'source', netns: lab.hosts[from]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
-    { side: 'destination', netns: lab.hosts[to]!.ns, match: (argv) => isVmigProcess(argv, 'agent') },
-    { side: 'controller', netns: lab.controllerNs, match: (argv) => isVmigProcess(argv, 'migrate') },
-  ]);
+  const transportArgs = vmigTransportArgs(transport);
+  const rss = new RssSampler(watches(lab, transport, from, to));
   await rss.start();
   // --verbose adds the phase timings and the source QEMU's migration parameters to the result event.
   const run = await lab.vmig(['-c', from, '--json', '--verbose', 'migrate', GUEST, to, ...transportArgs], {
@@ -88,6 +116,7 @@ export async function migrateWithVmig(
   });
   const peakRssKiB = await rss.stop();
   const cpuSeconds = rss.cpuSeconds();
+  const pumpCpuSeconds = rss.perProcessCpuSeconds('pump');
   const result = resultEvent(run.stdout);
   if (run.exitCode === 2) return { transport, kind: 'unavailable', reason: errorLine(run.stderr) };
   if (run.exitCode === 4)
@@ -121,6 +150,7 @@ export async function migrateWithVmig(
       : {}),
     peakRssKiB,
     cpuSeconds,
+    ...(Object.keys(pumpCpuSeconds).length ? { pumpCpuSeconds } : {}),
     phaseMs: phaseDurations(run.stdout),
     ...(typeof result.qemuParameters?.['max-bandwidth'] === 'number'
       ? { maxBandwidthBps: result.qemuParameters['max-bandwidth'] }

@@ -40,6 +40,7 @@ import { sleep } from '../util/timers.js';
 import { run, spawnProc, type ProcHandle, type RunResult } from './proc.js';
 import { sshdConfigText, startSshd, waitForSshd, withPrivateMount, type SshdProcess } from './sshd.js';
 import { findRepoRoot } from './repo.js';
+import { trustSsh, type SshTrust, type TrustState } from './trust.js';
 import { addMember, createSwitch, nftApply, setPort, tcpProbe } from './topology.js';
 
 export { sweepStaleLabs } from './netns.js';
@@ -95,6 +96,7 @@ export class Lab {
   private readonly sshds = new Map<string, SshdProcess>();
   private readonly withoutVmig = new Set<string>();
   private readonly extraEnv = new Map<string, Record<string, string>>();
+  private readonly trust: TrustState = new Map();
   private destroying?: Promise<void>;
 
   private constructor(
@@ -242,6 +244,15 @@ export class Lab {
         env: this.hostEnvVars(h),
       }),
     );
+  }
+
+  /**
+   * Host-to-host SSH trust for p2p: `from`'s own ssh reaches `to` (its identity authorized there, `to`'s host key
+   * in its known_hosts, `p2p_ssh_config` in its host.toml). Call once per direction; again after emptying the
+   * returned known_hosts to restore it.
+   */
+  trustSsh(from: string, to: string): Promise<SshTrust> {
+    return trustSsh(this.trust, this.host(from), this.host(to), this.hosts);
   }
 
   /** Adds to (or overrides) a host's session environment and restarts its sshd; new sessions see it. */

@@ -1,11 +1,11 @@
 // p2p ssh in the lab: the source host opens SSH to the destination itself (OpenSSH `ssh`, BatchMode, strict host
 // keys) with its own config; without that trust the migration fails in one line and the guest stays untouched;
 // with it the guest (three streams: --parallel 2) arrives intact and the controller carries no byte.
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
-import { keygen } from '../../src/lab/keys.js';
+import type { SshTrust } from '../../src/lab/trust.js';
 import {
   expectCleanFailure,
   expectGuestContinued,
@@ -17,29 +17,12 @@ import {
 
 describe('p2p ssh', () => {
   let lab: Lab;
-  let sshConfig: string;
-  let configText: (knownHosts: string) => string;
+  let trust: SshTrust;
   beforeAll(async () => {
     lab = await Lab.create({ hosts: ['h1', 'h2'] });
-    const h1 = lab.hosts.h1!;
-    const h2 = lab.hosts.h2!;
-    // h1's own identity, authorized on h2; its known_hosts decides whether h1 trusts h2.
-    const key = join(h1.dir, 'p2p_id');
-    const pub = await keygen(key, 'h1-p2p');
-    await appendFile(join(h2.dir, 'authorized_keys'), `${pub}\n`);
-    sshConfig = join(h1.dir, 'p2p_ssh_config');
-    configText = (knownHosts) =>
-      [
-        'Host h2',
-        `  HostName ${h2.ipv4}`,
-        '  User root',
-        `  IdentityFile ${key}`,
-        '  IdentitiesOnly yes',
-        `  UserKnownHostsFile ${knownHosts}`,
-        '  GlobalKnownHostsFile /dev/null',
-        '',
-      ].join('\n');
-    await appendFile(join(h1.dir, 'host.toml'), `p2p_ssh_config = "${sshConfig}"\n`);
+    // h1's own identity, authorized on h2, p2p_ssh_config in h1's host.toml; its known_hosts decides whether h1
+    // trusts h2's host key.
+    trust = await lab.trustSsh('h1', 'h2');
   }, 180_000);
   afterAll(async () => {
     await lab?.destroy();
@@ -47,8 +30,7 @@ describe('p2p ssh', () => {
 
   it('without host-to-host trust: one line naming what is missing, exit 1, the guest untouched on the source', async () => {
     // h1 has never seen h2's host key: strict checking refuses, BatchMode never asks.
-    await writeFile(join(lab.hosts.h1!.dir, 'empty_known_hosts'), '');
-    await writeFile(sshConfig, configText(join(lab.hosts.h1!.dir, 'empty_known_hosts')));
+    await writeFile(trust.knownHosts, '');
     const before = await startGuest(lab, 'h1', 'q1');
     const result = await lab.vmig(['-c', 'h1', 'migrate', 'q1', 'h2', '--p2p']);
     expectCleanFailure(
@@ -62,13 +44,7 @@ describe('p2p ssh', () => {
   });
 
   it('with trust: the source host carries all three streams (--parallel 2) itself, the guest intact on h2 only', async () => {
-    const hostKey = (await readFile(join(lab.hosts.h2!.dir, 'ssh_host_ed25519_key.pub'), 'utf8'))
-      .trim()
-      .split(/\s+/)
-      .slice(0, 2)
-      .join(' ');
-    await writeFile(join(lab.hosts.h1!.dir, 'known_hosts'), `${lab.hosts.h2!.ipv4} ${hostKey}\n`);
-    await writeFile(sshConfig, configText(join(lab.hosts.h1!.dir, 'known_hosts')));
+    await lab.trustSsh('h1', 'h2'); // h2's host key back in h1's known_hosts
     const before = await startGuest(lab, 'h1', 'q2');
     const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'q2', 'h2', '--p2p', '--parallel', '2']));
     expect(result.stdout).toMatch(/^Migrated q2 to h2 over ssh:/m);

@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchOptions } from '../../../src/bench/options.js';
-import { looksCapped, median, medianPhases, summarize, throughputMBps, type Sample } from '../../../src/bench/stats.js';
-import { phaseDurations } from '../../../src/bench/vmig-row.js';
-import { renderSummaries, renderTable } from '../../../src/bench/table.js';
+import {
+  looksCapped,
+  median,
+  medianPhases,
+  pumpCpuPerGiB,
+  summarize,
+  throughputMBps,
+  type Sample,
+} from '../../../src/bench/stats.js';
+import { isPumpProcess, isVmigProcess } from '../../../src/bench/rss.js';
+import { phaseDurations, vmigTransportArgs } from '../../../src/bench/vmig-row.js';
+import { pumpLine, renderSummaries, renderTable } from '../../../src/bench/table.js';
 
 const sample = (transport: Sample['transport'], mbps: number, extra: Partial<Sample> = {}): Sample => ({
   transport,
@@ -99,15 +108,17 @@ describe('bench options', () => {
       sizeMiB: 1024,
       rounds: 3,
       json: false,
-      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'openssh', 'stunnel', 'qemu-tls'],
+      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'p2p', 'openssh', 'stunnel', 'qemu-tls'],
     });
     expect(parseBenchOptions(['--size', '256', '--rounds=1', '--json', '--no-reference'])).toMatchObject({
       sizeMiB: 256,
       rounds: 1,
       json: true,
-      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2'],
+      transports: ['direct', 'tls', 'ssh', 'tls-p2', 'ssh-p2', 'p2p'],
     });
     expect(parseBenchOptions(['--transports', 'stunnel,direct']).transports).toEqual(['direct', 'stunnel']);
+    // tls-p4 is opt-in: only when named.
+    expect(parseBenchOptions(['--transports', 'tls-p4,p2p,openssh']).transports).toEqual(['tls-p4', 'p2p', 'openssh']);
   });
 
   it('refuses bad input', () => {
@@ -137,5 +148,83 @@ describe('bench phases', () => {
       .map((event) => JSON.stringify(event))
       .join('\n');
     expect(phaseDurations(`${stdout}\nnot json`)).toEqual({ begin: 200, perform: 1000 });
+  });
+});
+
+describe('bench rows', () => {
+  it('turns a row name into the CLI flags', () => {
+    expect(vmigTransportArgs('direct')).toEqual(['--direct']);
+    expect(vmigTransportArgs('tls')).toEqual(['--transport', 'tls']);
+    expect(vmigTransportArgs('tls-p4')).toEqual(['--transport', 'tls', '--parallel', '4']);
+    expect(vmigTransportArgs('ssh-p2')).toEqual(['--transport', 'ssh', '--parallel', '2']);
+    expect(vmigTransportArgs('p2p')).toEqual(['--p2p']);
+  });
+
+  it('tells pump processes from agents by their command line', () => {
+    const pump = ['/usr/bin/node', '/repo/dist/transports/pump-process.js'];
+    const agent = ['/usr/bin/node', '/repo/bin/vmig', 'agent', '--stdio'];
+    expect(isPumpProcess(pump)).toBe(true);
+    expect(isPumpProcess(['/usr/bin/node', '--max-old-space-size=64', ...pump.slice(1)])).toBe(true);
+    expect(isPumpProcess(agent)).toBe(false);
+    expect(isPumpProcess(['cat', '/repo/dist/transports/pump-process.js'])).toBe(false);
+    expect(isVmigProcess(pump, 'agent')).toBe(false);
+    expect(isVmigProcess(agent, 'agent')).toBe(true);
+  });
+});
+
+describe('bench pump accounting', () => {
+  const gib = 1024 ** 3;
+
+  it('takes the busiest pump and the sum per side, as medians over runs', () => {
+    const samples = [
+      sample('tls-p4', 300, { transferredBytes: gib, pumpCpuSeconds: { source: [0.2, 0.1, 0.1], destination: [0.3] } }),
+      sample('tls-p4', 300, { transferredBytes: 2 * gib, pumpCpuSeconds: { source: [0.8, 0.4, 0.4] } }),
+      sample('tls-p4', 300, { transferredBytes: gib, pumpCpuSeconds: { source: [0.6, 0.2] } }),
+      sample('tls-p4', 300, { transferredBytes: gib }),
+    ];
+    const pumps = pumpCpuPerGiB(samples);
+    expect(pumps.source!.max).toBeCloseTo(0.4); // of 0.2, 0.4, 0.6
+    expect(pumps.source!.sum).toBeCloseTo(0.8); // of 0.4, 0.8, 0.8
+    expect(pumps.source!.pumps).toBe(3);
+    expect(pumps.destination).toEqual({ max: 0.3, sum: 0.3, pumps: 1 });
+    expect(pumps.controller).toBeUndefined();
+    expect(pumpCpuPerGiB([sample('direct', 300)])).toEqual({});
+  });
+
+  it('prints per-stream CPU for rows with pumps only', () => {
+    const [tls, direct] = summarize(
+      ['tls-p4', 'direct'],
+      [
+        sample('tls-p4', 300, {
+          transferredBytes: gib,
+          pumpCpuSeconds: { source: [0.31, 0.2, 0.2, 0.2, 0.11], destination: [0.29] },
+        }),
+        sample('direct', 300),
+      ],
+      [],
+    );
+    expect(pumpLine(tls!)).toBe(
+      'tls-p4 per stream CPU s/GiB: src max 0.31, sum 1.02 (5 pumps); dst max 0.29, sum 0.29 (1 pump)',
+    );
+    expect(pumpLine(direct!)).toBeUndefined();
+  });
+
+  it('checks RSS per process against the target and p2p against the OpenSSH -L row', () => {
+    const [p4, p2p] = summarize(
+      ['tls-p4', 'p2p', 'openssh'],
+      [
+        sample('tls-p4', 300, { peakRssKiB: { source: 151 * 1024, destination: 60 * 1024 } }),
+        sample('p2p', 210),
+        sample('openssh', 200),
+      ],
+      [],
+    );
+    expect(p4!.targets['RSS ≤150 MiB']).toBe(false);
+    expect(p2p!.ratioToReference).toBeCloseTo(1.05);
+    expect(p2p!.targets['≥ openssh']).toBe(true);
+    const [slow] = summarize(['p2p', 'openssh'], [sample('p2p', 150), sample('openssh', 200)], []);
+    expect(slow!.targets['≥ openssh']).toBe(false);
+    const [alone] = summarize(['p2p'], [sample('p2p', 150)], []);
+    expect(alone!.targets['≥ openssh']).toBeUndefined();
   });
 });
