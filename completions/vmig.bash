@@ -72,7 +72,7 @@ _vmig() {
             esac
             ;;
         evacuate)
-            opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --transport --tunnelled --direct --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --copy-storage-all --copy-storage-synchronous-writes --storage-map"
+            opts="--to --max-parallel --headroom --only --exclude --dry-run --abort --transport --tunnelled --direct --p2p --migrate-uri --persistent --undefinesource --force-definition --suspend --bandwidth --max-downtime --downtime-steps --stall-timeout --auto-converge --auto-converge-initial --auto-converge-increment --postcopy --postcopy-after-precopy --parallel --compressed --timeout --timeout-action --listen-address --port-range --copy-storage-all --copy-storage-synchronous-writes --storage-map"
             case "$prev" in
                 --to) _vmig_hosts "$cur"; return ;;
                 --max-parallel | --headroom | --only | --exclude | --migrate-uri | --bandwidth | --max-downtime | --downtime-steps | --stall-timeout | --auto-converge-initial | --auto-converge-increment | --parallel | --timeout | --listen-address | --port-range | --storage-map) return ;;
@@ -81,7 +81,7 @@ _vmig() {
             esac
             ;;
         recover)
-            opts="--destination --dry-run --transport"
+            opts="--destination --dry-run --transport --p2p"
             case "$prev" in
                 --destination) _vmig_hosts "$cur"; return ;;
                 --transport) COMPREPLY=($(compgen -W "ssh tls direct" -- "$cur")); return ;;

@@ -157,6 +157,7 @@ _vmig() {
             '--transport[auto (default)\: tls if the source reaches the destination, else ssh; tls\: agent to agent, TLS 1.3 with a one-time key; ssh\: relayed over the SSH connections; direct\: plain TCP]:name:(auto direct tls ssh)' \
             '--tunnelled[an encrypted transport chosen automatically]' \
             '--direct[QEMU to QEMU over plain TCP]' \
+            '--p2p[ssh transport run from the source host]' \
             '--migrate-uri[tcp\:HOST\[\:PORT\]\: the address (and port) the destination listens on and the source connects to, for this run]:uri: ' \
             '--persistent[define the domain on the destination]' \
             '--undefinesource[remove the definition from the source after success]' \
@@ -215,6 +216,7 @@ _vmig() {
             '--destination[the other host of the migration]:uri:_vmig_hosts' \
             '--dry-run[show what would be done, change nothing]' \
             '--transport[stream for resuming a broken post-copy]:name:(ssh tls direct)' \
+            '--p2p[resume a broken post-copy over ssh from the source host itself]' \
             '1:domain name:_vmig_domains' \
             && ret=0
           ;;

@@ -142,13 +142,22 @@ export function postcopyRecoveryHandlers(context: AgentContext): HandlerGroup<Po
       return { cookie };
     },
 
-    /** Source, tunnelled transports: open the tunnel end before QEMU connects (ssh: for the relay to attach). */
-    async 'recover.postcopy-tunnel'({ name, cookie }) {
+    /**
+     * Source, tunnelled transports: open the tunnel end before QEMU connects (ssh: for the relay to attach; ssh
+     * p2p: this host's own ssh carries the stream, so there is nothing for the controller to relay).
+     */
+    async 'recover.postcopy-tunnel'({ name, cookie, p2p }) {
       const recovery = await open(name);
       const instance = await pausedInstance(name);
       await recovery.outgoing?.end.close().catch(() => undefined);
-      recovery.outgoing = await openOutgoing(cookie, instance.paths.dir, context.log);
-      return { sockets: recovery.outgoing.sockets };
+      const sshConfig = p2p ? (await loadHostConfig()).p2p_ssh_config : undefined;
+      recovery.outgoing = await openOutgoing(
+        cookie,
+        instance.paths.dir,
+        context.log,
+        p2p ? { target: p2p, sourceLabel: context.host, ...(sshConfig ? { sshConfig } : {}) } : undefined,
+      );
+      return { sockets: p2p ? [] : recovery.outgoing.sockets };
     },
 
     /** Source: send the pages the destination still lacks, until QEMU reports the migration completed. */

@@ -223,6 +223,10 @@ Exit codes: 0 the source runs none of the selected guests any more, 4 a guest ne
         'stream for resuming a broken post-copy (default: ssh, which needs no port between the hosts)',
       ).choices(['ssh', 'tls', 'direct']),
     )
+    .option(
+      '--p2p',
+      'resume a broken post-copy over ssh from the source host itself (its own ssh config and known_hosts), so the controller carries no byte',
+    )
     .addHelpText('after', '\nExample:\n  $ vmig -c hv1 recover web1 --destination hv2')
     .action(lazy(() => import('./commands/recover.js')));
 

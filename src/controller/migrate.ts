@@ -178,7 +178,7 @@ async function beginAndPrepare(run: Run): Promise<Cookie> {
 }
 
 /** p2p: the destination as the controller reached it over SSH; the source host's own ssh config resolves the name. */
-function p2pTarget(destination: HostConnection): { host: string; user?: string; port?: number } {
+export function p2pTarget(destination: HostConnection): { host: string; user?: string; port?: number } {
   const uri = destination.uri;
   if (uri.kind !== 'ssh') throw new VmigError('USAGE', `--p2p needs a destination reached over SSH, not ${uri.text}`);
   return { host: uri.host, ...(uri.user ? { user: uri.user } : {}), ...(uri.port ? { port: uri.port } : {}) };

@@ -132,8 +132,6 @@ export const MIGRATION_OPTIONS: readonly MigrationOption[] = [
     value: { kind: 'switch' },
     config: 'p2p',
     side: 'source',
-    // Not yet proven end to end for evacuate's many guests at once.
-    evacuate: false,
     into: 'p2p',
   },
   {

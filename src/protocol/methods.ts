@@ -43,6 +43,15 @@ const begunResult = z.object({
 /** Where this host would listen for a migration: flags, else host.toml, else defaults (as Prepare chooses). */
 const listenChoice = z.object({ portRange: portRange.optional(), listenAddress: z.string().optional() });
 const listenerId = z.object({ id: z.string() });
+/** ssh p2p: the source host opens SSH to the destination itself, as its own ssh config names it. */
+const p2pTargetSchema = z.object({
+  host: z.string().regex(/^[A-Za-z0-9_.:-]+$/),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+});
 
 /**
  * How long the controller waits for a method's result. `rpc`: the call deadline (120 s, VMIG_RPC_TIMEOUT_MS), so
@@ -163,17 +172,7 @@ export const methods = {
     deadline: 'rpc',
     params: migrationId.extend({
       cookie: cookieSchema,
-      /** ssh p2p: the source host opens SSH to the destination itself, as its own ssh config names it. */
-      p2p: z
-        .object({
-          host: z.string().regex(/^[A-Za-z0-9_.:-]+$/),
-          user: z
-            .string()
-            .regex(/^[A-Za-z0-9_.-]+$/)
-            .optional(),
-          port: z.number().int().min(1).max(65535).optional(),
-        })
-        .optional(),
+      p2p: p2pTargetSchema.optional(),
     }),
     result: tunnelSockets,
   },
@@ -342,7 +341,11 @@ export const methods = {
     }),
     result: cookieResult,
   },
-  'recover.postcopy-tunnel': { deadline: 'rpc', params: name.extend({ cookie: cookieSchema }), result: tunnelSockets },
+  'recover.postcopy-tunnel': {
+    deadline: 'rpc',
+    params: name.extend({ cookie: cookieSchema, p2p: p2pTargetSchema.optional() }),
+    result: tunnelSockets,
+  },
   'recover.postcopy-resume': {
     deadline: 'rpc',
     params: name.extend({ cookie: cookieSchema, stallTimeoutMs: z.number().int().min(1_000).default(30_000) }),

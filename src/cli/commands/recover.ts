@@ -1,4 +1,5 @@
 import { resumePostcopy, type RecoveryTransport } from '../../controller/postcopy-recovery.js';
+import { p2pTarget } from '../../controller/migrate.js';
 import { planRecovery, type RecoveryPlan } from '../../controller/recovery.js';
 import { assertDomainName } from '../../domain/definition.js';
 import { VmigError } from '../../errors.js';
@@ -16,6 +17,13 @@ const recover: Action = async (globals, [name], options) => {
   const transport = String(options.transport ?? 'ssh') as RecoveryTransport;
   if (!RECOVERY_TRANSPORTS.includes(transport))
     throw new VmigError('USAGE', `--transport takes ${RECOVERY_TRANSPORTS.join(', ')}, not "${transport}"`);
+  // --p2p: the source host's own ssh carries the resumed stream, as in `vmig migrate --p2p`.
+  const p2p = options.p2p === true;
+  if (p2p && transport !== 'ssh')
+    throw new VmigError(
+      'USAGE',
+      `--p2p is the ssh transport run from the source host: it contradicts --transport ${transport}`,
+    );
   const output = new Output(globals);
   const source = await openHost(globals);
   let destination: HostConnection | undefined;
@@ -35,10 +43,11 @@ const recover: Action = async (globals, [name], options) => {
     if (!options.dryRun) {
       for (const step of plan.steps) {
         if (step.action === 'resume-postcopy') {
+          const target = p2p ? p2pTarget(destination) : undefined;
           output.info(
-            `${source.label} → ${destination.label}: resume the post-copy stream over ${transport} (${step.why})`,
+            `${source.label} → ${destination.label}: resume the post-copy stream over ${transport}${target ? ` (p2p: ${source.label} opens SSH to ${target.host} itself)` : ''} (${step.why})`,
           );
-          await resumePostcopy(source, destination, name!, transport);
+          await resumePostcopy(source, destination, name!, transport, target);
           continue;
         }
         output.info(`${step.host === 'source' ? source.label : destination.label}: ${step.action} (${step.why})`);

@@ -147,11 +147,18 @@ describe('evacuate', () => {
     );
   });
 
-  it('ignores the config keys of options it does not take (copy_storage_inc, p2p)', () => {
-    const settings = parseConfig('copy_storage_inc = true\np2p = true\n', 'c.toml');
+  it('ignores the config keys of options it does not take (copy_storage_inc)', () => {
+    const settings = parseConfig('copy_storage_inc = true\n', 'c.toml');
     const resolved = migrationOptionsFor({ ...globals, acceptNewHostKey: false, settings }, {}, ['hv2'])('hv2');
     expect(resolved).not.toHaveProperty('storage');
-    expect(resolved.p2p).toBe(false);
+  });
+
+  it('takes --p2p and the p2p config key: each guest goes over ssh from the source host', () => {
+    expect(
+      migrationOptionsFor({ ...globals, acceptNewHostKey: false }, flagsOf(['--p2p'], 'evacuate'), ['hv2'])('hv2'),
+    ).toMatchObject({ transport: 'ssh', p2p: true });
+    const settings = parseConfig('p2p = true\n', 'c.toml');
+    expect(migrationOptionsFor({ ...globals, acceptNewHostKey: false, settings }, {}, ['hv2'])('hv2').p2p).toBe(true);
   });
 
   it('does not take --copy-storage-inc or --migrate-disks', () => {
