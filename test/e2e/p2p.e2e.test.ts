@@ -31,6 +31,9 @@ describe('p2p ssh', () => {
   afterAll(async () => {
     await lab?.destroy();
   });
+  /** The agent log of a host from `offset` on (what this test added). */
+  const logOf = async (host: string, offset = 0) =>
+    (await readFile(join(lab.hosts[host]!.stateDir, 'agent.log'), 'utf8')).slice(offset);
 
   it('without host-to-host trust: one line naming what is missing, exit 1, the guest untouched on the source', async () => {
     // h1 has never seen h2's host key: strict checking refuses, BatchMode never asks.
@@ -51,7 +54,13 @@ describe('p2p ssh', () => {
   it('with trust: the source host carries all three streams (--parallel 2) itself, the guest intact on h2 only', async () => {
     await lab.trustSsh('h1', 'h2'); // h2's host key back in h1's known_hosts
     const before = await startGuest(lab, 'h1', 'q2');
-    const result = expectOk(await lab.vmig(['-c', 'h1', 'migrate', 'q2', 'h2', '--p2p', '--parallel', '2']));
+    const run = await lab.vmig(['-c', 'h1', 'migrate', 'q2', 'h2', '--p2p', '--parallel', '2']);
+    // On failure, both agents' last log lines say which side dropped a stream.
+    if (run.exitCode !== 0)
+      expect.fail(
+        `${run.stderr}\n--- h1\n${(await logOf('h1')).slice(-3000)}\n--- h2\n${(await logOf('h2')).slice(-3000)}`,
+      );
+    const result = expectOk(run);
     expect(result.stdout).toMatch(/^Migrated q2 to h2 over ssh:/m);
     expect(result.stderr).toMatch(/p2p: \S+ opens SSH to h2 itself; the controller stays out of the data path/);
     await expectRunsOnlyOn(lab, 'h2', 'q2');
@@ -70,10 +79,6 @@ describe('p2p ssh', () => {
       /--p2p is the ssh transport run from the source host: it contradicts --transport tls/,
     );
   });
-
-  /** The agent log of a host from `offset` on (what this test added). */
-  const logOf = async (host: string, offset = 0) =>
-    (await readFile(join(lab.hosts[host]!.stateDir, 'agent.log'), 'utf8')).slice(offset);
 
   it("evacuate --p2p: every guest goes over the source host's own ssh, intact on h2; the controller carries no byte", async () => {
     const q3Before = await startGuest(lab, 'h1', 'q3');
