@@ -9,7 +9,7 @@ import { AcceptanceSet } from './acceptance.js';
 import { closeServer, closeUnixEnd, listenUnix, OpenSockets } from './listeners.js';
 import { challengeLine, checkProof, newNonce, parseChallenge, proofLine, scanLine } from './stream-proof.js';
 import { BUFFERED, splice, STREAM_BUFFER_BYTES } from './splice.js';
-import type { IncomingStream, StreamId } from './streams.js';
+import { isQemuMigrationStream, type IncomingStream, type StreamId } from './streams.js';
 import { formatBytes } from '../util/format.js';
 import { HANDSHAKE_TIMEOUT_MS, PENDING_CONNECTIONS, refusalLog, type TunnelEnd, type TunnelLog } from './tunnel.js';
 
@@ -98,10 +98,20 @@ export async function openSshIncoming(options: {
     );
   });
   server.maxConnections = targets.size + PENDING_CONNECTIONS;
+  // QEMU 7.2 takes the first connection to its socket as the main channel: as over tls (tls.ts), a multifd stream
+  // that proved itself before ram waits until ram is delivered (the relayed handshakes finish in any order).
+  let ramDelivered: () => void = () => undefined;
+  const ramIn = new Promise<void>((resolve) => (ramDelivered = resolve));
+  const waitsForRam = (stream: StreamId) => stream !== 'ram' && isQemuMigrationStream(stream) && targets.has('ram');
   const deliver = (peer: Socket, stream: StreamId) => {
+    if (waitsForRam(stream)) void ramIn.then(() => !stopped && !peer.destroyed && connectTarget(peer, stream));
+    else connectTarget(peer, stream);
+  };
+  const connectTarget = (peer: Socket, stream: StreamId) => {
     const target = createConnection({ path: targets.get(stream)!, allowHalfOpen: true, ...BUFFERED });
     open.add(target);
     target.once('connect', () => {
+      if (stream === 'ram') ramDelivered();
       log(`ssh stream ${stream} of migration ${cookie.migrationId}: authenticated, streaming in`);
       void splice(peer, target).done.then(({ forward, backward, error }) => {
         log(
