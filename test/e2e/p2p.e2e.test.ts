@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import type { GuestStatus } from '../../src/lab/guest-status.js';
 import type { SshTrust } from '../../src/lab/trust.js';
-import { DEFAULT_PORT_RANGE } from '../../src/transports/ports.js';
 import {
+  cutPostcopyAfterSwitchover,
   expectCleanFailure,
   expectGuestContinued,
   expectOk,
@@ -102,36 +102,7 @@ describe('p2p ssh', () => {
 
   it("recover --p2p: a post-copy cut off after the switch-over resumes over the source host's own ssh, intact", async () => {
     let before = await startGuest(lab, 'h1', 'pc1', { append: 'busy', memoryMiB: 128 });
-    // 3 s of pre-copy, then post-copy at 8 MiB/s over tls; h2's migration ports then drop every packet.
-    const run = lab.spawnVmig(
-      [
-        '-c',
-        'h1',
-        'migrate',
-        'pc1',
-        'h2',
-        '--transport',
-        'tls',
-        '--bandwidth',
-        '8',
-        '--timeout',
-        '3',
-        '--timeout-action',
-        'postcopy',
-        '--stall-timeout',
-        '5',
-      ],
-      { timeoutMs: 300_000 },
-    );
-    let failed;
-    try {
-      await run.waitForLine(/post-copy: resuming/, { stream: 'stderr', timeoutMs: 120_000 });
-      await lab.blockPorts('h2', DEFAULT_PORT_RANGE[0], DEFAULT_PORT_RANGE[1]);
-      failed = await run.wait();
-    } finally {
-      run.kill('SIGKILL');
-      await lab.unblockPorts('h2');
-    }
+    const failed = await cutPostcopyAfterSwitchover(lab, 'pc1');
     expect(failed.exitCode, failed.stderr).toBe(4);
     expect(await qemuPids(lab, 'h1')).toHaveLength(1);
     const sourceAt = (await logOf('h1')).length;

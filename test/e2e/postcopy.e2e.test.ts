@@ -4,8 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import type { GuestStatus } from '../../src/lab/guest-status.js';
-import { DEFAULT_PORT_RANGE } from '../../src/transports/ports.js';
-import { expectGuestContinued, expectOk, expectRunsOnlyOn, qemuPids, startGuest } from './support.js';
+import {
+  cutPostcopyAfterSwitchover,
+  expectGuestContinued,
+  expectOk,
+  expectRunsOnlyOn,
+  qemuPids,
+  startGuest,
+} from './support.js';
 
 const NAME = 'pc1';
 
@@ -74,36 +80,7 @@ describe('post-copy', () => {
 
   it('a stream cut off after the switch-over: exit 4 with both halves kept; vmig recover resumes it and the guest is intact', async () => {
     // The guest is on h1 again after the two runs above. 3 s of pre-copy, then post-copy at 8 MiB/s: ~12 s of pages to cut.
-    const run = lab.spawnVmig(
-      [
-        '-c',
-        'h1',
-        'migrate',
-        NAME,
-        'h2',
-        '--transport',
-        'tls',
-        '--bandwidth',
-        '8',
-        '--timeout',
-        '3',
-        '--timeout-action',
-        'postcopy',
-        '--stall-timeout',
-        '5',
-      ],
-      { timeoutMs: 300_000 },
-    );
-    let failed;
-    try {
-      await run.waitForLine(/post-copy: resuming/, { stream: 'stderr', timeoutMs: 120_000 });
-      // Every migration port of h2 drops packets: the stream stops dead, SSH (the control path) still works.
-      await lab.blockPorts('h2', DEFAULT_PORT_RANGE[0], DEFAULT_PORT_RANGE[1]);
-      failed = await run.wait();
-    } finally {
-      run.kill('SIGKILL');
-      await lab.unblockPorts('h2');
-    }
+    const failed = await cutPostcopyAfterSwitchover(lab, NAME);
     expect(failed.exitCode, failed.stderr).toBe(4);
     expect(failed.stderr).toMatch(/post-copy stream of pc1 moved no data for 5 s; both sides are paused in post-copy/);
     expect(failed.stderr).toMatch(

@@ -7,6 +7,7 @@ import type { Lab, RunResult } from '../../src/lab/lab.js';
 import { parseGuestStatus, STATUS_HMP, type GuestStatus } from '../../src/lab/guest-status.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { RpcConnection } from '../../src/protocol/rpc.js';
+import { DEFAULT_PORT_RANGE } from '../../src/transports/ports.js';
 
 export const GUEST_KERNEL = join(import.meta.dirname, '..', 'guest', 'build', 'guest.bin');
 
@@ -217,5 +218,32 @@ export async function expectRunsOnlyOn(lab: Lab, expected: string, name: string,
         `${name} on ${host}`,
       ).toEqual([state]);
     else expect(running, `${name} must not be on ${host}`).toEqual([]);
+  }
+}
+
+/**
+ * A tls migration h1 → h2 that switches to post-copy after 3 s of pre-copy at 8 MiB/s (~12 s of pages left to
+ * cut), then every migration port of h2 drops packets: the stream stops dead after the switch-over while SSH (the
+ * control path) still works. Returns the failed run (exit 4 expected, both halves kept for `vmig recover`).
+ */
+export async function cutPostcopyAfterSwitchover(lab: Lab, name: string): Promise<RunResult> {
+  const run = lab.spawnVmig(
+    ['-c', 'h1', 'migrate', name, 'h2', '--transport', 'tls', '--bandwidth', '8'].concat([
+      '--timeout',
+      '3',
+      '--timeout-action',
+      'postcopy',
+      '--stall-timeout',
+      '5',
+    ]),
+    { timeoutMs: 300_000 },
+  );
+  try {
+    await run.waitForLine(/post-copy: resuming/, { stream: 'stderr', timeoutMs: 120_000 });
+    await lab.blockPorts('h2', DEFAULT_PORT_RANGE[0], DEFAULT_PORT_RANGE[1]);
+    return await run.wait();
+  } finally {
+    run.kill('SIGKILL');
+    await lab.unblockPorts('h2');
   }
 }
